@@ -1,0 +1,225 @@
+/* loop.c - the epoll reactor.  Level-triggered: a callback that leaves data
+ * unread is called again, which keeps the callbacks simple and fair. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "util.h"
+
+#define MAX_EVENTS	256
+#define MAX_TIMERS	8
+
+struct slot {
+	loop_fd_fn	*fn;
+	void		*arg;
+	unsigned	 events;
+};
+
+struct timer {
+	loop_timer_fn	*fn;
+	void		*arg;
+	int		 every;
+	int64_t		 next;
+};
+
+struct loop {
+	int		 epfd;
+	int		 stop;
+	struct slot	*slots;		/* indexed by fd */
+	int		 nslots;
+	/* Few timers (a periodic sweep or two): a scan is cheaper than a
+	 * heap at this size. */
+	struct timer	 timers[MAX_TIMERS];
+	int		 ntimers;
+	loop_timer_fn	*after;
+	void		*after_arg;
+};
+
+struct loop *
+loop_new(void)
+{
+	struct loop *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+loop_free(struct loop *l)
+{
+	if (l == NULL)
+		return;
+	close(l->epfd);
+	free(l->slots);
+	free(l);
+}
+
+static uint32_t
+to_epoll(unsigned ev)
+{
+	return (ev & LOOP_READ ? EPOLLIN | EPOLLRDHUP : 0) |
+	    (ev & LOOP_WRITE ? EPOLLOUT : 0);
+}
+
+int
+loop_add(struct loop *l, int fd, unsigned events, loop_fd_fn *fn, void *arg)
+{
+	struct epoll_event ev;
+	struct slot *ns;
+	int n;
+
+	if (fd >= l->nslots) {
+		n = l->nslots ? l->nslots : 64;
+		while (n <= fd)
+			n *= 2;
+		if ((ns = realloc(l->slots, (size_t)n * sizeof(*ns))) == NULL)
+			return -1;
+		memset(ns + l->nslots, 0, (size_t)(n - l->nslots) *
+		    sizeof(*ns));
+		l->slots = ns;
+		l->nslots = n;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = to_epoll(events);
+	ev.data.fd = fd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		return -1;
+	l->slots[fd].fn = fn;
+	l->slots[fd].arg = arg;
+	l->slots[fd].events = events;
+	return 0;
+}
+
+int
+loop_mod(struct loop *l, int fd, unsigned events)
+{
+	struct epoll_event ev;
+
+	if (fd < 0 || fd >= l->nslots || l->slots[fd].fn == NULL)
+		return -1;
+	if (l->slots[fd].events == events)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = to_epoll(events);
+	ev.data.fd = fd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
+		return -1;
+	l->slots[fd].events = events;
+	return 0;
+}
+
+void
+loop_del(struct loop *l, int fd)
+{
+	if (fd < 0 || fd >= l->nslots || l->slots[fd].fn == NULL)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	l->slots[fd].fn = NULL;
+	l->slots[fd].arg = NULL;
+	l->slots[fd].events = 0;
+}
+
+int
+loop_every(struct loop *l, int ms, loop_timer_fn *fn, void *arg)
+{
+	struct timer *t;
+
+	if (l->ntimers == MAX_TIMERS || ms <= 0)
+		return -1;
+	t = &l->timers[l->ntimers++];
+	t->fn = fn;
+	t->arg = arg;
+	t->every = ms;
+	t->next = tm_mono_ms() + ms;
+	return 0;
+}
+
+void
+loop_after(struct loop *l, loop_timer_fn *fn, void *arg)
+{
+	l->after = fn;
+	l->after_arg = arg;
+}
+
+void
+loop_stop(struct loop *l)
+{
+	l->stop = 1;
+}
+
+static int
+next_timeout(struct loop *l)
+{
+	int64_t now, soonest = -1, d;
+	int i;
+
+	if (l->ntimers == 0)
+		return -1;
+	now = tm_mono_ms();
+	for (i = 0; i < l->ntimers; i++) {
+		d = l->timers[i].next - now;
+		if (d < 0)
+			d = 0;
+		if (soonest == -1 || d < soonest)
+			soonest = d;
+	}
+	return (int)soonest;
+}
+
+static void
+run_timers(struct loop *l)
+{
+	int64_t now = tm_mono_ms();
+	int i;
+
+	for (i = 0; i < l->ntimers && !l->stop; i++)
+		if (l->timers[i].next <= now) {
+			l->timers[i].next = now + l->timers[i].every;
+			l->timers[i].fn(l, l->timers[i].arg);
+		}
+}
+
+int
+loop_run(struct loop *l)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	struct slot *s;
+	unsigned what;
+	int n, i, fd;
+
+	while (!l->stop) {
+		n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (i = 0; i < n && !l->stop; i++) {
+			fd = evs[i].data.fd;
+			/* An earlier callback in this batch may have
+			 * removed fd: its slot is empty then. */
+			if (fd >= l->nslots || (s = &l->slots[fd])->fn == NULL)
+				continue;
+			what = 0;
+			if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
+				what |= LOOP_READ;
+			if (evs[i].events & EPOLLOUT)
+				what |= LOOP_WRITE;
+			if (evs[i].events & (EPOLLERR | EPOLLHUP))
+				what |= LOOP_ERROR;
+			s->fn(l, fd, what, s->arg);
+		}
+		run_timers(l);
+		if (l->after != NULL)
+			l->after(l, l->after_arg);
+	}
+	return 0;
+}

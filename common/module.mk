@@ -1,0 +1,2 @@
+# common/ - libtcpmon.a, linked by every tool.
+COMMON_SRCS := common/util.c common/record.c common/net.c common/loop.c

@@ -1,0 +1,46 @@
+/* util.h - what every tcpmon tool shares besides records: exit statuses,
+ * the program name for err(3)-style messages, checked numbers and time. */
+#ifndef TCPMON_UTIL_H
+#define TCPMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TCPMON_VERSION "0.1.0"
+
+/* Exit statuses, the same in every tool and every man page. */
+#define TM_EXIT_OK	0	/* the job was done */
+#define TM_EXIT_FAIL	1	/* the job failed (network, I/O, a peer) */
+#define TM_EXIT_USAGE	2	/* bad usage or bad input */
+
+/* Names the program in err(3)/warn(3) messages, whatever argv[0] was. */
+void	tm_setprogname(const char *name);
+
+/*
+ * Parses a whole unsigned decimal number with an optional k, m or g suffix
+ * (powers of 1024) and checks min <= n <= max.  Returns 0, or -1 with *errstr
+ * set to "invalid", "too small" or "too large", as strtonum(3) does.
+ */
+int	num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out,
+	    const char **errstr);
+
+/* Parses a duration: a number with an optional ms, s, m or h suffix
+ * (no suffix: seconds) into milliseconds. */
+int	dur_parse(const char *s, uint64_t max_ms, uint64_t *ms,
+	    const char **errstr);
+
+/* Microseconds since the epoch, UTC. */
+int64_t	tm_now_us(void);
+/* Monotonic milliseconds, for timers. */
+int64_t	tm_mono_ms(void);
+
+/* "2026-11-22T10:00:00.123456Z"; buf needs TM_TIME_LEN bytes. */
+#define TM_TIME_LEN 32
+char	*tm_fmt_time(int64_t usec, char *buf, size_t n);
+/* Parses the form above; also accepts no fraction, or fewer digits. */
+int	tm_parse_time(const char *s, int64_t *usec);
+
+/* Writes all of buf to a blocking fd, retrying on EINTR; -1 on error. */
+int	write_all(int fd, const void *buf, size_t n);
+
+#endif

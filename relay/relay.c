@@ -1,0 +1,399 @@
+/* relay.c - tcpmon-relay: options, listeners and signals.  It forwards every
+ * connection to its target and writes the records of all it sees. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "relay.h"
+#include "util.h"
+
+#define SWEEP_MS	100
+
+struct opts {
+	const char	*listen[MAX_LISTENERS];
+	const char	*target[MAX_LISTENERS];
+	int		 nlisten, ntarget;
+	const char	*out;
+	uint64_t	 max_conns;
+	uint64_t	 connect_ms;
+	uint64_t	 idle_ms;
+	int		 verbose, quiet;
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: tcpmon-relay -l [ADDR:]PORT -t HOST:PORT [-l ... -t ...] "
+	    "[-o FILE] [-qv]\n"
+	    "                    [--max-conns N] [--connect-timeout DUR] "
+	    "[--idle-timeout DUR]\n");
+	exit(status);
+}
+
+enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
+    OPT_VERSION };
+
+static const struct option longopts[] = {
+	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "listen",		required_argument, NULL, 'l' },
+	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
+	{ "output",		required_argument, NULL, 'o' },
+	{ "quiet",		no_argument,	   NULL, 'q' },
+	{ "target",		required_argument, NULL, 't' },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "version",		no_argument,	   NULL, OPT_VERSION },
+	{ NULL,			0,		   NULL, 0 }
+};
+
+static void
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	const char *e;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->connect_ms = 10000;
+	while ((ch = getopt_long(argc, argv, "hl:o:qt:v", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (o->nlisten != o->ntarget)
+				errx(TM_EXIT_USAGE, "-l %s: the -l before it "
+				    "has no -t", optarg);
+			if (o->nlisten == MAX_LISTENERS)
+				errx(TM_EXIT_USAGE, "at most %d listeners",
+				    MAX_LISTENERS);
+			o->listen[o->nlisten++] = optarg;
+			break;
+		case 't':
+			if (o->ntarget >= o->nlisten)
+				errx(TM_EXIT_USAGE, "-t %s: every -t follows "
+				    "its -l", optarg);
+			o->target[o->ntarget++] = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case OPT_MAX_CONNS:
+			if (num_parse(optarg, 1, 1000000, &o->max_conns,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--max-conns %s: %s",
+				    optarg, e);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (dur_parse(optarg, 86400000, &o->connect_ms,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--connect-timeout %s: %s",
+				    optarg, e);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (dur_parse(optarg, 86400000, &o->idle_ms, &e) == -1)
+				errx(TM_EXIT_USAGE, "--idle-timeout %s: %s",
+				    optarg, e);
+			break;
+		case OPT_VERSION:
+			printf("tcpmon-relay %s\n", TCPMON_VERSION);
+			exit(TM_EXIT_OK);
+		case 'h':
+			usage(TM_EXIT_OK);
+		default:
+			usage(TM_EXIT_USAGE);
+		}
+	}
+	if (optind != argc)
+		errx(TM_EXIT_USAGE, "%s: unexpected argument", argv[optind]);
+	if (o->nlisten == 0)
+		errx(TM_EXIT_USAGE, "nothing to do: give -l PORT -t HOST:PORT");
+	if (o->nlisten != o->ntarget)
+		errx(TM_EXIT_USAGE, "-l %s: no -t for this listener",
+		    o->listen[o->nlisten - 1]);
+}
+
+void
+relay_put(struct relay *r, struct rec *rec, const void *p, size_t n)
+{
+	if (recw_put(&r->out, rec, p, n) == 0)
+		return;
+	if (errno == EPIPE)
+		exit(TM_EXIT_OK);	/* the reader is gone: `| head` */
+	err(TM_EXIT_FAIL, "write %s", r->outname);
+}
+
+static void
+flush_out(struct loop *l, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)l;
+	if (recw_flush(&r->out) == -1) {
+		if (errno == EPIPE)
+			exit(TM_EXIT_OK);
+		err(TM_EXIT_FAIL, "write %s", r->outname);
+	}
+}
+
+static void listener_event(struct loop *, int, unsigned, void *);
+
+void
+relay_resume_listeners(struct relay *r)
+{
+	int i;
+
+	if (r->nconns >= r->max_conns)
+		return;
+	for (i = 0; i < r->nl; i++)
+		if (r->l[i].paused && r->l[i].fd != -1) {
+			r->l[i].paused = 0;
+			loop_mod(r->loop, r->l[i].fd, LOOP_READ);
+		}
+}
+
+static void
+pause_listeners(struct relay *r)
+{
+	int i;
+
+	for (i = 0; i < r->nl; i++)
+		if (!r->l[i].paused && r->l[i].fd != -1) {
+			r->l[i].paused = 1;
+			loop_mod(r->loop, r->l[i].fd, 0);
+		}
+}
+
+static void
+listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
+{
+	struct listener *l = arg;
+	struct relay *r = l->r;
+	int cfd, on = 1, i;
+
+	(void)loop;
+	(void)ev;
+	for (i = 0; i < 64; i++) {
+		if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC)) == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: wait for connections
+				 * to end instead of spinning on accept. */
+				warn("accept on %s (pausing the listener)",
+				    l->text);
+				pause_listeners(r);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				warn("accept on %s", l->text);
+			return;
+		}
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		conn_accept(r, l, cfd);
+		if (r->nconns >= r->max_conns) {
+			if (!r->quiet)
+				warnx("%llu connections open (--max-conns): "
+				    "not accepting more for now",
+				    (unsigned long long)r->nconns);
+			pause_listeners(r);
+			return;
+		}
+	}
+}
+
+static void
+on_signal(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	(void)ev;
+	(void)arg;
+	if (read(fd, &si, sizeof(si)) > 0)
+		loop_stop(l);
+}
+
+static void
+on_tick(struct loop *l, void *arg)
+{
+	(void)l;
+	conn_sweep(arg);
+	relay_resume_listeners(arg);	/* after a pause for descriptors */
+}
+
+/* Each connection needs two descriptors: take as many as allowed. */
+static void
+raise_nofile(struct relay *r)
+{
+	struct rlimit rl;
+	uint64_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	room = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2000064 ?
+	    1000000 : (rl.rlim_cur - 64) / 2;
+	if (r->max_conns == 0) {
+		r->max_conns = room;	/* the default: all there is room for */
+		return;
+	}
+	if (r->max_conns > room && !r->quiet)
+		warnx("open-files limit %llu: room for about %llu "
+		    "connections, not --max-conns %llu",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)(rl.rlim_cur - 64) / 2,
+		    (unsigned long long)r->max_conns);
+}
+
+static void
+open_listeners(struct relay *r, const struct opts *o)
+{
+	struct addr la;
+	struct sockaddr_any sa;
+	struct listener *l;
+	char msg[512];
+	int i;
+
+	for (i = 0; i < o->nlisten; i++) {
+		l = &r->l[i];
+		l->r = r;
+		l->fd = -1;
+		if (addr_parse(o->listen[i], ADDR_LISTEN, &la, msg,
+		    sizeof(msg)) == -1)
+			errx(TM_EXIT_USAGE, "-l %s", msg);
+		if (addr_parse(o->target[i], ADDR_TARGET, &l->target, msg,
+		    sizeof(msg)) == -1)
+			errx(TM_EXIT_USAGE, "-t %s", msg);
+		if (addr_resolve(&l->target, ADDR_TARGET, &l->taddr, msg,
+		    sizeof(msg)) == -1)
+			errx(TM_EXIT_FAIL, "target %s", msg);
+		if (addr_resolve(&la, ADDR_LISTEN, &sa, msg, sizeof(msg)) == -1)
+			errx(TM_EXIT_FAIL, "listen %s", msg);
+		if ((l->fd = sock_listen(&sa, 511)) == -1)
+			err(TM_EXIT_FAIL, "listen %s", la.text);
+		addr_fmt_local(l->fd, l->text, sizeof(l->text));
+		r->nl++;
+	}
+}
+
+static void
+close_listeners(struct relay *r)
+{
+	struct sockaddr_any sa;
+	struct addr a;
+	char msg[256];
+	int i;
+
+	for (i = 0; i < r->nl; i++) {
+		if (r->l[i].fd == -1)
+			continue;
+		loop_del(r->loop, r->l[i].fd);
+		close(r->l[i].fd);
+		r->l[i].fd = -1;
+		/* Our own Unix socket goes with us. */
+		if (strncmp(r->l[i].text, "unix:", 5) == 0 &&
+		    addr_parse(r->l[i].text, ADDR_LISTEN, &a, msg,
+		    sizeof(msg)) == 0 && addr_resolve(&a, ADDR_LISTEN, &sa,
+		    msg, sizeof(msg)) == 0)
+			unlink(a.path);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relay *r;
+	struct opts o;
+	struct rec rec;
+	sigset_t mask;
+	int fd, sfd, i;
+
+	tm_setprogname("tcpmon-relay");
+	parse_opts(argc, argv, &o);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->scratch = malloc(RELAY_BUF)) == NULL ||
+	    (r->loop = loop_new()) == NULL)
+		err(TM_EXIT_FAIL, "init");
+	r->max_conns = o.max_conns;
+	r->connect_ms = o.connect_ms;
+	r->idle_ms = o.idle_ms;
+	r->verbose = o.verbose;
+	r->quiet = o.quiet;
+	snprintf(r->src, sizeof(r->src), "relay-%ld", (long)getpid());
+
+	fd = STDOUT_FILENO;
+	r->outname = "stdout";
+	if (o.out != NULL) {
+		/* Captures hold whatever crossed the wire, passwords
+		 * included: readable by the owner only. */
+		if ((fd = open(o.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600)) == -1)
+			err(TM_EXIT_FAIL, "%s", o.out);
+		r->outname = o.out;
+	}
+	if (recw_init(&r->out, fd) == -1)
+		err(TM_EXIT_FAIL, "init");
+	raise_nofile(r);
+	open_listeners(r, &o);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
+	    loop_add(r->loop, sfd, LOOP_READ, on_signal, r) == -1)
+		err(TM_EXIT_FAIL, "signalfd");
+	for (i = 0; i < r->nl; i++)
+		if (loop_add(r->loop, r->l[i].fd, LOOP_READ, listener_event,
+		    &r->l[i]) == -1)
+			err(TM_EXIT_FAIL, "epoll");
+	loop_every(r->loop, SWEEP_MS, on_tick, r);
+	loop_after(r->loop, flush_out, r);
+
+	rec_init(&rec, REC_STREAM, 0);
+	rec_set_src(&rec, r->src);
+	rec_set(&rec, "tool", "tcpmon-relay");
+	rec_set(&rec, "version", TCPMON_VERSION);
+	relay_put(r, &rec, NULL, 0);
+	flush_out(r->loop, r);
+
+	for (i = 0; i < r->nl; i++)
+		if (!r->quiet)
+			fprintf(stderr, "tcpmon-relay: listening on %s\n",
+			    r->l[i].text);
+
+	if (loop_run(r->loop) == -1)
+		err(TM_EXIT_FAIL, "epoll_wait");
+
+	/* Stopped by a signal: every open connection gets its close
+	 * record, so the capture is complete. */
+	close_listeners(r);
+	conn_stop_all(r);
+	flush_out(r->loop, r);
+	if (fd != STDOUT_FILENO && close(fd) == -1)
+		err(TM_EXIT_FAIL, "%s", o.out);
+	recw_free(&r->out);
+	loop_free(r->loop);
+	free(r->scratch);
+	free(r);
+	return TM_EXIT_OK;
+}
