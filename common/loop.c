@@ -16,6 +16,7 @@ struct slot {
 	loop_fd_fn	*fn;
 	void		*arg;
 	unsigned	 events;
+	uint32_t	 gen;	/* bumped by every loop_add of this fd */
 };
 
 struct timer {
@@ -87,9 +88,12 @@ loop_add(struct loop *l, int fd, unsigned events, loop_fd_fn *fn, void *arg)
 		l->slots = ns;
 		l->nslots = n;
 	}
+	/* The generation travels with each event: a descriptor closed and
+	 * reused within one batch must not get its predecessor's events. */
+	l->slots[fd].gen++;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = to_epoll(events);
-	ev.data.fd = fd;
+	ev.data.u64 = (uint64_t)l->slots[fd].gen << 32 | (uint32_t)fd;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
 		return -1;
 	l->slots[fd].fn = fn;
@@ -109,7 +113,7 @@ loop_mod(struct loop *l, int fd, unsigned events)
 		return 0;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = to_epoll(events);
-	ev.data.fd = fd;
+	ev.data.u64 = (uint64_t)l->slots[fd].gen << 32 | (uint32_t)fd;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
 		return -1;
 	l->slots[fd].events = events;
@@ -203,10 +207,12 @@ loop_run(struct loop *l)
 			return -1;
 		}
 		for (i = 0; i < n && !l->stop; i++) {
-			fd = evs[i].data.fd;
+			fd = (int)(evs[i].data.u64 & 0xffffffffu);
 			/* An earlier callback in this batch may have
-			 * removed fd: its slot is empty then. */
-			if (fd >= l->nslots || (s = &l->slots[fd])->fn == NULL)
+			 * removed fd (its slot is empty), or removed it and
+			 * added a new one under the same number. */
+			if (fd >= l->nslots || (s = &l->slots[fd])->fn == NULL ||
+			    s->gen != (uint32_t)(evs[i].data.u64 >> 32))
 				continue;
 			what = 0;
 			if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
