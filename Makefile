@@ -24,7 +24,8 @@ OBJ	 = build/$(VARIANT)/obj
 PROGS	:=
 MAN	:= man/tcpmon-record.5
 UNITS	:=
-DEB_PACKAGES := make gcc clang libc6-dev pkg-config curl socat mandoc \
+DEB_PACKAGES := make gcc clang libclang-rt-14-dev libc6-dev pkg-config zlib1g-dev \
+	python3 curl socat mandoc \
 	bats bats-assert bats-support valgrind
 
 include common/module.mk
@@ -82,6 +83,42 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@for b in bench/*.sh; do TCPMON_BIN=$(CURDIR)/$(BIN) bash $$b || exit 1; done
 
+# libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c, linked with the
+# library's sources; NAME_SRCS/NAME_LIBS add what a target needs.  `make fuzz`
+# runs each for FUZZ_SECONDS from its seed corpus; `make fuzz-regress` runs
+# every seed and every saved crash once.
+FUZZERS	:= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	     -fno-sanitize-recover=all
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard common/*.h)
+	@mkdir -p $(@D)
+	clang -Icommon -D_GNU_SOURCE $(FUZZ_FLAGS) $(WARN) -o $@ $< \
+	    $(COMMON_SRCS) $($*_SRCS) $($*_CFLAGS) $($*_LIBS) -lz
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZERS))
+
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do \
+	  mkdir -p build/fuzz/corpus/$$f tests/fuzz/corpus/$$f; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/$$f- -max_len=65536 \
+	    build/fuzz/corpus/$$f tests/fuzz/corpus/$$f 2>build/fuzz/$$f.log \
+	    || { tail -n 60 build/fuzz/$$f.log; \
+	         echo "fuzz: $$f found a crash: build/fuzz/$$f-*"; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|cov:' build/fuzz/$$f.log | tail -n 2; \
+	done
+
+fuzz-regress: fuzz-build
+	@for f in $(FUZZERS); do \
+	  build/fuzz/$$f -runs=0 tests/fuzz/corpus/$$f \
+	    $$(ls -d tests/fuzz/regress/$$f 2>/dev/null) >build/fuzz/$$f.log 2>&1 \
+	    || { tail -n 40 build/fuzz/$$f.log; exit 1; }; \
+	  echo "fuzz-regress: $$f ok"; \
+	done
+
 lint-man:
 	mandoc -Tlint -W warning $(MAN)
 
@@ -95,6 +132,6 @@ install: all
 clean:
 	rm -rf bin build
 
-.PHONY: all deps test demo bench lint-man install clean
+.PHONY: all deps test demo bench lint-man install clean fuzz fuzz-build fuzz-regress
 
 -include $(shell find build -name '*.d' 2>/dev/null)
