@@ -21,15 +21,19 @@ set_err(char *err, size_t n, const char *fmt, const char *arg)
 	return -1;
 }
 
+/* A port as plain decimal: "0080" becomes "80", so that checks and the
+ * text shown see the number, not how it was written. */
 static int
-port_ok(const char *p)
+port_parse(const char *p, char *out, size_t n)
 {
 	uint64_t v;
 	const char *e;
 
-	if (strlen(p) > 5 || strpbrk(p, "kKmMgG") != NULL)
-		return 0;
-	return num_parse(p, 0, 65535, &v, &e) == 0;
+	if (strlen(p) > 8 || strpbrk(p, "kKmMgG") != NULL ||
+	    num_parse(p, 0, 65535, &v, &e) == -1)
+		return -1;
+	snprintf(out, n, "%u", (unsigned)v);
+	return 0;
 }
 
 int
@@ -77,10 +81,9 @@ addr_parse(const char *spec, enum addr_use use, struct addr *a, char *err,
 		port = colon + 1;
 	} else
 		port = spec;
-	if (!port_ok(port))
+	if (port_parse(port, a->port, sizeof(a->port)) == -1)
 		return set_err(err, errlen, "%s: bad port (0 to 65535)",
 		    spec);
-	strcpy(a->port, port);
 	if (a->host[0] == '\0') {
 		if (use == ADDR_TARGET)
 			return set_err(err, errlen,
@@ -214,7 +217,7 @@ sock_listen(const struct sockaddr_any *sa, int backlog)
 	/* The umask makes the socket 0600 from its birth: no window in
 	 * which another user could connect. */
 	if (family == AF_UNIX)
-		old = umask(077);
+		old = umask(0177);
 	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1) {
 		saved = errno;
 		if (family == AF_UNIX)
