@@ -110,6 +110,7 @@ struct filter {
 	struct conn	*first, *last;
 	struct rec	*in;		/* the record read */
 	struct rec	*tmp;		/* for writing records */
+	struct piece	 pend;		/* see flush_pend() */
 };
 
 static void	hold(struct conn *, enum http_dir, size_t);
@@ -229,6 +230,33 @@ put_piece(struct filter *f, const struct piece *p)
 	recw_put(&f->w, f->tmp, p->c->raw + p->c->hdrlen + p->off, p->len);
 }
 
+/* Pieces are written through a pending one, so that the parts of a record
+ * that were decided apart (a head held, its body passed) are joined again
+ * and the record goes out as it came. */
+static void
+flush_pend(struct filter *f)
+{
+	if (f->pend.c == NULL)
+		return;
+	put_piece(f, &f->pend);
+	unref(f->pend.c);
+	f->pend.c = NULL;
+}
+
+static void
+pend_piece(struct filter *f, const struct piece *p)
+{
+	struct piece *q = &f->pend;
+
+	if (q->c == p->c && !q->whole && !p->whole && q->off + q->len == p->off) {
+		q->len += p->len;
+		return;
+	}
+	flush_pend(f);
+	*q = *p;
+	q->c->refs++;
+}
+
 static void
 put_item(struct conn *c, struct item *it)
 {
@@ -239,6 +267,7 @@ put_item(struct conn *c, struct item *it)
 	size_t i, n;
 
 	if (it->out.p != NULL && it->npc > 0) {
+		flush_pend(f);
 		if (rec_parse_header((const char *)it->pc[0].c->raw,
 		    it->pc[0].c->hdrlen, r, &why) == -1)
 			errx(TM_EXIT_FAIL, "re-reading a record header: %s",
@@ -257,8 +286,9 @@ put_item(struct conn *c, struct item *it)
 		}
 	} else
 		for (i = 0; i < it->npc; i++)
-			put_piece(f, &it->pc[i]);
+			pend_piece(f, &it->pc[i]);
 	if (it->note != NULL) {
+		flush_pend(f);
 		rec_init(r, REC_NOTE, c->id);
 		if (c->src != NULL)
 			rec_set_src(r, c->src);
@@ -282,6 +312,7 @@ drain(struct conn *c)
 		put_item(c, it);
 		item_free(it);
 	}
+	flush_pend(c->f);
 }
 
 static void __attribute__((format(printf, 3, 4)))
