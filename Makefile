@@ -25,7 +25,7 @@ PROGS	:=
 MAN	:= man/tcpmon-record.5
 UNITS	:=
 DEB_PACKAGES := make gcc clang libc6-dev pkg-config curl socat mandoc \
-	bats bats-assert bats-support valgrind
+	bats bats-assert bats-support valgrind time
 
 include common/module.mk
 include $(sort $(filter-out common/module.mk,$(wildcard */module.mk)))
