@@ -9,4 +9,4 @@ tcpmon-fmt-json_SRCS := fmt/json.c fmt/jsonfmt.c $(FMT_FILTER)
 tcpmon-fmt-json_LIBS := -lz
 fmt_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 MAN += man/tcpmon-fmt-xml.1 man/tcpmon-fmt-json.1
-DEB_PACKAGES += libxml2-dev zlib1g-dev libxml2-utils jq nginx-light
+DEB_PACKAGES += libxml2-dev zlib1g-dev libxml2-utils jq nginx-light time python3
