@@ -54,4 +54,13 @@ struct fmt_frame {
 	size_t		 nwin;
 };
 
+/* Whether the media type of a Content-Type value (parameters ignored) is
+ * name, or ends in name when name starts with '+' ("+xml"). */
+int	 fmt_media(const char *content_type, const char *name);
+
+/* The framers' first step: 1 if c is a byte of a UTF-8 byte-order mark
+ * at the start, 0 if it is the first byte after it (or there is none), -1
+ * if a mark was cut short. */
+int	 fmt_frame_bom(struct fmt_frame *, int c);
+
 #endif

@@ -1,6 +1,8 @@
-/* fmtbuf.c - the capped output buffer of the formatting cores. */
+/* fmtbuf.c - what the formatting cores share: the capped output buffer,
+ * media type names, the byte-order mark before a document. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fmt.h"
 
@@ -48,4 +50,31 @@ fmt_buf_free(struct fmt_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+int
+fmt_media(const char *ct, const char *name)
+{
+	size_t n, k = strlen(name);
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	if (name[0] == '+')
+		return n > k && strncasecmp(ct + n - k, name, k) == 0;
+	return n == k && strncasecmp(ct, name, k) == 0;
+}
+
+int
+fmt_frame_bom(struct fmt_frame *f, int c)
+{
+	static const unsigned char bom[] = { 0xef, 0xbb, 0xbf };
+
+	if (f->nwin < sizeof(bom) && c == bom[f->nwin]) {
+		f->nwin++;
+		return 1;
+	}
+	return f->nwin == 0 || f->nwin == sizeof(bom) ? 0 : -1;
 }

@@ -11,16 +11,8 @@
 int
 jsonfmt_media(const char *ct)
 {
-	size_t n;
-
-	if (ct == NULL)
-		return 0;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	n = strcspn(ct, "; \t");
-	return (n == 16 && strncasecmp(ct, "application/json", n) == 0) ||
-	    (n == 9 && strncasecmp(ct, "text/json", n) == 0) ||
-	    (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
+	return fmt_media(ct, "application/json") ||
+	    fmt_media(ct, "text/json") || fmt_media(ct, "+json");
 }
 
 struct scan {
@@ -321,20 +313,16 @@ jsonfmt_frame_init(struct fmt_frame *f)
 size_t
 jsonfmt_frame(struct fmt_frame *f, const unsigned char *p, size_t n)
 {
-	static const char bom[] = "\xef\xbb\xbf";
 	size_t i;
-	int c;
+	int c, rc;
 
 	for (i = 0; i < n && !f->done && !f->bad; i++) {
 		c = p[i];
 		switch (f->state) {
 		case J_BOM:
-			if (f->nwin < 3 && c == (unsigned char)bom[f->nwin]) {
-				if (++f->nwin == 3)
-					f->state = J_START;
+			if ((rc = fmt_frame_bom(f, c)) == 1)
 				break;
-			}
-			if (f->nwin > 0) {
+			if (rc == -1) {
 				f->bad = 1;
 				break;
 			}

@@ -7,19 +7,6 @@
 #include "mime.h"
 
 int
-mime_is(const char *ct, const char *name)
-{
-	size_t n;
-
-	if (ct == NULL)
-		return 0;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	n = strcspn(ct, "; \t");
-	return n == strlen(name) && strncasecmp(ct, name, n) == 0;
-}
-
-int
 mime_param(const char *ct, const char *name, char *buf, size_t n)
 {
 	size_t nl = strlen(name), k;

@@ -5,8 +5,6 @@
 
 #include <stddef.h>
 
-/* Whether the media type of a Content-Type value is name. */
-int	 mime_is(const char *ct, const char *name);
 /* Copies the value of parameter name (unquoted) into buf; -1 if absent or
  * too long. */
 int	 mime_param(const char *ct, const char *name, char *buf, size_t n);

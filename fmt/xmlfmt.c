@@ -10,26 +10,11 @@
 
 #include "xmlfmt.h"
 
-/* Media type names compared up to the ';' of the parameters. */
-static int
-media_is(const char *ct, size_t n, const char *name)
-{
-	return strlen(name) == n && strncasecmp(ct, name, n) == 0;
-}
-
 int
 xmlfmt_media(const char *ct)
 {
-	size_t n;
-
-	if (ct == NULL)
-		return 0;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	n = strcspn(ct, "; \t");
-	return media_is(ct, n, "text/xml") ||
-	    media_is(ct, n, "application/xml") ||
-	    (n > 4 && strncasecmp(ct + n - 4, "+xml", 4) == 0);
+	return fmt_media(ct, "text/xml") || fmt_media(ct, "application/xml") ||
+	    fmt_media(ct, "+xml");
 }
 
 /* The external entity loader: nothing is ever loaded, whatever the parser
@@ -264,20 +249,17 @@ push(struct fmt_frame *f, int c)
 size_t
 xmlfmt_frame(struct fmt_frame *f, const unsigned char *p, size_t n)
 {
-	static const char bom[] = "\xef\xbb\xbf", cdata[] = "[CDATA[";
+	static const char cdata[] = "[CDATA[";
 	size_t i;
-	int c;
+	int c, rc;
 
 	for (i = 0; i < n && !f->done && !f->bad; i++) {
 		c = p[i];
 		switch (f->state) {
 		case X_BOM:
-			if (f->nwin < 3 && c == (unsigned char)bom[f->nwin]) {
-				if (++f->nwin == 3)
-					f->state = X_TEXT;
+			if ((rc = fmt_frame_bom(f, c)) == 1)
 				break;
-			}
-			if (f->nwin > 0 || c != '<') {
+			if (rc == -1 || c != '<') {
 				f->bad = 1;
 				break;
 			}
