@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # bench/fmt.sh - tcpmon-fmt-xml against `xmllint --format` on the same SOAP
 # bodies: a 200 MB record stream of messages of 1 KiB to 5 MiB, formatted in
-# one run; time and peak RSS from /usr/bin/time.  xmllint formats the same
-# bodies, as files, in one process (all the file names on one command line),
-# so neither side pays a process start per message.  FMT_BENCH_MB sets
-# another size.
+# one run; time and peak RSS from /usr/bin/time, best of three rounds.
+# xmllint formats the same bodies, as files, in one process (all the file
+# names on one command line), so neither side pays a process start per
+# message.  FMT_BENCH_MB sets another size.
 set -eu
 cd "$(dirname "$0")/.."
 bin=${TCPMON_BIN:-$PWD/bin}
@@ -23,13 +23,21 @@ run() {
 	read -r SECS KB < "$dir/$name.time"
 }
 
-# Page cache warm for both.
+# Page cache warm for both; then three rounds, one of each in turn, and
+# the best of each kept, so that a busy moment of the machine does not
+# decide.  Peak RSS is the highest of the rounds.
 cat "$dir/stream.tcpmon" "$dir"/bodies/* > /dev/null
-run fmt timeout 600 "$bin/tcpmon-fmt-xml" "$dir/stream.tcpmon"
-fmt_s=$SECS fmt_kb=$KB
-(cd "$dir/bodies" && run xmllint timeout 600 xmllint --format ./*.xml)
-xl_s=$(cut -d' ' -f1 "$dir/xmllint.time")
-xl_kb=$(cut -d' ' -f2 "$dir/xmllint.time")
+fmt_s=999999 fmt_kb=0 xl_s=999999 xl_kb=0
+for round in 1 2 3; do
+	run fmt timeout 600 "$bin/tcpmon-fmt-xml" "$dir/stream.tcpmon"
+	fmt_s=$(awk -v a="$fmt_s" -v b="$SECS" 'BEGIN { print (b < a ? b : a) }')
+	[ "$KB" -gt "$fmt_kb" ] && fmt_kb=$KB
+	(cd "$dir/bodies" && run xmllint timeout 600 xmllint --format ./*.xml)
+	read -r SECS KB < "$dir/xmllint.time"
+	xl_s=$(awk -v a="$xl_s" -v b="$SECS" 'BEGIN { print (b < a ? b : a) }')
+	[ "$KB" -gt "$xl_kb" ] && xl_kb=$KB
+	echo "round $round: tcpmon-fmt-xml ${fmt_s}s best, xmllint ${xl_s}s best" >&2
+done
 
 # Every message must have been formatted for the time to mean anything.
 nfmt=$("$bin/tcpmon-fmt-xml" "$dir/stream.tcpmon" | grep -ac '^TCPMON/1 data .* xform=xml ')
