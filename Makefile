@@ -32,7 +32,7 @@ MAN	:= man/tcpmon-record.5
 UNITS	:=
 DEB_PACKAGES := make gcc clang libclang-rt-14-dev libc6-dev pkg-config zlib1g-dev \
 	python3 curl socat mandoc \
-	bats bats-assert bats-support valgrind
+	bats bats-assert bats-support valgrind time
 
 include common/module.mk
 include $(sort $(filter-out common/module.mk,$(wildcard */module.mk)))

@@ -531,6 +531,8 @@ http_conn_feed(struct http_conn *hc, enum http_dir d, const unsigned char *b,
 			if (strcmp(p->line, "") == 0 ||
 			    strcmp(p->line, "\r") == 0)
 				end_msg(hc, p, HTTP_END_OK);
+			else
+				p->head.ntrailer++;
 			p->linelen = 0;
 			break;
 		default:	/* S_RAW, S_DONE */

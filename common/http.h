@@ -51,6 +51,7 @@ struct http_head {
 	enum http_body	 body;
 	uint64_t	 length;	/* HTTP_BODY_LENGTH */
 	size_t		 rawlen;	/* the head's bytes on the wire */
+	int		 ntrailer;	/* chunked: trailer fields (at the end) */
 };
 
 struct http_callbacks {

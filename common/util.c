@@ -1,5 +1,6 @@
 /* util.c - program name, checked numbers, time formatting. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,4 +215,15 @@ write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int
+tm_open_input(const char *path, const char **name)
+{
+	if (strcmp(path, "-") == 0) {
+		*name = "stdin";
+		return STDIN_FILENO;
+	}
+	*name = path;
+	return open(path, O_RDONLY | O_CLOEXEC);
 }

@@ -40,6 +40,11 @@ char	*tm_fmt_time(int64_t usec, char *buf, size_t n);
 /* Parses the form above; also accepts no fraction, or fewer digits. */
 int	tm_parse_time(const char *s, int64_t *usec);
 
+/* Opens a file named on the command line for reading, or stdin for "-";
+ * *name is what messages call it ("stdin" or the path).  Returns the fd,
+ * or -1 with errno set. */
+int	tm_open_input(const char *path, const char **name);
+
 /* Writes all of buf to a blocking fd, retrying on EINTR; -1 on error. */
 int	write_all(int fd, const void *buf, size_t n);
 

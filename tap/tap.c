@@ -2,7 +2,6 @@
  * connection's conversation to a person. */
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,13 +39,10 @@ tap_file(struct show *s, const char *path)
 {
 	struct rec_reader rd;
 	struct rec *r;
-	const char *name = path;
+	const char *name;
 	int fd, rc, status = TM_EXIT_OK;
 
-	if (strcmp(path, "-") == 0) {
-		fd = STDIN_FILENO;
-		name = "stdin";
-	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = tm_open_input(path, &name)) == -1) {
 		warn("%s", path);
 		return TM_EXIT_FAIL;
 	}

@@ -133,3 +133,74 @@ wait_count() {
 	echo "timed out after ${secs}s waiting for $n lines /$re/ in $file" >&2
 	return 1
 }
+
+# start_nginx WWW: a real web server (Debian's nginx) serving the files of
+# WWW on a free loopback port, gzip on for XML and JSON, and POST answered
+# with the file named by the path (error_page 405); sets NGINX_PORT.  nginx
+# cannot announce the port it binds, so readiness is its first answer.
+start_nginx() {
+	local www=$1 i
+	NGINX_PORT=$(free_port)
+	mkdir -p "$T/ng"
+	cat > "$T/ng/nginx.conf" <<-NGINX
+	user root;
+	worker_processes 1;
+	pid $T/ng/nginx.pid;
+	error_log $T/ng/error.log;
+	events { worker_connections 64; }
+	http {
+		include /etc/nginx/mime.types;
+		types { application/soap+xml soap12;
+		    application/problem+json pjson; }
+		access_log off;
+		client_body_temp_path $T/ng/body;
+		proxy_temp_path $T/ng/proxy;
+		fastcgi_temp_path $T/ng/fcgi;
+		uwsgi_temp_path $T/ng/uwsgi;
+		scgi_temp_path $T/ng/scgi;
+		gzip on;
+		gzip_min_length 0;
+		gzip_types text/xml application/xml application/soap+xml
+		    application/json;
+		server {
+			listen 127.0.0.1:$NGINX_PORT;
+			root $www;
+			error_page 405 =200 \$uri;
+		}
+	}
+	NGINX
+	bg nginx nginx -p "$T/ng" -c "$T/ng/nginx.conf" -g 'daemon off;'
+	for ((i = 0; i < 200; i++)); do
+		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$NGINX_PORT/" \
+		    && return 0
+		sleep 0.05
+	done
+	echo "nginx did not answer on port $NGINX_PORT" >&2
+	return 1
+}
+
+# stop_relay: ends the relay started by start_relay, so that its capture
+# is whole.
+stop_relay() {
+	kill -TERM "$RELAY_PID"
+	wait_exit "$RELAY_PID"
+}
+
+# httpmsgs ARGS...: tests/httpmsgs.py (bodies and heads of HTTP messages
+# in a stream, streams cut into one-byte records).
+httpmsgs() {
+	python3 "$TESTS_DIR/httpmsgs.py" "$@"
+}
+
+# c14n_equal A B: the two XML documents are the same after canonical
+# comparison (white space between elements is not significant).
+c14n_equal() {
+	diff <(xmllint --noblanks --c14n "$1") <(xmllint --noblanks --c14n "$2")
+}
+
+# rec_data FILE CONN DIR PAYLOAD [FIELDS]: appends one data record.
+rec_data() {
+	local f=$1 conn=$2 dir=$3 p=$4 extra=${5:+ $5}
+	printf 'TCPMON/1 data conn=%s src=t time=2026-11-22T10:00:00.000000Z dir=%s%s len=%d\n%s\n' \
+	    "$conn" "$dir" "$extra" "$(printf %s "$p" | wc -c)" "$p" >> "$f"
+}

@@ -60,4 +60,5 @@ def main():
         sys.exit('recparse.py: unknown command ' + what)
 
 
-main()
+if __name__ == '__main__':
+    main()

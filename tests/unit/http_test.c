@@ -232,6 +232,43 @@ test_inflate(void)
 	ok(infl_init(&in, "br", 10) == -1, "an unknown coding is refused");
 }
 
+static int trailers = -1;
+
+static void
+cb_end_trailer(void *a, enum http_dir d, const struct http_head *h,
+    enum http_end e)
+{
+	(void)a;
+	(void)d;
+	(void)e;
+	trailers = h != NULL ? h->ntrailer : -2;
+}
+
+/* Trailer fields are counted, so that a tool that rewrites a message
+ * knows it would lose them. */
+static void
+test_trailers(void)
+{
+	static const struct http_callbacks tcb = {
+		NULL, NULL, NULL, cb_end_trailer, NULL
+	};
+	static const char with[] = "POST / HTTP/1.1\r\nTransfer-Encoding: "
+	    "chunked\r\n\r\n1\r\na\r\n0\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+	static const char without[] = "POST / HTTP/1.1\r\nTransfer-Encoding: "
+	    "chunked\r\n\r\n1\r\na\r\n0\r\n\r\n";
+	struct http_conn hc;
+	size_t i;
+
+	http_conn_init(&hc, &tcb, NULL);
+	for (i = 0; i < sizeof(with) - 1; i++)
+		http_conn_feed(&hc, HTTP_REQ, (const unsigned char *)with + i, 1);
+	ok(trailers == 2, "two trailer fields are counted");
+	http_conn_feed(&hc, HTTP_REQ, (const unsigned char *)without,
+	    sizeof(without) - 1);
+	ok(trailers == 0, "no trailer fields, none counted");
+	http_conn_free(&hc);
+}
+
 int
 main(void)
 {
@@ -332,5 +369,6 @@ main(void)
 	check_splits("100-continue", cont);
 	check_splits("truncated", truncated);
 	test_inflate();
+	test_trailers();
 	return t_done();
 }

@@ -1,0 +1,12 @@
+# fmt/ - tcpmon-fmt-xml and tcpmon-fmt-json, record filters that make
+# payloads readable.  The formatting cores (xmlfmt.c, jsonfmt.c, fmtbuf.c)
+# take bytes and give bytes, for tcpmon-send --pretty too.
+PROGS += tcpmon-fmt-xml tcpmon-fmt-json
+FMT_FILTER := fmt/filter.c fmt/mime.c fmt/fmtbuf.c
+tcpmon-fmt-xml_SRCS := fmt/xml.c fmt/xmlfmt.c $(FMT_FILTER)
+tcpmon-fmt-xml_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2) -lz
+tcpmon-fmt-json_SRCS := fmt/json.c fmt/jsonfmt.c $(FMT_FILTER)
+tcpmon-fmt-json_LIBS := -lz
+fmt_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+MAN += man/tcpmon-fmt-xml.1 man/tcpmon-fmt-json.1
+DEB_PACKAGES += libxml2-dev zlib1g-dev libxml2-utils jq nginx-light time python3
