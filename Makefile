@@ -97,7 +97,8 @@ FUZZERS	:= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	     -fno-sanitize-recover=all
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard common/*.h)
+.SECONDEXPANSION:
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard common/*.h) $$($$*_SRCS)
 	@mkdir -p $(@D)
 	clang -Icommon -D_GNU_SOURCE $(FUZZ_FLAGS) $(WARN) -o $@ $< \
 	    $(COMMON_SRCS) $($*_SRCS) $($*_CFLAGS) $($*_LIBS) -lz

@@ -141,6 +141,24 @@ set_err(struct fmt_err *err, const char *msg)
 		snprintf(err->msg, sizeof(err->msg), "%s", msg);
 }
 
+/* Encodings where every ASCII byte stands for itself and each character
+ * is written on its own: UTF-8 and the single-byte families. */
+static int
+safe_encoding(const char *enc)
+{
+	static const char *const ok[] = { "UTF-8", "UTF8", "US-ASCII",
+	    "ASCII", "ISO-8859-", "ISO8859-", "ISO_8859-", "LATIN", "WINDOWS-125",
+	    "CP125", "KOI8-" };
+	size_t i;
+
+	if (enc == NULL)
+		return 1;	/* no declaration, no charset: UTF-8 */
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strncasecmp(enc, ok[i], strlen(ok[i])) == 0)
+			return 1;
+	return 0;
+}
+
 int
 xmlfmt_format(const unsigned char *in, size_t n, const struct fmt_opts *o,
     struct fmt_buf *out, struct fmt_err *err)
@@ -187,6 +205,15 @@ xmlfmt_format(const unsigned char *in, size_t n, const struct fmt_opts *o,
 		goto out;
 	}
 	enc = doc->encoding != NULL ? (const char *)doc->encoding : o->charset;
+	if (!safe_encoding(enc)) {
+		/* Stateful and multi-byte encodings (UTF-7, ISO-2022-JP, ...)
+		 * do not survive being written back piece by piece: found by
+		 * fuzzing, a UTF-7 document came out cut short. */
+		snprintf(err->msg, sizeof(err->msg), "documents in %s are not "
+		    "reformatted", enc);
+		xmlFreeDoc(doc);
+		goto out;
+	}
 	dl = decl_len(in + bom, n - bom);
 	if (fmt_buf_add(out, in, bom + dl) == -1 ||
 	    (dl > 0 && fmt_buf_addc(out, '\n') == -1)) {
