@@ -28,6 +28,7 @@ struct run {
 	int		 bodyfd;
 	/* The answer being read. */
 	int		 status;
+	char		 reason[128];
 	char		 ctype[256];
 	char		*location;	/* a redirect we follow */
 	int		 to_file;	/* this body goes to -o */
@@ -178,6 +179,8 @@ on_head(void *arg, struct xchg *x, const struct http_head *h)
 	if (h->status < 200)
 		return;
 	r->status = h->status;
+	snprintf(r->reason, sizeof(r->reason), "%s%s", h->reason[0] ? " " : "",
+	    h->reason);
 	v = http_header(h, "Content-Type");
 	snprintf(r->ctype, sizeof(r->ctype), "%s", v != NULL ? v : "");
 	r->nkeep = 0;
@@ -188,10 +191,8 @@ on_head(void *arg, struct xchg *x, const struct http_head *h)
 	    (v = http_header(h, "Location")) != NULL &&
 	    (r->location = strdup(v)) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
+	/* The bodies of redirects we follow are not the answer. */
 	r->to_file = r->bodyfd != -1 && r->location == NULL;
-	if (r->to_file && (ftruncate(r->bodyfd, 0) == -1 ||
-	    lseek(r->bodyfd, 0, SEEK_SET) == -1))
-		err(TM_EXIT_FAIL, "%s", r->o->out);
 	if (r->mode != SHOW_TEXT || r->o->raw)
 		return;
 	if (r->answers > 0 || r->nx > 1)
@@ -278,10 +279,11 @@ on_end(void *arg, struct xchg *x, const struct http_head *h,
 	if (r->location != NULL)
 		return;
 	if (r->status >= 400 && isfault)
-		verdict(r, 0, "%s: HTTP %d, SOAP Fault: %s", x->plan->what,
-		    r->status, fault);
+		verdict(r, 0, "%s: HTTP %d%s, SOAP Fault: %s", x->plan->what,
+		    r->status, r->reason, fault);
 	else if (r->status >= 400)
-		verdict(r, 0, "%s: HTTP %d", x->plan->what, r->status);
+		verdict(r, 0, "%s: HTTP %d%s", x->plan->what, r->status,
+		    r->reason);
 	else if (isfault)
 		verdict(r, 0, "%s: SOAP Fault: %s", x->plan->what, fault);
 }

@@ -12,13 +12,24 @@
 #define NS_SOAP11 "http://schemas.xmlsoap.org/soap/envelope/"
 #define NS_SOAP12 "http://www.w3.org/2003/05/soap-envelope"
 
-/* libxml2 prints its errors on stderr unless told otherwise: we report
- * the one that matters in our own words. */
+/* libxml2 prints its errors on stderr unless told otherwise.  The first
+ * error is the one that names the mistake (the last is often only
+ * "Premature end of data"), so that is the one kept. */
+static char first_err[512];
+
 static void
-quiet(void *ctx, xmlErrorPtr e)
+keep_first(void *ctx, xmlErrorPtr e)
 {
+	size_t l;
+
 	(void)ctx;
-	(void)e;
+	if (first_err[0] != '\0' || e == NULL || e->message == NULL)
+		return;
+	snprintf(first_err, sizeof(first_err), "line %d: %s", e->line,
+	    e->message);
+	l = strlen(first_err);
+	while (l > 0 && first_err[l - 1] == '\n')
+		first_err[--l] = '\0';
 }
 
 static xmlDocPtr
@@ -28,9 +39,10 @@ parse(const unsigned char *p, size_t n)
 
 	if (!ready) {
 		xmlInitParser();
-		xmlSetStructuredErrorFunc(NULL, quiet);
+		xmlSetStructuredErrorFunc(NULL, keep_first);
 		ready = 1;
 	}
+	first_err[0] = '\0';
 	if (n > (size_t)0x7fffffff)
 		return NULL;
 	/* No network and no entity substitution: a body is data, never a
@@ -61,22 +73,12 @@ int
 xml_check(const unsigned char *p, size_t n, int *version, char *msg,
     size_t msglen)
 {
-	const xmlError *e;
 	xmlDocPtr doc;
-	size_t l;
 
 	*version = SOAP_NONE;
 	if ((doc = parse(p, n)) == NULL) {
-		e = xmlGetLastError();
-		if (e == NULL || e->message == NULL)
-			snprintf(msg, msglen, "not well-formed XML");
-		else {
-			snprintf(msg, msglen, "line %d: %s", e->line,
-			    e->message);
-			l = strlen(msg);
-			while (l > 0 && msg[l - 1] == '\n')
-				msg[--l] = '\0';
-		}
+		snprintf(msg, msglen, "%s", first_err[0] != '\0' ? first_err :
+		    "not well-formed XML");
 		return -1;
 	}
 	*version = version_of(xmlDocGetRootElement(doc));
