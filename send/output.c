@@ -156,7 +156,8 @@ on_rcvd(void *arg, struct xchg *x, const unsigned char *p, size_t n)
 
 	if (r->mode == SHOW_RECORDS)
 		data(r, x, REC_S2C, p, n);
-	else if (r->mode == SHOW_TEXT && r->o->raw)
+	else if (r->mode == SHOW_TEXT && (r->o->raw ||
+	    http_conn_is_raw(&x->hc, HTTP_REQ)))
 		text(r, p, n);	/* TCPMon's sender: the answer as it came */
 }
 
@@ -391,7 +392,8 @@ on_closed(void *arg, struct xchg *x)
 		    xchg_why(x));
 	else if (strcmp(x->reason, "eof") != 0)
 		verdict(r, 1, "%s: %s", x->plan->what, xchg_why(x));
-	else if (x->resp_raw != NULL && x->s2c > 0)
+	else if (x->resp_raw != NULL && x->s2c > 0 &&
+	    !http_conn_is_raw(&x->hc, HTTP_REQ))
 		verdict(r, 1, "%s: the answer is not HTTP (%s)%s",
 		    x->plan->what, x->resp_raw, r->o->raw || r->mode !=
 		    SHOW_TEXT ? "" : "; --raw shows it");
