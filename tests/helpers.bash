@@ -152,6 +152,7 @@ start_nginx() {
 			    "http://127.0.0.1:$NGINX_PORT/" && return 0
 			sleep 0.05
 		done
+		kill "$NGINX_PID" 2>/dev/null
 		wait "$NGINX_PID" 2>/dev/null
 	done
 	echo "nginx did not start:" >&2
