@@ -136,24 +136,6 @@ xchg_close(struct xchg *x, const char *reason, int error, const char *text)
 		x->ops->closed(x->arg, x);
 }
 
-static const char *
-connect_reason(int e)
-{
-	switch (e) {
-	case ECONNREFUSED:
-		return "refused";
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case ENETDOWN:
-		return "unreachable";
-	case ETIMEDOUT:
-		return "timeout";
-	default:
-		return "error";
-	}
-}
-
 static void
 set_deadline(struct xchg *x, int64_t from)
 {
@@ -203,7 +185,7 @@ xchg_start(struct xchg *x, struct loop *l, const struct plan *pl,
 		e = errno;
 		x->fd = -1;
 		x->state = X_DONE;
-		x->reason = connect_reason(e);
+		x->reason = sock_connect_reason(e);
 		x->error = e;
 		x->t_end = now_us();
 		if (ops->opened != NULL)
@@ -364,17 +346,6 @@ drain(struct xchg *x)
 	return 0;
 }
 
-static int
-sock_error(int fd)
-{
-	int e = 0;
-	socklen_t len = sizeof(e);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
-		return errno;
-	return e;
-}
-
 static void
 on_event(struct loop *l, int fd, unsigned ev, void *arg)
 {
@@ -384,7 +355,7 @@ on_event(struct loop *l, int fd, unsigned ev, void *arg)
 	(void)l;
 	if (x->state == X_CONNECTING) {
 		if ((e = sock_error(fd)) != 0) {
-			xchg_close(x, connect_reason(e), e, NULL);
+			xchg_close(x, sock_connect_reason(e), e, NULL);
 			return;
 		}
 		x->state = X_OPEN;
