@@ -269,3 +269,32 @@ sock_reset(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
 }
+
+int
+sock_error(int fd)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+		return errno;
+	return e;
+}
+
+const char *
+sock_connect_reason(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return "refused";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return "unreachable";
+	case ETIMEDOUT:
+		return "timeout";
+	default:
+		return "error";
+	}
+}

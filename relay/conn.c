@@ -91,30 +91,12 @@ conn_end(struct relay *r, struct conn *c, int reset_client, int reset_server)
 	conn_free(r, c);
 }
 
-static const char *
-connect_reason(int e)
-{
-	switch (e) {
-	case ECONNREFUSED:
-		return "refused";
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case ENETDOWN:
-		return "unreachable";
-	case ETIMEDOUT:
-		return "timeout";
-	default:
-		return "error";
-	}
-}
-
 /* The target could not be reached: the client sees a reset, not an
  * empty success. */
 static void
 connect_failed(struct relay *r, struct conn *c, int e)
 {
-	put_close(r, c, connect_reason(e), SERVER, e);
+	put_close(r, c, sock_connect_reason(e), SERVER, e);
 	if (!r->quiet)
 		warnx("connect %s: %s", c->l->target.text, strerror(e));
 	conn_end(r, c, 1, 0);
@@ -265,17 +247,6 @@ watch(struct relay *r, struct conn *c)
 	}
 	loop_mod(r->loop, c->cfd, cev);
 	loop_mod(r->loop, c->sfd, sev);
-}
-
-static int
-sock_error(int fd)
-{
-	int e = 0;
-	socklen_t len = sizeof(e);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
-		return errno;
-	return e;
 }
 
 static void

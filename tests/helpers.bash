@@ -203,4 +203,46 @@ rec_data() {
 	local f=$1 conn=$2 dir=$3 p=$4 extra=${5:+ $5}
 	printf 'TCPMON/1 data conn=%s src=t time=2026-11-22T10:00:00.000000Z dir=%s%s len=%d\n%s\n' \
 	    "$conn" "$dir" "$extra" "$(printf %s "$p" | wc -c)" "$p" >> "$f"
+
+# start_nginx_send: Debian's nginx serving $T/ngx/www on a free loopback port, from
+# tests/servers/nginx.sh; sets NGINX_PORT.  nginx cannot announce a port 0,
+# so the port is probed and the start retried if another process took it;
+# it is ready when it answers.
+start_nginx_send() {
+	local i j
+	mkdir -p "$T/ngx/www"
+	echo index > "$T/ngx/www/index.html"
+	for ((i = 0; i < 5; i++)); do
+		NGINX_PORT=$(free_port)
+		bg nginx "$TESTS_DIR/servers/nginx.sh" "$T/ngx" "$NGINX_PORT"
+		NGINX_PID=$BG_PID
+		for ((j = 0; j < 200; j++)); do
+			kill -0 "$NGINX_PID" 2>/dev/null || break
+			timeout 2 curl -s -o /dev/null \
+			    "http://127.0.0.1:$NGINX_PORT/" && return 0
+			sleep 0.05
+		done
+		kill "$NGINX_PID" 2>/dev/null
+		wait "$NGINX_PID" 2>/dev/null
+	done
+	echo "nginx did not start:" >&2
+	cat "$T/nginx.err" >&2
+	return 1
+}
+
+# start_spyne: the SOAP service of tests/servers/spyne_service.py (Debian's
+# python3-spyne, so Debian's python3); sets SPYNE_PORT.
+start_spyne() {
+	bg spyne /usr/bin/python3 "$TESTS_DIR/servers/spyne_service.py"
+	SPYNE_PID=$BG_PID
+	wait_for "$T/spyne.err" 'listening on' || return 1
+	SPYNE_PORT=$(port_of "$T/spyne.err")
+}
+
+# start_stub MODE: a misbehaving server (tests/servers/stub_server.py);
+# sets STUB_PORT.
+start_stub() {
+	bg stub /usr/bin/python3 "$TESTS_DIR/servers/stub_server.py" "$1"
+	wait_for "$T/stub.err" 'listening on' || return 1
+	STUB_PORT=$(port_of "$T/stub.err")
 }

@@ -1,0 +1,519 @@
+/* output.c - one run that shows its answers: a request (following
+ * redirects with -L), a raw request or a replayed connection.  Text for a
+ * person, records for a pipe, or the body alone into -o FILE; then the
+ * verdict that becomes the exit status. */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "record.h"
+#include "send.h"
+#include "util.h"
+
+struct run {
+	const struct opts *o;
+	struct loop	*loop;
+	enum show_mode	 mode;
+	int		 tty;
+	struct rec_writer w;
+	int		 wdead;		/* the reader went away */
+	char		 src[32];
+	uint64_t	 next_id;
+	int		 bodyfd;
+	/* The answer being read. */
+	int		 status;
+	char		 reason[128];
+	char		 ctype[256];
+	char		*location;	/* a redirect we follow */
+	int		 to_file;	/* this body goes to -o */
+	unsigned char	*keep;		/* its body, up to SEND_KEEP_BODY */
+	size_t		 nkeep;
+	int		 overflow;
+	int		 last_nl;	/* stdout ends in a newline */
+	/* The verdict. */
+	int		 answers;
+	int		 failed;	/* a failure that --no-fail keeps */
+	int		 broken;	/* a failure it does not */
+	char		 why[1024];
+	/* The connections of this run: one, or one per redirect. */
+	struct xchg	 x[SEND_MAX_REDIRECTS + 1];
+	int		 nx;
+	struct plan	 plan[SEND_MAX_REDIRECTS + 1];
+	struct url	 url[SEND_MAX_REDIRECTS + 1];
+	struct request	 req[SEND_MAX_REDIRECTS + 1];
+	const char	*method;
+	const unsigned char *body;
+	size_t		 blen;
+	int		 has_body;
+};
+
+static const struct xchg_ops show_ops;
+
+static void
+put(struct run *r, const struct rec *rec, const void *p, size_t n)
+{
+	if (r->wdead)
+		return;
+	if (recw_put(&r->w, rec, p, n) == -1) {
+		/* `| head`: the reader has what it wanted; the exchange
+		 * still decides the exit status. */
+		if (errno != EPIPE)
+			warn("write stdout");
+		r->wdead = 1;
+	}
+}
+
+static void
+flush(struct loop *l, void *arg)
+{
+	struct run *r = arg;
+
+	(void)l;
+	if (r->mode == SHOW_RECORDS && !r->wdead &&
+	    recw_flush(&r->w) == -1) {
+		if (errno != EPIPE)
+			warn("write stdout");
+		r->wdead = 1;
+	}
+	if (r->mode == SHOW_TEXT)
+		fflush(stdout);
+}
+
+static void
+text(struct run *r, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	fwrite(p, 1, n, stdout);
+	r->last_nl = ((const char *)p)[n - 1] == '\n';
+}
+
+/* The first failure names the cause; later ones only count. */
+static void __attribute__((format(printf, 3, 4)))
+verdict(struct run *r, int broken, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (broken)
+		r->broken = 1;
+	else
+		r->failed = 1;
+	if (r->why[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+static void
+on_opened(void *arg, struct xchg *x)
+{
+	struct run *r = arg;
+	struct rec rec;
+
+	x->id = ++r->next_id;
+	if (r->mode != SHOW_RECORDS)
+		return;
+	rec_init(&rec, REC_OPEN, x->id);
+	rec_set_src(&rec, r->src);
+	if (x->local[0] != '\0')
+		rec_set(&rec, "client", x->local);
+	rec_set(&rec, "target", x->plan->addr.text);
+	put(r, &rec, NULL, 0);
+}
+
+static void
+data(struct run *r, struct xchg *x, enum rec_dir d, const unsigned char *p,
+    size_t n)
+{
+	struct rec rec;
+
+	rec_init(&rec, REC_DATA, x->id);
+	rec_set_src(&rec, r->src);
+	rec.dir = d;
+	put(r, &rec, p, n);
+}
+
+static void
+on_sent(void *arg, struct xchg *x, const unsigned char *p, size_t n)
+{
+	struct run *r = arg;
+
+	if (r->mode == SHOW_RECORDS)
+		data(r, x, REC_C2S, p, n);
+}
+
+static void
+on_rcvd(void *arg, struct xchg *x, const unsigned char *p, size_t n)
+{
+	struct run *r = arg;
+
+	if (r->mode == SHOW_RECORDS)
+		data(r, x, REC_S2C, p, n);
+	else if (r->mode == SHOW_TEXT && (r->o->raw ||
+	    http_conn_is_raw(&x->hc, HTTP_REQ)))
+		text(r, p, n);	/* TCPMon's sender: the answer as it came */
+}
+
+static int
+is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	    status == 307 || status == 308;
+}
+
+static void
+on_head(void *arg, struct xchg *x, const struct http_head *h)
+{
+	struct run *r = arg;
+	const char *v;
+	char line[64];
+	int i;
+
+	(void)x;
+	if (h->status < 200)
+		return;
+	r->status = h->status;
+	snprintf(r->reason, sizeof(r->reason), "%s%s", h->reason[0] ? " " : "",
+	    h->reason);
+	v = http_header(h, "Content-Type");
+	snprintf(r->ctype, sizeof(r->ctype), "%s", v != NULL ? v : "");
+	r->nkeep = 0;
+	r->overflow = 0;
+	free(r->location);
+	r->location = NULL;
+	if (r->o->follow && is_redirect(h->status) &&
+	    (v = http_header(h, "Location")) != NULL &&
+	    (r->location = strdup(v)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	/* The bodies of redirects we follow are not the answer. */
+	r->to_file = r->bodyfd != -1 && r->location == NULL;
+	if (r->mode != SHOW_TEXT || r->o->raw)
+		return;
+	if (r->answers > 0 || r->nx > 1)
+		text(r, "\n", r->last_nl ? 1 : 2);
+	snprintf(line, sizeof(line), "HTTP/%d.%d %d ", h->major, h->minor,
+	    h->status);
+	text(r, line, strlen(line));
+	text(r, h->reason, strlen(h->reason));
+	text(r, "\n", 1);
+	for (i = 0; i < h->nheader; i++) {
+		text(r, h->header[i].name, strlen(h->header[i].name));
+		text(r, ": ", 2);
+		text(r, h->header[i].value, strlen(h->header[i].value));
+		text(r, "\n", 1);
+	}
+	text(r, "\n", 1);
+}
+
+static void
+on_body(void *arg, struct xchg *x, const unsigned char *p, size_t n)
+{
+	struct run *r = arg;
+	size_t room;
+
+	(void)x;
+	if (r->to_file && write_all(r->bodyfd, p, n) == -1)
+		err(TM_EXIT_FAIL, "write %s", r->o->out);
+	if (r->mode == SHOW_TEXT && !r->o->raw && !r->o->pretty)
+		text(r, p, n);
+	room = SEND_KEEP_BODY - r->nkeep;
+	if (n > room) {
+		r->overflow = 1;
+		n = room;
+	}
+	if (n == 0)
+		return;
+	if (r->keep == NULL && (r->keep = malloc(SEND_KEEP_BODY)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	memcpy(r->keep + r->nkeep, p, n);
+	r->nkeep += n;
+}
+
+static int
+xml_type(const struct run *r)
+{
+	size_t i;
+
+	if (strcasestr(r->ctype, "xml") != NULL)
+		return 1;
+	for (i = 0; i < r->nkeep && strchr(" \t\r\n", r->keep[i]); i++)
+		;
+	return r->ctype[0] == '\0' && i < r->nkeep && r->keep[i] == '<';
+}
+
+static void
+on_end(void *arg, struct xchg *x, const struct http_head *h,
+    enum http_end e)
+{
+	struct run *r = arg;
+	char fault[700];
+	int isfault = 0;
+	size_t plen;
+	char *pretty;
+
+	(void)h;
+	r->answers++;
+	if (r->mode == SHOW_TEXT && !r->o->raw && r->o->pretty) {
+		pretty = pretty_body(r->ctype, r->keep, r->nkeep, &plen);
+		if (pretty != NULL) {
+			text(r, pretty, plen);
+			free(pretty);
+		} else
+			text(r, r->keep, r->nkeep);
+	}
+	if (r->mode == SHOW_TEXT && r->tty && !r->last_nl && !r->o->raw)
+		text(r, "\n", 1);
+	if (e == HTTP_END_TRUNCATED) {
+		verdict(r, 1, "%s: the connection closed before the answer "
+		    "was complete", x->plan->what);
+		return;
+	}
+	if (!r->overflow && r->nkeep > 0 && xml_type(r))
+		isfault = soap_fault(r->keep, r->nkeep, fault, sizeof(fault));
+	if (r->location != NULL)
+		return;
+	if (r->status >= 400 && isfault)
+		verdict(r, 0, "%s: HTTP %d%s, SOAP Fault: %s", x->plan->what,
+		    r->status, r->reason, fault);
+	else if (r->status >= 400)
+		verdict(r, 0, "%s: HTTP %d%s", x->plan->what, r->status,
+		    r->reason);
+	else if (isfault)
+		verdict(r, 0, "%s: SOAP Fault: %s", x->plan->what, fault);
+}
+
+static void
+on_idle(void *arg, struct xchg *x)
+{
+	(void)arg;
+	xchg_close(x, "eof", 0, NULL);
+}
+
+static void
+ms(char *buf, size_t n, int64_t t, int64_t t0)
+{
+	if (t == 0)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.3f ms", (double)(t - t0) / 1000.0);
+}
+
+static void
+timing(const struct xchg *x)
+{
+	char a[32], b[32], c[32], d[32], e[32];
+
+	ms(a, sizeof(a), x->t_lookup, x->t0);
+	ms(b, sizeof(b), x->t_conn, x->t0);
+	ms(c, sizeof(c), x->t_sent, x->t0);
+	ms(d, sizeof(d), x->t_first, x->t0);
+	ms(e, sizeof(e), x->t_end, x->t0);
+	warnx("%s: lookup %s, connect %s, sent %s, first byte %s, total %s",
+	    x->plan->what, a, b, c, d, e);
+}
+
+static void start(struct run *);
+
+/* The next request after a redirect: 303, and 301 or 302 after a POST,
+ * become a GET without a body, as browsers do; 307 and 308 keep both. */
+static int
+redirect(struct run *r, struct xchg *x)
+{
+	int i = r->nx, keep;
+	char msg[2200];
+
+	if (r->nx == SEND_MAX_REDIRECTS + 1) {
+		verdict(r, 1, "%s: more than %d redirects", x->plan->what,
+		    SEND_MAX_REDIRECTS);
+		return -1;
+	}
+	if (url_follow(&r->url[i - 1], r->location, &r->url[i], msg,
+	    sizeof(msg)) == -1) {
+		verdict(r, 1, "redirect to %s", msg);
+		return -1;
+	}
+	keep = r->status == 307 || r->status == 308 ||
+	    (r->status != 303 && strcmp(r->method, "POST") != 0);
+	if (!keep) {
+		r->method = strcmp(r->method, "HEAD") == 0 ? "HEAD" : "GET";
+		r->has_body = 0;
+		r->blen = 0;
+	}
+	req_build(r->o, &r->url[i], r->method, r->body, r->blen, r->has_body,
+	    &r->req[i]);
+	r->plan[i] = r->plan[i - 1];
+	if (url_addr(&r->url[i], &r->plan[i].addr, msg, sizeof(msg)) == -1) {
+		verdict(r, 1, "redirect to %s", msg);
+		return -1;
+	}
+	_Static_assert(sizeof(r->plan[i].what) == sizeof(r->url[i].text),
+	    "what holds a URL");
+	memcpy(r->plan[i].what, r->url[i].text, sizeof(r->plan[i].what));
+	r->plan[i].chunk = r->req[i].chunk;
+	r->plan[i].nchunk = r->req[i].nchunk;
+	if (plan_resolve(&r->plan[i], msg, sizeof(msg)) == -1) {
+		verdict(r, 1, "%s", msg);
+		return -1;
+	}
+	if (r->o->verbose)
+		warnx("redirect %d to %s", r->status, r->url[i].text);
+	return 0;
+}
+
+static void
+on_closed(void *arg, struct xchg *x)
+{
+	struct run *r = arg;
+	struct rec rec;
+
+	if (r->mode == SHOW_RECORDS) {
+		rec_init(&rec, REC_CLOSE, x->id);
+		rec_set_src(&rec, r->src);
+		rec_set(&rec, "reason", x->reason);
+		if (strcmp(x->reason, "eof") != 0)
+			rec_set(&rec, "by", "server");
+		if (x->errtext != NULL || x->error != 0)
+			rec_set(&rec, "error", xchg_why(x));
+		rec_setf(&rec, "c2s", "%llu", (unsigned long long)x->c2s);
+		rec_setf(&rec, "s2c", "%llu", (unsigned long long)x->s2c);
+		put(r, &rec, NULL, 0);
+	}
+	if (r->o->verbose)
+		timing(x);
+	if (x->t_conn == 0)
+		verdict(r, 1, "connect %s: %s", x->plan->addr.text,
+		    xchg_why(x));
+	else if (strcmp(x->reason, "eof") != 0)
+		verdict(r, 1, "%s: %s", x->plan->what, xchg_why(x));
+	else if (x->resp_raw != NULL && x->s2c > 0 &&
+	    !http_conn_is_raw(&x->hc, HTTP_REQ))
+		verdict(r, 1, "%s: the answer is not HTTP (%s)%s",
+		    x->plan->what, x->resp_raw, r->o->raw || r->mode !=
+		    SHOW_TEXT ? "" : "; --raw shows it");
+	else if (x->nfinal == 0 && x->s2c == 0)
+		verdict(r, 1, "%s: the connection closed with no answer",
+		    x->plan->what);
+	if (r->location != NULL && !r->broken && !r->failed &&
+	    redirect(r, x) == 0) {
+		start(r);
+		return;
+	}
+	loop_stop(r->loop);
+}
+
+static const struct xchg_ops show_ops = {
+	.opened = on_opened,
+	.sent = on_sent,
+	.rcvd = on_rcvd,
+	.head = on_head,
+	.body = on_body,
+	.end = on_end,
+	.idle = on_idle,
+	.closed = on_closed,
+};
+
+static void
+start(struct run *r)
+{
+	int i = r->nx++;
+
+	free(r->location);
+	r->location = NULL;
+	xchg_start(&r->x[i], r->loop, &r->plan[i], r->o->timeout_ms,
+	    r->o->connect_ms, &show_ops, r);
+}
+
+static void
+tick(struct loop *l, void *arg)
+{
+	struct run *r = arg;
+
+	(void)l;
+	if (r->nx > 0)
+		xchg_tick(&r->x[r->nx - 1]);
+}
+
+int
+run_show(const struct opts *o, struct plan *pl, const struct url *u,
+    const struct request *rq)
+{
+	struct run *r;
+	struct rec rec;
+	int i, status;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->loop = loop_new()) == NULL)
+		err(TM_EXIT_FAIL, "init");
+	r->o = o;
+	r->bodyfd = -1;
+	r->tty = isatty(STDOUT_FILENO);
+	r->last_nl = 1;
+	if (o->out != NULL) {
+		r->mode = SHOW_NONE;
+		if ((r->bodyfd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0666)) == -1)
+			err(TM_EXIT_FAIL, "%s", o->out);
+	} else if (o->text)
+		r->mode = SHOW_TEXT;
+	else if (o->records)
+		r->mode = SHOW_RECORDS;
+	else
+		r->mode = r->tty ? SHOW_TEXT : SHOW_RECORDS;
+	snprintf(r->src, sizeof(r->src), "send-%ld", (long)getpid());
+	if (r->mode == SHOW_RECORDS) {
+		if (recw_init(&r->w, STDOUT_FILENO) == -1)
+			err(TM_EXIT_FAIL, "init");
+		rec_init(&rec, REC_STREAM, 0);
+		rec_set_src(&rec, r->src);
+		rec_set(&rec, "tool", "tcpmon-send");
+		rec_set(&rec, "version", TCPMON_VERSION);
+		put(r, &rec, NULL, 0);
+	}
+	/* Redirects build their requests from the first one's parts. */
+	r->plan[0] = *pl;
+	if (u != NULL) {
+		r->url[0] = *u;
+		r->method = o->method;
+		r->body = rq->buf + rq->head_len;
+		r->blen = rq->len - rq->head_len;
+		r->has_body = o->file != NULL;
+	}
+	loop_every(r->loop, pl->pace ? 1 : 20, tick, r);
+	loop_after(r->loop, flush, r);
+	start(r);
+	/* A connect that failed at once has stopped the loop already. */
+	if (loop_run(r->loop) == -1)
+		err(TM_EXIT_FAIL, "epoll_wait");
+	flush(r->loop, r);
+
+	if (r->broken)
+		status = TM_EXIT_FAIL;
+	else if (r->failed)
+		status = o->no_fail ? TM_EXIT_OK : TM_EXIT_FAIL;
+	else
+		status = TM_EXIT_OK;
+	if (r->why[0] != '\0' && status != TM_EXIT_OK)
+		warnx("%s", r->why);
+	if (r->bodyfd != -1 && close(r->bodyfd) == -1)
+		err(TM_EXIT_FAIL, "%s", o->out);
+	for (i = 0; i < r->nx; i++)
+		xchg_free(&r->x[i]);
+	for (i = 1; i < r->nx; i++) {
+		url_free(&r->url[i]);
+		req_free(&r->req[i]);
+	}
+	if (r->mode == SHOW_RECORDS)
+		recw_free(&r->w);
+	free(r->location);
+	free(r->keep);
+	loop_free(r->loop);
+	free(r);
+	return status;
+}

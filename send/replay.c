@@ -1,0 +1,132 @@
+/* replay.c - what the client of one recorded connection sent, read from a
+ * capture: its data records in order, with their times for --pace, and the
+ * target from its open record.  Only wire bytes are ever re-sent. */
+#include <err.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record.h"
+#include "send.h"
+#include "util.h"
+
+static void
+append(struct replay *rp, const struct rec *r, size_t *cap, int *ccap,
+    int64_t *first, const char *name)
+{
+	unsigned char *nb;
+	struct chunk *nc;
+	struct chunk *c;
+	size_t ncap;
+
+	if (r->len > SEND_MAX_INPUT - rp->len)
+		errx(TM_EXIT_USAGE, "%s: connection %llu: the client sent "
+		    "over %u MiB", name, (unsigned long long)r->conn,
+		    SEND_MAX_INPUT >> 20);
+	if (rp->len + r->len > *cap) {
+		ncap = *cap ? *cap : 64 * 1024;
+		while (ncap < rp->len + r->len)
+			ncap *= 2;
+		if ((nb = realloc(rp->buf, ncap)) == NULL)
+			err(TM_EXIT_FAIL, "malloc");
+		rp->buf = nb;
+		*cap = ncap;
+	}
+	if (rp->nchunk == *ccap) {
+		*ccap = *ccap ? *ccap * 2 : 64;
+		if ((nc = reallocarray(rp->chunk, (size_t)*ccap,
+		    sizeof(*nc))) == NULL)
+			err(TM_EXIT_FAIL, "malloc");
+		rp->chunk = nc;
+	}
+	c = &rp->chunk[rp->nchunk++];
+	memset(c, 0, sizeof(*c));
+	memcpy(rp->buf + rp->len, r->data, r->len);
+	/* An offset for now: the buffer may still move. */
+	c->p = (const unsigned char *)(uintptr_t)rp->len;
+	c->len = r->len;
+	rp->len += r->len;
+	if (r->usec >= 0 && *first < 0)
+		*first = r->usec;
+	c->at_us = r->usec >= 0 && *first >= 0 ? r->usec - *first : 0;
+	/* A clock set back during the capture must not make us wait. */
+	if (rp->nchunk > 1 && c->at_us < c[-1].at_us)
+		c->at_us = c[-1].at_us;
+}
+
+void
+replay_load(const struct opts *o, struct replay *rp)
+{
+	unsigned long long conn = (unsigned long long)o->conn;
+	struct rec_reader rd;
+	const char *name, *v;
+	int64_t first = -1;
+	struct rec *r;
+	size_t cap = 0;
+	int fd, rc, seen = 0, ccap = 0, i;
+
+	memset(rp, 0, sizeof(*rp));
+	if (strcmp(o->replay, "-") == 0) {
+		fd = STDIN_FILENO;
+		name = "stdin";
+	} else if ((fd = open(o->replay, O_RDONLY | O_CLOEXEC)) == -1)
+		err(TM_EXIT_USAGE, "%s", o->replay);
+	else
+		name = o->replay;
+	if ((r = malloc(sizeof(*r))) == NULL || recr_init(&rd, fd, name) == -1)
+		err(TM_EXIT_FAIL, "malloc");
+	while ((rc = recr_next(&rd, r)) == REC_OK) {
+		if (r->conn != o->conn || r->conn == 0)
+			continue;
+		if (o->src != NULL && (r->src == NULL ||
+		    strcmp(r->src, o->src) != 0))
+			continue;
+		if (!seen) {
+			snprintf(rp->src, sizeof(rp->src), "%s",
+			    r->src != NULL ? r->src : "");
+			seen = 1;
+		} else if (strcmp(rp->src, r->src != NULL ? r->src : "") != 0)
+			errx(TM_EXIT_USAGE, "%s: connection %llu is there from "
+			    "two sources (%s and %s): choose one with --src",
+			    name, conn, rp->src[0] ? rp->src : "none",
+			    r->src != NULL ? r->src : "none");
+		if (r->type == REC_OPEN && (v = rec_get(r, "target")) != NULL)
+			snprintf(rp->target, sizeof(rp->target), "%s", v);
+		if (r->type != REC_DATA || r->dir != REC_C2S)
+			continue;
+		if ((v = rec_get(r, "xform")) != NULL)
+			errx(TM_EXIT_USAGE, "%s: record %llu: a reformatted "
+			    "payload (xform=%s): only wire bytes can be "
+			    "re-sent; use the capture from before the "
+			    "formatter", name, (unsigned long long)rd.nrec, v);
+		append(rp, r, &cap, &ccap, &first, name);
+	}
+	if (rc == REC_ERR)
+		errx(TM_EXIT_USAGE, "%s", rd.err);
+	recr_free(&rd);
+	free(r);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (!seen)
+		errx(TM_EXIT_USAGE, "%s: no connection %llu%s%s", name, conn,
+		    o->src != NULL ? " from source " : "",
+		    o->src != NULL ? o->src : "");
+	if (rp->nchunk == 0)
+		errx(TM_EXIT_USAGE, "%s: connection %llu: the client sent "
+		    "nothing to re-send", name, conn);
+	if (o->target == NULL && rp->target[0] == '\0')
+		errx(TM_EXIT_USAGE, "%s: connection %llu has no open record "
+		    "with a target: give -t HOST:PORT", name, conn);
+	for (i = 0; i < rp->nchunk; i++)
+		rp->chunk[i].p = rp->buf + (uintptr_t)rp->chunk[i].p;
+}
+
+void
+replay_free(struct replay *rp)
+{
+	free(rp->buf);
+	free(rp->chunk);
+	memset(rp, 0, sizeof(*rp));
+}

@@ -1,0 +1,380 @@
+/* send.c - tcpmon-send: posts a request (SOAP or plain HTTP), sends a raw
+ * request file, or re-sends what a recorded client sent, and reports the
+ * outcome in its exit status.  Options here; the work in the other files. */
+#include <err.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "send.h"
+#include "util.h"
+
+#define MAX_DUR_MS	86400000	/* a day */
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+"usage: tcpmon-send [-Lv] [-c CONCURRENCY] [-H 'NAME: VALUE'] [-n COUNT]\n"
+"                   [-o FILE] [-X METHOD] [--connect-timeout DUR] [--no-check]\n"
+"                   [--no-fail] [--pretty] [--soap-action ACTION] [--soap12]\n"
+"                   [--text | --records] [--timeout DUR] URL [FILE | -]\n"
+"       tcpmon-send --raw [-v] [--fix-length] [...] HOST:PORT FILE | -\n"
+"       tcpmon-send --replay CAPTURE --conn N [-v] [--pace] [--src TAG]\n"
+"                   [-t HOST:PORT] [...]\n");
+	exit(status);
+}
+
+enum { OPT_CONN = 256, OPT_CONNECT_TIMEOUT, OPT_FIX_LENGTH, OPT_NO_CHECK,
+    OPT_NO_FAIL, OPT_PACE, OPT_PRETTY, OPT_RAW, OPT_RECORDS, OPT_REPLAY,
+    OPT_SOAP_ACTION, OPT_SOAP12, OPT_SRC, OPT_TEXT, OPT_TIMEOUT,
+    OPT_VERSION };
+
+static const struct option longopts[] = {
+	{ "concurrency",	required_argument, NULL, 'c' },
+	{ "conn",		required_argument, NULL, OPT_CONN },
+	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "count",		required_argument, NULL, 'n' },
+	{ "fix-length",		no_argument,	   NULL, OPT_FIX_LENGTH },
+	{ "header",		required_argument, NULL, 'H' },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "location",		no_argument,	   NULL, 'L' },
+	{ "method",		required_argument, NULL, 'X' },
+	{ "no-check",		no_argument,	   NULL, OPT_NO_CHECK },
+	{ "no-fail",		no_argument,	   NULL, OPT_NO_FAIL },
+	{ "output",		required_argument, NULL, 'o' },
+	{ "pace",		no_argument,	   NULL, OPT_PACE },
+	{ "pretty",		no_argument,	   NULL, OPT_PRETTY },
+	{ "raw",		no_argument,	   NULL, OPT_RAW },
+	{ "records",		no_argument,	   NULL, OPT_RECORDS },
+	{ "replay",		required_argument, NULL, OPT_REPLAY },
+	{ "soap-action",	required_argument, NULL, OPT_SOAP_ACTION },
+	{ "soap12",		no_argument,	   NULL, OPT_SOAP12 },
+	{ "src",		required_argument, NULL, OPT_SRC },
+	{ "target",		required_argument, NULL, 't' },
+	{ "text",		no_argument,	   NULL, OPT_TEXT },
+	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "version",		no_argument,	   NULL, OPT_VERSION },
+	{ NULL,			0,		   NULL, 0 }
+};
+
+static int
+is_token(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    strchr("!#$%&'*+-.^_`|~", s[i]) != NULL) || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
+static void
+check_header(const char *h)
+{
+	const char *c = strchr(h, ':');
+
+	if (c == NULL || !is_token(h, (size_t)(c - h)) || c - h >= 128)
+		errx(TM_EXIT_USAGE, "-H %s: expected 'NAME: VALUE'", h);
+	if (strpbrk(h, "\r\n") != NULL)
+		errx(TM_EXIT_USAGE, "-H %s: a header is one line", h);
+}
+
+static void
+dur(const char *opt, const char *arg, uint64_t *ms)
+{
+	const char *e;
+
+	if (dur_parse(arg, MAX_DUR_MS, ms, &e) == -1)
+		errx(TM_EXIT_USAGE, "%s %s: %s", opt, arg, e);
+}
+
+static void
+num(const char *opt, const char *arg, uint64_t min, uint64_t max,
+    uint64_t *v)
+{
+	const char *e;
+
+	if (num_parse(arg, min, max, v, &e) == -1)
+		errx(TM_EXIT_USAGE, "%s %s: %s (%llu to %llu)", opt, arg, e,
+		    (unsigned long long)min, (unsigned long long)max);
+}
+
+/* An option that only one way of sending takes. */
+static void
+only(int given, int mode, const char *opt, const char *with)
+{
+	if (given && !mode)
+		errx(TM_EXIT_USAGE, "%s needs %s", opt, with);
+}
+
+static void
+never(int given, int mode, const char *opt, const char *with)
+{
+	if (given && mode)
+		errx(TM_EXIT_USAGE, "%s cannot be used with %s", opt, with);
+}
+
+static void
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	int ch, nargs, posting;
+
+	memset(o, 0, sizeof(*o));
+	o->connect_ms = 10000;
+	while ((ch = getopt_long(argc, argv, "c:H:hLn:o:t:vX:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			num("-c", optarg, 1, SEND_MAX_CONC, &o->conc);
+			o->repeat = 1;
+			break;
+		case 'H':
+			if (o->nheader == SEND_MAX_HEADERS)
+				errx(TM_EXIT_USAGE, "at most %d -H",
+				    SEND_MAX_HEADERS);
+			check_header(optarg);
+			o->header[o->nheader++] = optarg;
+			break;
+		case 'L':
+			o->follow = 1;
+			break;
+		case 'n':
+			num("-n", optarg, 1, SEND_MAX_COUNT, &o->count);
+			o->repeat = 1;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 't':
+			o->target = optarg;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'X':
+			if (!is_token(optarg, strlen(optarg)))
+				errx(TM_EXIT_USAGE, "-X %s: not a method name",
+				    optarg);
+			o->method = optarg;
+			break;
+		case OPT_CONN:
+			num("--conn", optarg, 1, UINT64_MAX, &o->conn);
+			o->have_conn = 1;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			dur("--connect-timeout", optarg, &o->connect_ms);
+			if (o->connect_ms == 0)
+				errx(TM_EXIT_USAGE, "--connect-timeout %s: "
+				    "too small", optarg);
+			break;
+		case OPT_FIX_LENGTH:
+			o->fix_length = 1;
+			break;
+		case OPT_NO_CHECK:
+			o->no_check = 1;
+			break;
+		case OPT_NO_FAIL:
+			o->no_fail = 1;
+			break;
+		case OPT_PACE:
+			o->pace = 1;
+			break;
+		case OPT_PRETTY:
+			o->pretty = 1;
+			break;
+		case OPT_RAW:
+			o->raw = 1;
+			break;
+		case OPT_RECORDS:
+			o->records = 1;
+			break;
+		case OPT_REPLAY:
+			o->replay = optarg;
+			break;
+		case OPT_SOAP_ACTION:
+			if (strpbrk(optarg, "\"\r\n") != NULL)
+				errx(TM_EXIT_USAGE, "--soap-action %s: no "
+				    "quotes or line breaks", optarg);
+			o->soap_action = optarg;
+			break;
+		case OPT_SOAP12:
+			o->soap12 = 1;
+			break;
+		case OPT_SRC:
+			o->src = optarg;
+			break;
+		case OPT_TEXT:
+			o->text = 1;
+			break;
+		case OPT_TIMEOUT:
+			dur("--timeout", optarg, &o->timeout_ms);
+			if (o->timeout_ms == 0)
+				errx(TM_EXIT_USAGE, "--timeout %s: too small",
+				    optarg);
+			break;
+		case OPT_VERSION:
+			printf("tcpmon-send %s\n", TCPMON_VERSION);
+			exit(TM_EXIT_OK);
+		case 'h':
+			usage(TM_EXIT_OK);
+		default:
+			usage(TM_EXIT_USAGE);
+		}
+	}
+
+	nargs = argc - optind;
+	never(o->raw, o->replay != NULL, "--raw", "--replay");
+	never(o->text, o->records, "--text", "--records");
+	posting = !o->raw && o->replay == NULL;
+	only(o->have_conn, o->replay != NULL, "--conn", "--replay");
+	only(o->src != NULL, o->replay != NULL, "--src", "--replay");
+	only(o->target != NULL, o->replay != NULL, "-t", "--replay");
+	only(o->pace, o->replay != NULL, "--pace", "--replay");
+	only(o->fix_length, o->raw, "--fix-length", "--raw");
+	only(o->method != NULL, posting, "-X", "a URL (not --raw or --replay)");
+	only(o->nheader > 0, posting, "-H", "a URL (not --raw or --replay)");
+	only(o->soap_action != NULL, posting, "--soap-action",
+	    "a URL (not --raw or --replay)");
+	only(o->soap12, posting, "--soap12", "a URL (not --raw or --replay)");
+	only(o->no_check, posting, "--no-check",
+	    "a URL (not --raw or --replay)");
+	only(o->follow, posting, "-L", "a URL (not --raw or --replay)");
+	never(o->repeat, o->replay != NULL, "-n and -c", "--replay");
+	never(o->repeat, o->out != NULL, "-n and -c", "-o");
+	never(o->repeat, o->pretty, "-n and -c", "--pretty");
+	never(o->repeat, o->follow, "-n and -c", "-L");
+	never(o->repeat, o->text || o->records, "-n and -c",
+	    "--text or --records");
+	never(o->out != NULL, o->text || o->records, "-o",
+	    "--text or --records");
+
+	if (o->replay != NULL) {
+		if (nargs > 0)
+			errx(TM_EXIT_USAGE, "%s: --replay takes no URL",
+			    argv[optind]);
+		if (!o->have_conn)
+			errx(TM_EXIT_USAGE, "--replay needs --conn N");
+	} else if (o->raw) {
+		if (nargs != 2)
+			errx(TM_EXIT_USAGE, "--raw needs HOST:PORT and FILE");
+		o->url = argv[optind];
+		o->file = argv[optind + 1];
+	} else {
+		if (nargs == 0)
+			errx(TM_EXIT_USAGE, "nothing to do: give a URL");
+		if (nargs > 2)
+			errx(TM_EXIT_USAGE, "%s: unexpected argument",
+			    argv[optind + 2]);
+		o->url = argv[optind];
+		o->file = nargs == 2 ? argv[optind + 1] : NULL;
+		if ((o->soap_action != NULL || o->soap12) && o->file == NULL)
+			errx(TM_EXIT_USAGE, "%s needs a request body (FILE "
+			    "or -)", o->soap12 ? "--soap12" : "--soap-action");
+		if (o->method == NULL)
+			o->method = o->file != NULL ? "POST" : "GET";
+	}
+	if (o->repeat) {
+		if (o->count == 0)
+			o->count = o->conc;
+		if (o->conc == 0)
+			o->conc = 1;
+		if (o->conc > o->count)
+			o->conc = o->count;
+	}
+}
+
+int
+plan_resolve(struct plan *pl, char *err, size_t errlen)
+{
+	char msg[600];
+	int rc;
+
+	pl->t_start = now_us();
+	rc = addr_resolve(&pl->addr, ADDR_TARGET, &pl->sa, msg, sizeof(msg));
+	pl->t_lookup = now_us();
+	if (rc == -1)
+		snprintf(err, errlen, "cannot resolve %s", msg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct plan *pl;
+	struct url u;
+	struct request rq;
+	struct replay rp;
+	unsigned char *in = NULL;
+	size_t inlen = 0;
+	char msg[2200];
+	int status;
+
+	tm_setprogname("tcpmon-send");
+	parse_opts(argc, argv, &o);
+	signal(SIGPIPE, SIG_IGN);
+	if ((pl = calloc(1, sizeof(*pl))) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	memset(&u, 0, sizeof(u));
+	memset(&rq, 0, sizeof(rq));
+	memset(&rp, 0, sizeof(rp));
+
+	if (o.replay != NULL) {
+		replay_load(&o, &rp);
+		if (addr_parse(o.target != NULL ? o.target : rp.target,
+		    ADDR_TARGET, &pl->addr, msg, sizeof(msg)) == -1)
+			errx(TM_EXIT_USAGE, "%s%s", o.target != NULL ? "-t " :
+			    "target in the capture: ", msg);
+		pl->chunk = rp.chunk;
+		pl->nchunk = rp.nchunk;
+		pl->pace = o.pace;
+		snprintf(pl->what, sizeof(pl->what), "%s", pl->addr.text);
+	} else if (o.raw) {
+		if (addr_parse(o.url, ADDR_TARGET, &pl->addr, msg,
+		    sizeof(msg)) == -1)
+			errx(TM_EXIT_USAGE, "%s", msg);
+		read_input(o.file, &in, &inlen);
+		req_raw(&o, in, inlen, &rq);
+		in = NULL;
+		pl->chunk = rq.chunk;
+		pl->nchunk = rq.nchunk;
+		snprintf(pl->what, sizeof(pl->what), "%s", pl->addr.text);
+	} else {
+		if (url_parse(o.url, &u, msg, sizeof(msg)) == -1 ||
+		    url_addr(&u, &pl->addr, msg, sizeof(msg)) == -1)
+			errx(TM_EXIT_USAGE, "%s", msg);
+		if (o.file != NULL)
+			read_input(o.file, &in, &inlen);
+		req_build(&o, &u, o.method, in, inlen, o.file != NULL, &rq);
+		pl->chunk = rq.chunk;
+		pl->nchunk = rq.nchunk;
+		snprintf(pl->what, sizeof(pl->what), "%s", u.text);
+	}
+	if (plan_resolve(pl, msg, sizeof(msg)) == -1)
+		errx(TM_EXIT_FAIL, "%s", msg);
+
+	if (o.repeat)
+		status = run_repeat(&o, pl);
+	else
+		status = run_show(&o, pl, o.raw || o.replay ? NULL : &u, &rq);
+
+	if (fflush(stdout) == EOF && status == TM_EXIT_OK)
+		warn("stdout");
+	free(in);
+	req_free(&rq);
+	replay_free(&rp);
+	url_free(&u);
+	free(pl);
+	xml_done();
+	return status;
+}

@@ -1,0 +1,216 @@
+/* send.h - the parts of tcpmon-send: options (send.c), the request (url.c,
+ * request.c, soap.c), one connection's exchange (exchange.c), a run that
+ * shows its answers (output.c), repeated requests (repeat.c), re-sending a
+ * capture (replay.c) and --pretty (pretty.c). */
+#ifndef TCPMON_SEND_H
+#define TCPMON_SEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+#include "loop.h"
+#include "net.h"
+
+#define SEND_MAX_INPUT	(64u * 1024 * 1024)	/* a body, a raw request or
+						   a replayed stream */
+#define SEND_KEEP_BODY	(16u * 1024 * 1024)	/* answer body kept for the
+						   Fault check and --pretty */
+#define SEND_BUF	(64 * 1024)		/* one read */
+#define SEND_MAX_HEADERS 64			/* -H */
+#define SEND_MAX_REDIRECTS 10
+#define SEND_MAX_COUNT	1000000			/* -n */
+#define SEND_MAX_CONC	1000			/* -c */
+#define SEND_WAIT100_MS	1000			/* Expect: 100-continue */
+
+enum show_mode { SHOW_TEXT, SHOW_RECORDS, SHOW_NONE };
+
+struct opts {
+	const char	*url;		/* URL, or HOST:PORT with --raw */
+	const char	*file;		/* body or raw request; "-": stdin */
+	const char	*method;
+	const char	*header[SEND_MAX_HEADERS];
+	int		 nheader;
+	const char	*soap_action;
+	int		 soap12;
+	int		 no_check;
+	int		 raw, fix_length;
+	int		 follow, no_fail, pretty, verbose;
+	int		 text, records;	/* forced output form */
+	const char	*out;		/* -o: the answer body alone */
+	const char	*replay;
+	uint64_t	 conn;
+	int		 have_conn;
+	const char	*src;
+	const char	*target;	/* -t */
+	int		 pace;
+	uint64_t	 count, conc;	/* -n, -c */
+	int		 repeat;	/* -n or -c given */
+	uint64_t	 timeout_ms;	/* 0: none */
+	uint64_t	 connect_ms;
+};
+
+/* A piece of what one connection sends. */
+struct chunk {
+	const unsigned char *p;
+	size_t		 len;
+	int64_t		 at_us;		/* since the first chunk, for --pace */
+	int		 wait100;	/* a body held for 100 Continue */
+};
+
+/* What one connection sends, and where. */
+struct plan {
+	struct addr	 addr;
+	struct sockaddr_any sa;
+	char		 what[2048];	/* a URL or an address, for messages */
+	struct chunk	*chunk;
+	int		 nchunk;
+	int		 pace;
+	int64_t		 t_start, t_lookup;	/* monotonic us */
+};
+
+/* url.c */
+struct url {
+	char		 host[256];	/* without brackets */
+	char		 port[8];
+	char		 hostport[272];	/* for Host: as in the URL */
+	char		*path;		/* path and query, "/" at least */
+	char		 text[2048];	/* the URL, for messages */
+};
+
+int	 url_parse(const char *, struct url *, char *err, size_t);
+/* A redirect's Location against the URL it came from. */
+int	 url_follow(const struct url *, const char *loc, struct url *,
+	    char *err, size_t);
+void	 url_free(struct url *);
+/* The URL's host and port as an address to connect to. */
+int	 url_addr(const struct url *, struct addr *, char *err, size_t);
+
+/* request.c */
+struct request {
+	unsigned char	*buf;		/* head then body */
+	size_t		 len, head_len;
+	int		 expect100;
+	struct chunk	 chunk[2];
+	int		 nchunk;
+};
+
+/* Reads a file or "-" whole, up to SEND_MAX_INPUT; exits 2 on failure. */
+void	 read_input(const char *path, unsigned char **, size_t *);
+/* Checks the body (XML, SOAP version) and builds the request for u; exits
+ * 2 on bad input. */
+void	 req_build(const struct opts *, const struct url *, const char *method,
+	    const unsigned char *body, size_t blen, int has_body,
+	    struct request *);
+/* A raw request as is, or with Content-Length recomputed. */
+void	 req_raw(const struct opts *, unsigned char *, size_t,
+	    struct request *);
+void	 req_free(struct request *);
+
+/* soap.c */
+#define SOAP_NONE	0
+#define SOAP_11		11
+#define SOAP_12		12
+/* 0 when well-formed (*version: the envelope's SOAP version, or
+ * SOAP_NONE), -1 with libxml2's message in msg. */
+int	 xml_check(const unsigned char *, size_t, int *version, char *msg,
+	    size_t);
+/* 1 when the body is a SOAP Fault, with its code and text in msg. */
+int	 soap_fault(const unsigned char *, size_t, char *msg, size_t);
+void	 xml_done(void);
+
+/* exchange.c: one connection sending a plan and reading its answers. */
+struct xchg;
+struct xchg_ops {
+	void	(*opened)(void *, struct xchg *);	/* connect started */
+	void	(*sent)(void *, struct xchg *, const unsigned char *, size_t);
+	void	(*rcvd)(void *, struct xchg *, const unsigned char *, size_t);
+	/* The parser's callbacks for the answers: they must not end x. */
+	void	(*head)(void *, struct xchg *, const struct http_head *);
+	void	(*body)(void *, struct xchg *, const unsigned char *, size_t);
+	void	(*end)(void *, struct xchg *, const struct http_head *,
+		    enum http_end);
+	/* Everything was sent and every request has its final answer:
+	 * send more (xchg_resend) or end x (xchg_close). */
+	void	(*idle)(void *, struct xchg *);
+	/* x ended (reason and error set); the last call for this
+	 * connection. */
+	void	(*closed)(void *, struct xchg *);
+};
+
+struct xchg {
+	struct loop	*loop;
+	const struct xchg_ops *ops;
+	void		*arg;
+	const struct plan *plan;
+	uint64_t	 id;
+	int		 fd;
+	int		 state;
+	int		 ci;		/* chunk being sent */
+	size_t		 coff;
+	int		 go100;		/* the held body may go */
+	int64_t		 wait_until;	/* monotonic us: pace or 100 */
+	int64_t		 deadline;	/* monotonic us, 0: none */
+	uint64_t	 timeout_ms, connect_ms;
+	struct http_conn hc;
+	int		 nreq, nfinal;
+	int		 keepalive;	/* the last answer lets us go on */
+	int		 skipped;	/* a body never sent after a final
+					   answer to Expect */
+	const char	*resp_raw;	/* why the answers are not HTTP */
+	uint64_t	 c2s, s2c;
+	/* Monotonic us: start, lookup done, connected, all sent, first
+	 * byte, end. */
+	int64_t		 t0, t_lookup, t_conn, t_sent, t_first, t_end;
+	int64_t		 t_req;		/* the current request started */
+	const char	*reason;	/* close: eof, timeout, refused ... */
+	int		 error;		/* errno, or 0 */
+	const char	*errtext;	/* or a phrase */
+	char		 local[ADDR_TEXT + 16];
+	unsigned char	*buf;		/* SEND_BUF */
+};
+
+int64_t	 now_us(void);
+/* Starts connecting; failures come back through closed. */
+void	 xchg_start(struct xchg *, struct loop *, const struct plan *,
+	    uint64_t timeout_ms, uint64_t connect_ms,
+	    const struct xchg_ops *, void *arg);
+/* Sends the plan again on the same connection (keep-alive). */
+void	 xchg_resend(struct xchg *);
+void	 xchg_close(struct xchg *, const char *reason, int error,
+	    const char *text);
+/* Timeouts, the held body, --pace: called every tick. */
+void	 xchg_tick(struct xchg *);
+void	 xchg_free(struct xchg *);
+/* "Connection refused", "timed out" ...: what ended x, for a person. */
+const char *xchg_why(const struct xchg *);
+
+/* output.c: one run that shows its answers.  Returns the exit status. */
+int	 run_show(const struct opts *, struct plan *, const struct url *,
+	    const struct request *);
+
+/* repeat.c: -n and -c.  Returns the exit status. */
+int	 run_repeat(const struct opts *, struct plan *);
+
+/* replay.c */
+struct replay {
+	unsigned char	*buf;
+	size_t		 len;
+	struct chunk	*chunk;
+	int		 nchunk;
+	char		 target[ADDR_TEXT + 256];	/* from the open record */
+	char		 src[256];
+};
+
+/* Loads what the client of a connection sent; exits 2 on bad input. */
+void	 replay_load(const struct opts *, struct replay *);
+void	 replay_free(struct replay *);
+
+/* pretty.c: a body formatted for a person, or NULL to show it as is. */
+char	*pretty_body(const char *content_type, const unsigned char *, size_t,
+	    size_t *outlen);
+
+/* send.c: resolves the plan's address, timing it; -1 with a reason. */
+int	 plan_resolve(struct plan *, char *err, size_t);
+
+#endif
