@@ -1,8 +1,9 @@
 # send/ - tcpmon-send, posts SOAP and HTTP requests and re-sends recorded ones.
 PROGS += tcpmon-send
 tcpmon-send_SRCS := send/send.c send/url.c send/request.c send/soap.c \
-	send/exchange.c send/output.c send/repeat.c send/replay.c send/pretty.c
+	send/exchange.c send/output.c send/repeat.c send/replay.c send/pretty.c \
+	fmt/xmlfmt.c fmt/jsonfmt.c fmt/fmtbuf.c fmt/mime.c
 tcpmon-send_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
-send_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+send_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2) -Ifmt
 MAN += man/tcpmon-send.1
 DEB_PACKAGES += libxml2-dev nginx-light python3 python3-spyne curl

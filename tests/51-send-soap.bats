@@ -107,3 +107,16 @@ setup() {
 	assert_line "failures     0"
 	assert_line "requests     20 over 20 connections"
 }
+
+@test "soap: --pretty shows the answer indented by the formatters' code" {
+	envelope 11 Add '<a>2</a><b>40</b>' > "$T/add.xml"
+	run -0 --separate-stderr send --text --pretty --soap-action urn:tcpmon:test#Add "$U/soap11" "$T/add.xml"
+	assert_line --regexp '^      <tns:AddResult>42</tns:AddResult>$'
+	# The same bytes as tcpmon-fmt-xml's output, compared canonically.
+	send --text --soap-action urn:tcpmon:test#Add "$U/soap11" "$T/add.xml" |
+	    sed -n '/^<?xml/,$p' > "$T/plain.xml"
+	sed -n '/^<?xml/,$p' <<< "$output" > "$T/pretty.xml"
+	c14n_equal "$T/plain.xml" "$T/pretty.xml"
+	run -0 --separate-stderr send --text "$U/soap11" "$T/add.xml" --soap-action urn:tcpmon:test#Add
+	refute_line --regexp '^      <tns:AddResult>'
+}

@@ -203,6 +203,7 @@ rec_data() {
 	local f=$1 conn=$2 dir=$3 p=$4 extra=${5:+ $5}
 	printf 'TCPMON/1 data conn=%s src=t time=2026-11-22T10:00:00.000000Z dir=%s%s len=%d\n%s\n' \
 	    "$conn" "$dir" "$extra" "$(printf %s "$p" | wc -c)" "$p" >> "$f"
+}
 
 # start_nginx_send: Debian's nginx serving $T/ngx/www on a free loopback port, from
 # tests/servers/nginx.sh; sets NGINX_PORT.  nginx cannot announce a port 0,
