@@ -315,32 +315,36 @@ type_hint(const char *ct)
 static void
 head_out(struct show *s, struct vdir *v, struct sink *k)
 {
-	const unsigned char *p = v->pend, *e = p + v->plen, *nl, *c;
+	const unsigned char *p = v->pend, *e = p + v->plen, *nl, *c, *ce;
 	int first = 1;
 
 	if (!s->o.color || v->head_part) {
 		text_out(k, &v->cr, p, v->plen);
 		return;
 	}
-	while (p < e) {
+	for (; p < e; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
 			nl = e - 1;
+		for (ce = nl; ce > p && (*ce == '\n' || *ce == '\r'); ce--)
+			;
 		if (*p == '\r' || *p == '\n') {
 			text_out(k, &v->cr, p, (size_t)(nl - p) + 1);
-		} else if (first) {
+			continue;
+		}
+		ce++;
+		if (first) {
 			fputs(C_BOLD, k->f);
-			text_out(k, &v->cr, p, (size_t)(nl - p));
+			text_out(k, &v->cr, p, (size_t)(ce - p));
 			fputs(C_RESET, k->f);
-			text_out(k, &v->cr, nl, 1);
 			first = 0;
-		} else if ((c = memchr(p, ':', (size_t)(nl - p))) != NULL) {
+			p = ce;
+		} else if ((c = memchr(p, ':', (size_t)(ce - p))) != NULL) {
 			fputs(C_HNAME, k->f);
 			text_out(k, &v->cr, p, (size_t)(c - p));
 			fputs(C_RESET, k->f);
-			text_out(k, &v->cr, c, (size_t)(nl - c) + 1);
-		} else
-			text_out(k, &v->cr, p, (size_t)(nl - p) + 1);
-		p = nl + 1;
+			p = c;
+		}
+		text_out(k, &v->cr, p, (size_t)(nl - p) + 1);
 	}
 }
 

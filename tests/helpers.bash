@@ -256,3 +256,18 @@ s.close()' "$rport"
 	wait "$relay_pid" "$echo_pid" "$NGINX_PID" 2>/dev/null
 	[ "$(grep -ac '^TCPMON/1 close ' "$d/cap.tcpmon")" -eq 16 ]
 }
+
+# mkrec KIND CONN [DIR|-] [TIME|-] [PAYLOAD] [FIELDS...]: one record on
+# stdout, for hand-made streams (PAYLOAD is taken as printf %b).
+mkrec() {
+	local kind=$1 conn=$2 dir=${3:--} time=${4:--} payload=${5:-} hdr
+	shift 5 2>/dev/null || shift $#
+	hdr="TCPMON/1 $kind conn=$conn src=t1"
+	[ "$time" != - ] && hdr+=" time=$time"
+	[ "$dir" != - ] && hdr+=" dir=$dir"
+	[ $# -gt 0 ] && hdr+=" $*"
+	local n
+	n=$(printf '%b' "$payload" | wc -c)
+	printf '%s len=%d\n' "$hdr" "$n"
+	printf '%b\n' "$payload"
+}
