@@ -22,7 +22,7 @@
 struct sel_re {
 	pcre2_code		*code;
 	pcre2_match_data	*md;
-	size_t			 lookbehind;
+	size_t			 lookbehind;	/* bytes kept before a record */
 };
 
 /* What a pattern has kept of one direction, to go on with the next
@@ -204,6 +204,13 @@ re_new(const char *what, const char *pat, int icase)
 	    PCRE2_JIT_PARTIAL_HARD);
 	pcre2_pattern_info(re->code, PCRE2_INFO_MAXLOOKBEHIND, &lb);
 	re->lookbehind = lb;
+	/* (?m)^, \b and \B look at the byte before a record, and \A must
+	 * not match at its start: such patterns keep one byte of context,
+	 * at the price of a copy of every payload. */
+	if (lb == 0 && (strchr(pat, '^') != NULL || strstr(pat, "\\b") !=
+	    NULL || strstr(pat, "\\B") != NULL || strstr(pat, "\\A") !=
+	    NULL || strstr(pat, "\\G") != NULL))
+		re->lookbehind = 1;
 	if ((re->md = pcre2_match_data_create_from_pattern(re->code,
 	    NULL)) == NULL)
 		err(TM_EXIT_FAIL, "pcre2");
