@@ -99,19 +99,20 @@ sel_parse_time(const char *s, int64_t now, int64_t *usec, int *tod)
 }
 
 int
-sel_opt(struct sel_opts *o, int ch, const char *arg)
+sel_opt(struct sel_opts *o, int ch, char *arg)
 {
 	const char *e, *p;
-	char *dup, *tok, *save;
+	char buf[4096], *tok, *save;
 	uint64_t v;
 	int64_t t;
 	int tod;
 
 	switch (ch) {
 	case SEL_OPT_CONN:
-		if ((dup = strdup(arg)) == NULL)
-			err(TM_EXIT_FAIL, "strdup");
-		for (tok = strtok_r(dup, ",", &save); tok != NULL;
+		if (strlen(arg) >= sizeof(buf))
+			errx(TM_EXIT_USAGE, "--conn: list too long");
+		strcpy(buf, arg);
+		for (tok = strtok_r(buf, ",", &save); tok != NULL;
 		    tok = strtok_r(NULL, ",", &save)) {
 			if (num_parse(tok, 1, UINT64_MAX, &v, &e) == -1 ||
 			    strpbrk(tok, "kmgKMG") != NULL)
@@ -122,7 +123,6 @@ sel_opt(struct sel_opts *o, int ch, const char *arg)
 				    "connections", SEL_MAX_CONNS);
 			o->conn[o->nconn++] = v;
 		}
-		free(dup);
 		if (o->nconn == 0)
 			errx(TM_EXIT_USAGE, "--conn %s: no number", arg);
 		return 1;
@@ -151,19 +151,19 @@ sel_opt(struct sel_opts *o, int ch, const char *arg)
 		if (o->nhdr == SEL_MAX_HDR)
 			errx(TM_EXIT_USAGE, "--header: at most %d",
 			    SEL_MAX_HDR);
-		if ((dup = strdup(arg)) == NULL)
-			err(TM_EXIT_FAIL, "strdup");
-		if ((p = strchr(dup, '=')) != NULL) {
-			dup[p - dup] = '\0';
-			o->hpat[o->nhdr] = p + 1;
-		}
-		if (dup[0] == '\0')
+		p = strchr(arg, '=');
+		if (arg[0] == '\0' || arg[0] == '=')
 			errx(TM_EXIT_USAGE, "--header %s: no header name", arg);
-		for (p = dup; *p != '\0'; p++)
-			if (*p <= ' ' || *p == ':' || *p >= 0x7f)
+		for (e = arg; *e != '\0' && *e != '='; e++)
+			if (*e <= ' ' || *e == ':' || *e >= 0x7f)
 				errx(TM_EXIT_USAGE, "--header %s: bad header "
 				    "name", arg);
-		o->hname[o->nhdr++] = dup;	/* kept until exit */
+		/* The name is cut off its pattern in place: argv is ours. */
+		if (p != NULL) {
+			arg[p - arg] = '\0';
+			o->hpat[o->nhdr] = p + 1;
+		}
+		o->hname[o->nhdr++] = arg;
 		return 1;
 	case 'i':
 		o->icase = 1;
@@ -186,18 +186,20 @@ re_new(const char *what, const char *pat, int icase)
 	PCRE2_UCHAR msg[256];
 	PCRE2_SIZE eoff;
 	struct sel_re *re;
+	pcre2_code *code;
 	uint32_t lb = 0;
 	int ec;
 
-	if ((re = calloc(1, sizeof(*re))) == NULL)
-		err(TM_EXIT_FAIL, "calloc");
-	re->code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+	code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
 	    icase ? PCRE2_CASELESS : 0, &ec, &eoff, NULL);
-	if (re->code == NULL) {
+	if (code == NULL) {
 		pcre2_get_error_message(ec, msg, sizeof(msg));
 		errx(TM_EXIT_USAGE, "%s '%s': %s at offset %zu", what, pat,
 		    (char *)msg, (size_t)eoff);
 	}
+	if ((re = calloc(1, sizeof(*re))) == NULL)
+		err(TM_EXIT_FAIL, "calloc");
+	re->code = code;
 	/* JIT is an optimisation: without it (no executable memory),
 	 * the interpreter gives the same answers. */
 	(void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE |
@@ -252,6 +254,8 @@ tail_put(struct tail *t, const unsigned char *p, size_t n)
 	unsigned char *nb;
 	size_t drop, ncap;
 
+	if (n == 0)
+		return;
 	if (t->len + n > RE_WINDOW && t->len > 0) {
 		drop = t->len + n - RE_WINDOW;
 		if (drop > t->len)

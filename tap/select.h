@@ -52,8 +52,9 @@ struct sel_opts {
 
 void	 sel_opts_init(struct sel_opts *);
 /* Takes one option of SEL_LONGOPTS; returns 0 if ch is not one, 1 if it
- * took it; exits with status 2 for a bad value. */
-int	 sel_opt(struct sel_opts *, int ch, const char *arg);
+ * took it; exits with status 2 for a bad value.  A --header value is cut
+ * in two in place. */
+int	 sel_opt(struct sel_opts *, int ch, char *arg);
 /* Whether any selector was given. */
 int	 sel_any(const struct sel_opts *);
 
