@@ -117,18 +117,48 @@ show_is_text(const unsigned char *p, size_t n)
 }
 
 /* Hex dump lines, per bytes per line, offsets from *off on.  Built by
- * hand: printf per byte would make the dump the slowest part of tap. */
+ * hand into a block of lines: printf per byte, or even fwrite per line,
+ * would make the dump the slowest part of tap. */
 static void
 hex_lines(FILE *out, const unsigned char *p, size_t n, uint64_t *off,
     size_t per)
 {
 	static const char hx[] = "0123456789abcdef";
-	char line[128], *o;
+	static char pair[256][3], asc[256];
+	char blk[16384], *o = blk;
 	size_t at, i, k;
 	uint64_t a;
 
+	if (pair[0][0] == '\0')
+		for (i = 0; i < 256; i++) {
+			pair[i][0] = hx[i >> 4];
+			pair[i][1] = hx[i & 15];
+			pair[i][2] = ' ';
+			asc[i] = i >= 0x20 && i < 0x7f ? (char)i : '.';
+		}
 	for (at = 0; at < n; at += per) {
-		o = line;
+		if ((size_t)(o - blk) > sizeof(blk) - 128) {
+			fwrite(blk, 1, (size_t)(o - blk), out);
+			o = blk;
+		}
+		if (per == 16 && at + 16 <= n) {
+			/* A whole line, the usual case: fixed places. */
+			memcpy(o, "  ", 2);
+			a = *off + at;
+			for (k = 10; k-- > 2; a >>= 4)
+				o[k] = hx[a & 15];
+			memset(o + 10, ' ', 53);
+			for (i = 0; i < 16; i++) {
+				memcpy(o + 12 + 3 * i + (i >= 8), pair[p[at + i]],
+				    2);
+				o[63 + i] = asc[p[at + i]];
+			}
+			o[62] = '|';
+			o[79] = '|';
+			o[80] = '\n';
+			o += 81;
+			continue;
+		}
 		*o++ = ' ';
 		*o++ = ' ';
 		a = *off + at;
@@ -138,26 +168,22 @@ hex_lines(FILE *out, const unsigned char *p, size_t n, uint64_t *off,
 		*o++ = ' ';
 		*o++ = ' ';
 		for (i = 0; i < per; i++) {
-			if (at + i < n) {
-				*o++ = hx[p[at + i] >> 4];
-				*o++ = hx[p[at + i] & 15];
-				*o++ = ' ';
-			} else {
+			if (at + i < n)
+				memcpy(o, pair[p[at + i]], 3);
+			else
 				memcpy(o, "   ", 3);
-				o += 3;
-			}
+			o += 3;
 			if (i == 7 && per == 16)
 				*o++ = ' ';
 		}
 		*o++ = ' ';
 		*o++ = '|';
 		for (i = 0; i < per && at + i < n; i++)
-			*o++ = p[at + i] >= 0x20 && p[at + i] < 0x7f ?
-			    (char)p[at + i] : '.';
+			*o++ = asc[p[at + i]];
 		*o++ = '|';
 		*o++ = '\n';
-		fwrite(line, 1, (size_t)(o - line), out);
 	}
+	fwrite(blk, 1, (size_t)(o - blk), out);
 	*off += n;
 }
 
