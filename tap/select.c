@@ -424,11 +424,24 @@ sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
 		}
 }
 
+/* Drops what c holds, keeping the buffer for another connection. */
+static void
+unhold(struct sel *s, struct sconn *c)
+{
+	s->held -= c->holdlen;
+	if (c->hold != NULL && s->npool < 16 && c->holdcap <= 1024 * 1024) {
+		s->pool[s->npool] = c->hold;
+		s->poolcap[s->npool++] = c->holdcap;
+	} else
+		free(c->hold);
+	c->hold = NULL;
+	c->holdlen = c->holdcap = 0;
+}
+
 static void
 conn_free(struct sel *s, struct sconn *c)
 {
-	s->held -= c->holdlen;
-	free(c->hold);
+	unhold(s, c);
 	free(c->tail[0].b);
 	free(c->tail[1].b);
 	if (c->hc != NULL) {
@@ -480,10 +493,7 @@ decide(struct sel *s, struct sconn *c)
 		s->selected++;
 		release(s, c);
 	}
-	s->held -= c->holdlen;
-	free(c->hold);
-	c->hold = NULL;
-	c->holdlen = c->holdcap = 0;
+	unhold(s, c);
 	free(c->tail[0].b);
 	free(c->tail[1].b);
 	memset(c->tail, 0, sizeof(c->tail));
@@ -518,8 +528,12 @@ hold(struct sel *s, struct sconn *c, const unsigned char *raw, size_t n)
 	unsigned char *nb;
 	size_t ncap;
 
+	if (c->hold == NULL && s->npool > 0) {
+		c->hold = s->pool[--s->npool];
+		c->holdcap = s->poolcap[s->npool];
+	}
 	if (c->holdlen + n > c->holdcap) {
-		ncap = c->holdcap ? c->holdcap : 4096;
+		ncap = c->holdcap ? c->holdcap : 65536;
 		while (ncap < c->holdlen + n)
 			ncap *= 2;
 		if ((nb = realloc(c->hold, ncap)) == NULL)
@@ -694,5 +708,7 @@ sel_free(struct sel *s)
 	re_free(s->re);
 	for (i = 0; i < SEL_MAX_HDR; i++)
 		re_free(s->hre[i]);
+	while (s->npool > 0)
+		free(s->pool[--s->npool]);
 	free(s->tmp);
 }

@@ -75,6 +75,11 @@ struct sel {
 	int		 timed;		/* since and until are resolved */
 	struct rec	*tmp;		/* for held records going out */
 	uint64_t	 held;		/* bytes held back, all connections */
+	/* Hold buffers given back, for the next connections: fresh memory
+	 * for every connection costs page faults. */
+	unsigned char	*pool[16];
+	size_t		 poolcap[16];
+	int		 npool;
 	uint64_t	 selected;	/* connections selected so far */
 	int		 active;	/* any selector at all */
 };

@@ -126,6 +126,7 @@ hex_lines(FILE *out, const unsigned char *p, size_t n, uint64_t *off,
 	static const char hx[] = "0123456789abcdef";
 	static char pair[256][3], asc[256];
 	char blk[16384], *o = blk;
+	const unsigned char *q;
 	size_t at, i, k;
 	uint64_t a;
 
@@ -148,11 +149,14 @@ hex_lines(FILE *out, const unsigned char *p, size_t n, uint64_t *off,
 			for (k = 10; k-- > 2; a >>= 4)
 				o[k] = hx[a & 15];
 			memset(o + 10, ' ', 53);
-			for (i = 0; i < 16; i++) {
-				memcpy(o + 12 + 3 * i + (i >= 8), pair[p[at + i]],
-				    2);
-				o[63 + i] = asc[p[at + i]];
-			}
+#define B(i)	do {							\
+	memcpy(o + 12 + 3 * (i) + ((i) >= 8), pair[q[i]], 2);		\
+	o[63 + (i)] = asc[q[i]];					\
+} while (0)
+			q = p + at;
+			B(0); B(1); B(2); B(3); B(4); B(5); B(6); B(7);
+			B(8); B(9); B(10); B(11); B(12); B(13); B(14); B(15);
+#undef B
 			o[62] = '|';
 			o[79] = '|';
 			o[80] = '\n';
