@@ -1,10 +1,12 @@
 /* ctab.c - connections by (src, conn): a chained hash table that doubles
  * when full, so that looking a record's connection up stays O(1) however
  * many connections a capture interleaves. */
+#include <err.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctab.h"
+#include "util.h"
 
 struct ctab_ent {
 	struct ctab_ent	*next;
@@ -92,7 +94,7 @@ grow(struct ctab *t)
 	return 0;
 }
 
-void *
+static void *
 ctab_add(struct ctab *t, const char *src, uint64_t conn)
 {
 	struct ctab_ent *e;
@@ -116,6 +118,20 @@ ctab_add(struct ctab *t, const char *src, uint64_t conn)
 	t->b[e->hash & (t->nb - 1)] = e;
 	t->n++;
 	return e->state;
+}
+
+void *
+ctab_find(struct ctab *t, const char *src, uint64_t conn, int *isnew)
+{
+	void *st;
+
+	*isnew = 0;
+	if ((st = ctab_get(t, src, conn)) != NULL)
+		return st;
+	if ((st = ctab_add(t, src, conn)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	*isnew = 1;
+	return st;
 }
 
 void

@@ -20,8 +20,9 @@ void	 ctab_init(struct ctab *, size_t usize);
 void	 ctab_free(struct ctab *);
 /* The state of a connection, or NULL. */
 void	*ctab_get(struct ctab *, const char *src, uint64_t conn);
-/* A new zeroed state; NULL when out of memory. */
-void	*ctab_add(struct ctab *, const char *src, uint64_t conn);
+/* The state of a connection, added zeroed (*isnew set) when there was
+ * none; out of memory ends the program (exit 1). */
+void	*ctab_find(struct ctab *, const char *src, uint64_t conn, int *isnew);
 void	 ctab_del(struct ctab *, void *state);
 const char *ctab_src(const void *state);
 uint64_t ctab_conn(const void *state);

@@ -30,11 +30,11 @@ static struct lconn *
 lconn_get(struct list *l, const struct rec *r)
 {
 	struct lconn *c;
+	int isnew;
 
-	if ((c = ctab_get(&l->conns, r->src, r->conn)) != NULL)
+	if ((c = ctab_find(&l->conns, r->src, r->conn, &isnew)) == NULL ||
+	    !isnew)
 		return c;
-	if ((c = ctab_add(&l->conns, r->src, r->conn)) == NULL)
-		err(TM_EXIT_FAIL, "malloc");
 	c->start = r->usec;
 	strcpy(c->client, "?");
 	strcpy(c->target, "?");

@@ -2,7 +2,7 @@
 # connections from a stream of records.  Both take the selectors of
 # tap/select.c.
 PROGS += tcpmon-tap tcpmon-grep
-TAP_COMMON := tap/select.c tap/ctab.c tap/input.c
+TAP_COMMON := tap/select.c tap/ctab.c tap/input.c tap/grow.c
 tcpmon-tap_SRCS := tap/tap.c tap/show.c tap/list.c $(TAP_COMMON)
 tcpmon-tap_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
 tcpmon-grep_SRCS := tap/grep.c $(TAP_COMMON)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grow.h"
 #include "http.h"
 #include "select.h"
 #include "util.h"
@@ -251,8 +252,7 @@ re_match(struct sel_re *re, const unsigned char *p, size_t n, size_t start,
 static void
 tail_put(struct tail *t, const unsigned char *p, size_t n)
 {
-	unsigned char *nb;
-	size_t drop, ncap;
+	size_t drop;
 
 	if (n == 0)
 		return;
@@ -265,17 +265,7 @@ tail_put(struct tail *t, const unsigned char *p, size_t n)
 		t->off += drop;
 		t->start = t->start > drop ? t->start - drop : 0;
 	}
-	if (t->len + n > t->cap) {
-		ncap = t->cap ? t->cap : 4096;
-		while (ncap < t->len + n)
-			ncap *= 2;
-		if ((nb = realloc(t->b, ncap)) == NULL)
-			err(TM_EXIT_FAIL, "realloc");
-		t->b = nb;
-		t->cap = ncap;
-	}
-	memcpy(t->b + t->len, p, n);
-	t->len += n;
+	grow_put(&t->b, &t->len, &t->cap, 4096, p, n);
 }
 
 /*
@@ -525,24 +515,11 @@ finish(struct sel *s, struct sconn *c)
 static void
 hold(struct sel *s, struct sconn *c, const unsigned char *raw, size_t n)
 {
-	unsigned char *nb;
-	size_t ncap;
-
 	if (c->hold == NULL && s->npool > 0) {
 		c->hold = s->pool[--s->npool];
 		c->holdcap = s->poolcap[s->npool];
 	}
-	if (c->holdlen + n > c->holdcap) {
-		ncap = c->holdcap ? c->holdcap : 65536;
-		while (ncap < c->holdlen + n)
-			ncap *= 2;
-		if ((nb = realloc(c->hold, ncap)) == NULL)
-			err(TM_EXIT_FAIL, "realloc");
-		c->hold = nb;
-		c->holdcap = ncap;
-	}
-	memcpy(c->hold + c->holdlen, raw, n);
-	c->holdlen += n;
+	grow_put(&c->hold, &c->holdlen, &c->holdcap, 65536, raw, n);
 	s->held += n;
 }
 
@@ -634,6 +611,7 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 	const struct sel_opts *o = s->o;
 	struct sconn *c;
 	enum http_dir d;
+	int isnew;
 
 	if (!s->active || r->conn == 0) {
 		s->emit(s->arg, r, raw, rawlen);
@@ -641,9 +619,8 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 	}
 	if (!s->timed && r->usec >= 0)
 		resolve_times(s, r->usec);
-	if ((c = ctab_get(&s->conns, r->src, r->conn)) == NULL) {
-		if ((c = ctab_add(&s->conns, r->src, r->conn)) == NULL)
-			err(TM_EXIT_FAIL, "malloc");
+	c = ctab_find(&s->conns, r->src, r->conn, &isnew);
+	if (isnew) {
 		c->s = s;
 		c->state = PENDING;
 		c->conn_ok = conn_wanted(o, r->conn) ? 1 : -1;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grow.h"
 #include "http.h"
 #include "inflate.h"
 #include "show.h"
@@ -379,25 +380,6 @@ head_out(struct show *s, struct vdir *v, struct sink *k)
 }
 
 static void
-pend_put(struct vdir *v, const unsigned char *p, size_t n)
-{
-	unsigned char *nb;
-	size_t ncap;
-
-	if (v->plen + n > v->pcap) {
-		ncap = v->pcap ? v->pcap : 1024;
-		while (ncap < v->plen + n)
-			ncap *= 2;
-		if ((nb = realloc(v->pend, ncap)) == NULL)
-			err(TM_EXIT_FAIL, "realloc");
-		v->pend = nb;
-		v->pcap = ncap;
-	}
-	memcpy(v->pend + v->plen, p, n);
-	v->plen += n;
-}
-
-static void
 cb_raw(void *arg, enum http_dir d, const unsigned char *p, size_t n)
 {
 	struct vconn *vc = arg;
@@ -406,7 +388,7 @@ cb_raw(void *arg, enum http_dir d, const unsigned char *p, size_t n)
 	if (v->raw)
 		plain_out(vc->s, vc->cur, &v->cr, p, n);
 	else if (!v->in_body)
-		pend_put(v, p, n);
+		grow_put(&v->pend, &v->plen, &v->pcap, 1024, p, n);
 	/* body bytes come de-chunked through cb_body */
 }
 
@@ -570,11 +552,11 @@ static struct vconn *
 vconn_get(struct show *s, const struct rec *r)
 {
 	struct vconn *vc;
+	int isnew;
 
-	if ((vc = ctab_get(&s->conns, r->src, r->conn)) != NULL)
+	if ((vc = ctab_find(&s->conns, r->src, r->conn, &isnew)) == NULL ||
+	    !isnew)
 		return vc;
-	if ((vc = ctab_add(&s->conns, r->src, r->conn)) == NULL)
-		err(TM_EXIT_FAIL, "malloc");
 	vc->s = s;
 	vc->col[0].bol = vc->col[1].bol = 1;
 	if (s->o.http) {

@@ -5,17 +5,8 @@
 
 load helpers
 
-setup_file() {
-	CAPDIR=$(mktemp -d /tmp/tmc.XXXXXX)
-	export CAPDIR
-	make_capture "$CAPDIR"
-}
-
-teardown_file() {
-	rm -rf "$CAPDIR"
-}
-
-cap() { printf '%s\n' "$CAPDIR/cap.tcpmon"; }
+setup_file() { capture_setup_file; }
+teardown_file() { capture_teardown_file; }
 
 @test "view: HTTP heads as they are, a chunked gzip body de-chunked and decoded, and marked" {
 	run -0 "$(bin tcpmon-tap)" --conn 2 "$(cap)"

@@ -4,17 +4,8 @@
 
 load helpers
 
-setup_file() {
-	CAPDIR=$(mktemp -d /tmp/tmc.XXXXXX)
-	export CAPDIR
-	make_capture "$CAPDIR"
-}
-
-teardown_file() {
-	rm -rf "$CAPDIR"
-}
-
-cap() { printf '%s\n' "$CAPDIR/cap.tcpmon"; }
+setup_file() { capture_setup_file; }
+teardown_file() { capture_teardown_file; }
 
 # same_records A B: the records of each connection are the same bytes in
 # the same order in A and B (the order across connections may differ:

@@ -4,15 +4,8 @@
 
 load helpers
 
-setup_file() {
-	CAPDIR=$(mktemp -d /tmp/tmc.XXXXXX)
-	export CAPDIR
-	make_capture "$CAPDIR"
-}
-
-teardown_file() {
-	rm -rf "$CAPDIR"
-}
+setup_file() { capture_setup_file; }
+teardown_file() { capture_teardown_file; }
 
 # mutants N: N damaged copies of the capture in $T/m.K, and as many
 # streams of well-formed records holding random payloads and fields.

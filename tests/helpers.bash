@@ -271,3 +271,14 @@ mkrec() {
 	printf '%s len=%d\n' "$hdr" "$n"
 	printf '%b\n' "$payload"
 }
+
+# capture_setup_file / capture_teardown_file: a suite's setup_file and
+# teardown_file when its tests share one make_capture in $CAPDIR; cap
+# names the capture.
+capture_setup_file() {
+	CAPDIR=$(mktemp -d /tmp/tmc.XXXXXX)
+	export CAPDIR
+	make_capture "$CAPDIR"
+}
+capture_teardown_file() { rm -rf "$CAPDIR"; }
+cap() { printf '%s\n' "$CAPDIR/cap.tcpmon"; }
