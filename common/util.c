@@ -150,10 +150,9 @@ tm_parse_time(const char *s, int64_t *usec)
 	static const char form[] = "dddd-dd-ddTdd:dd:dd";
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
 	    30, 31 };
-	struct tm tm;
 	const char *p;
 	int64_t frac = 0, scale = 100000;
-	int v[6], i, leap;
+	int v[6], i, leap, y, era, yoe, doy, doe;
 	time_t sec;
 
 	for (i = 0; form[i] != '\0'; i++)
@@ -186,15 +185,16 @@ tm_parse_time(const char *s, int64_t *usec)
 	}
 	if (p[0] != 'Z' || p[1] != '\0')
 		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = v[0] - 1900;
-	tm.tm_mon = v[1] - 1;
-	tm.tm_mday = v[2];
-	tm.tm_hour = v[3];
-	tm.tm_min = v[4];
-	tm.tm_sec = v[5];
-	if ((sec = timegm(&tm)) == (time_t)-1)
-		return -1;
+	/* Days from the civil date (H. Hinnant's algorithm) rather than
+	 * timegm(3): every record has a time, and timegm costs as much as
+	 * parsing the rest of its header. */
+	y = v[0] - (v[1] <= 2);
+	era = y / 400;
+	yoe = y - era * 400;
+	doy = (153 * (v[1] + (v[1] > 2 ? -3 : 9)) + 2) / 5 + v[2] - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	sec = (time_t)((int64_t)(era * 146097 + doe - 719468) * 86400 +
+	    v[3] * 3600 + v[4] * 60 + v[5]);
 	*usec = (int64_t)sec * 1000000 + frac;
 	return 0;
 }

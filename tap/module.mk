@@ -1,4 +1,12 @@
-# tap/ - tcpmon-tap, shows records to a person.
-PROGS += tcpmon-tap
-tcpmon-tap_SRCS := tap/tap.c tap/show.c
-MAN += man/tcpmon-tap.1
+# tap/ - tcpmon-tap, shows records to a person, and tcpmon-grep, selects
+# connections from a stream of records.  Both take the selectors of
+# tap/select.c.
+PROGS += tcpmon-tap tcpmon-grep
+TAP_COMMON := tap/select.c tap/ctab.c tap/input.c tap/grow.c
+tcpmon-tap_SRCS := tap/tap.c tap/show.c tap/list.c $(TAP_COMMON)
+tcpmon-tap_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
+tcpmon-grep_SRCS := tap/grep.c $(TAP_COMMON)
+tcpmon-grep_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
+tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8)
+MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
+DEB_PACKAGES += libpcre2-dev zlib1g-dev nginx-light python3

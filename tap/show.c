@@ -1,15 +1,86 @@
 /* show.c - renders records as a conversation: who connected where, what
- * each side said (text as text, anything else as a hex dump), how it ended. */
+ * each side said (text as text, anything else as a hex dump), how it ended.
+ * HTTP is taken apart as it flows (common/http.h): heads are shown as they
+ * are, chunked bodies de-chunked and gzip or deflate bodies decoded, each
+ * marked.  Nothing waits for a message to end, except in the side-by-side
+ * layout, which needs both sides of an exchange to lay them out. */
+#include <err.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "grow.h"
+#include "http.h"
+#include "inflate.h"
 #include "show.h"
 #include "util.h"
 
-void
-show_init(struct show *s, FILE *out)
+#define DECODE_MAX	(256ull * 1024 * 1024)	/* bytes of one decoded body */
+
+#define C_RESET	"\033[0m"
+#define C_DIM	"\033[2m"
+#define C_BOLD	"\033[1m"
+#define C_C2S	"\033[36m"
+#define C_S2C	"\033[33m"
+#define C_OPEN	"\033[1;32m"
+#define C_GOOD	"\033[32m"
+#define C_BAD	"\033[1;31m"
+#define C_NOTE	"\033[35m"
+#define C_HNAME	"\033[34m"
+
+enum { MODE_NONE, MODE_TEXT, MODE_HEX };
+
+/* One direction of a connection, as far as showing it goes. */
+struct vdir {
+	unsigned char	*pend;		/* head bytes of the current record */
+	size_t		 plen, pcap;
+	int		 head_part;	/* part of this head was shown */
+	int		 raw;		/* not (or no longer) HTTP */
+	int		 in_body;
+	int		 chunked;
+	int		 hint;		/* Content-Type: 1 text, -1 binary */
+	int		 mode;		/* of the body: MODE_* */
+	struct inflater	 in;
+	int		 inflating;
+	char		 coding[16];
+	uint64_t	 wire, shown;	/* body bytes: framed off, shown */
+	uint64_t	 hexoff;
+	int		 cr;		/* the last byte shown was a CR */
+};
+
+struct vconn {
+	struct show	*s;
+	struct http_conn *hc;		/* NULL: shown as records come */
+	struct vdir	 d[2];
+	struct sink	 col[2];	/* side by side: one per direction */
+	char		*cbuf[2];
+	size_t		 csize[2];
+	struct sink	*cur;		/* where the callbacks write */
+	int		 shut[2];
+};
+
+static const struct http_callbacks http_cb;
+
+static const char *
+col(const struct show *s, const char *c)
 {
-	memset(s, 0, sizeof(*s));
-	s->out = out;
+	return s->o.color ? c : "";
+}
+
+static const char *
+reset(const struct show *s)
+{
+	return s->o.color ? C_RESET : "";
+}
+
+static void
+ensure_bol(struct sink *k)
+{
+	if (!k->bol) {
+		fputc('\n', k->f);
+		k->bol = 1;
+	}
 }
 
 /* UTF-8 sequences are checked for shape only: the point is to spare a
@@ -46,46 +117,180 @@ show_is_text(const unsigned char *p, size_t n)
 	return 1;
 }
 
+/* Hex dump lines, per bytes per line, offsets from *off on.  Built by
+ * hand into a block of lines: printf per byte, or even fwrite per line,
+ * would make the dump the slowest part of tap. */
+static void
+hex_lines(FILE *out, const unsigned char *p, size_t n, uint64_t *off,
+    size_t per)
+{
+	static const char hx[] = "0123456789abcdef";
+	static char pair[256][3], asc[256];
+	char blk[16384], *o = blk;
+	const unsigned char *q;
+	size_t at, i, k;
+	uint64_t a;
+
+	if (pair[0][0] == '\0')
+		for (i = 0; i < 256; i++) {
+			pair[i][0] = hx[i >> 4];
+			pair[i][1] = hx[i & 15];
+			pair[i][2] = ' ';
+			asc[i] = i >= 0x20 && i < 0x7f ? (char)i : '.';
+		}
+	for (at = 0; at < n; at += per) {
+		if ((size_t)(o - blk) > sizeof(blk) - 128) {
+			fwrite(blk, 1, (size_t)(o - blk), out);
+			o = blk;
+		}
+		if (per == 16 && at + 16 <= n) {
+			/* A whole line, the usual case: fixed places. */
+			memcpy(o, "  ", 2);
+			a = *off + at;
+			for (k = 10; k-- > 2; a >>= 4)
+				o[k] = hx[a & 15];
+			memset(o + 10, ' ', 53);
+#define B(i)	do {							\
+	memcpy(o + 12 + 3 * (i) + ((i) >= 8), pair[q[i]], 2);		\
+	o[63 + (i)] = asc[q[i]];					\
+} while (0)
+			q = p + at;
+			B(0); B(1); B(2); B(3); B(4); B(5); B(6); B(7);
+			B(8); B(9); B(10); B(11); B(12); B(13); B(14); B(15);
+#undef B
+			o[62] = '|';
+			o[79] = '|';
+			o[80] = '\n';
+			o += 81;
+			continue;
+		}
+		*o++ = ' ';
+		*o++ = ' ';
+		a = *off + at;
+		for (k = 8; k-- > 0; a >>= 4)
+			o[k] = hx[a & 15];
+		o += 8;
+		*o++ = ' ';
+		*o++ = ' ';
+		for (i = 0; i < per; i++) {
+			if (at + i < n)
+				memcpy(o, pair[p[at + i]], 3);
+			else
+				memcpy(o, "   ", 3);
+			o += 3;
+			if (i == 7 && per == 16)
+				*o++ = ' ';
+		}
+		*o++ = ' ';
+		*o++ = '|';
+		for (i = 0; i < per && at + i < n; i++)
+			*o++ = asc[p[at + i]];
+		*o++ = '|';
+		*o++ = '\n';
+	}
+	fwrite(blk, 1, (size_t)(o - blk), out);
+	*off += n;
+}
+
 void
 show_hexdump(FILE *out, const unsigned char *p, size_t n)
 {
-	size_t off, i;
+	uint64_t off = 0;
 
-	for (off = 0; off < n; off += 16) {
-		fprintf(out, "  %08zx  ", off);
-		for (i = 0; i < 16; i++) {
-			if (off + i < n)
-				fprintf(out, "%02x ", p[off + i]);
-			else
-				fputs("   ", out);
-			if (i == 7)
-				fputc(' ', out);
-		}
-		fputs(" |", out);
-		for (i = 0; i < 16 && off + i < n; i++)
-			fputc(p[off + i] >= 0x20 && p[off + i] < 0x7f ?
-			    p[off + i] : '.', out);
-		fputs("|\n", out);
-	}
+	hex_lines(out, p, n, &off, 16);
 }
 
+/* Text for a terminal: CR LF becomes a line end, and control characters
+ * other than tab and LF become '.', so that no escape sequence in the
+ * traffic can drive the terminal. */
 static void
-show_text(FILE *out, const unsigned char *p, size_t n)
+text_out(struct sink *k, int *cr, const unsigned char *p, size_t n)
 {
-	size_t i;
+	static unsigned char safe[256];
+	size_t i = 0, j;
 
-	/* CR LF shown as a line end; a lone CR stays visible as is. */
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
-			continue;
-		fputc(p[i], out);
+	if (!safe['a']) {
+		for (j = 0; j < 256; j++)
+			safe[j] = (j >= 0x20 && j != 0x7f) || j == '\t' ||
+			    j == '\n';
 	}
-	if (n > 0 && p[n - 1] != '\n')
-		fputc('\n', out);
+	if (n > 0 && *cr && p[0] == '\n')
+		i = 1;		/* the LF of a CR LF cut by a record */
+	*cr = 0;
+	while (i < n) {
+		for (j = i; j < n && safe[p[j]]; j++)
+			;
+		if (j > i) {
+			fwrite(p + i, 1, j - i, k->f);
+			k->bol = p[j - 1] == '\n';
+		}
+		if (j == n)
+			break;
+		if (p[j] == '\r') {
+			if (j + 1 == n)
+				*cr = 1;
+			else if (p[j + 1] != '\n') {
+				fputc('\n', k->f);	/* a lone CR ends a line */
+				k->bol = 1;
+			}
+		} else {
+			fputc('.', k->f);
+			k->bol = 0;
+		}
+		i = j + 1;
+	}
+	if (*cr) {
+		ensure_bol(k);
+	}
+}
+
+static size_t
+hex_per_line(const struct show *s)
+{
+	return s->o.side && (s->o.width - 3) / 2 < 78 ? 8 : 16;
+}
+
+/* A payload shown as it is: text, or a hex dump from offset 0. */
+static void
+plain_out(struct show *s, struct sink *k, int *cr, const unsigned char *p,
+    size_t n)
+{
+	uint64_t off = 0;
+
+	if (n == 0)
+		return;
+	if (show_is_text(p, n))
+		text_out(k, cr, p, n);
+	else {
+		ensure_bol(k);
+		hex_lines(k->f, p, n, &off, hex_per_line(s));
+		k->bol = 1;
+	}
 }
 
 static void
-label(struct show *s, const struct rec *r)
+annot(struct show *s, struct sink *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A line of ours among the traffic: in brackets, dim on a terminal. */
+static void
+annot(struct show *s, struct sink *k, const char *fmt, ...)
+{
+	va_list ap;
+
+	ensure_bol(k);
+	fputs(col(s, C_DIM), k->f);
+	fputc('[', k->f);
+	va_start(ap, fmt);
+	vfprintf(k->f, fmt, ap);
+	va_end(ap);
+	fprintf(k->f, "]%s\n", reset(s));
+}
+
+/* Label of an event: the time of day (the date is in the open line) and
+ * the connection, with its source when it is not the first one seen. */
+static void
+label(struct show *s, struct sink *k, const struct rec *r)
 {
 	char t[TM_TIME_LEN];
 	const char *src = r->src != NULL ? r->src : "";
@@ -94,16 +299,15 @@ label(struct show *s, const struct rec *r)
 		snprintf(s->src0, sizeof(s->src0), "%s", src);
 		s->have_src0 = 1;
 	}
+	ensure_bol(k);
 	if (r->usec >= 0) {
 		tm_fmt_time(r->usec, t, sizeof(t));
-		/* The date is in the open line; each event shows the
-		 * time of day: "10:00:00.123456". */
-		fprintf(s->out, "%.15s ", t + 11);
+		fprintf(k->f, "%s%.15s%s ", col(s, C_DIM), t + 11, reset(s));
 	}
 	if (strcmp(src, s->src0) != 0)
-		fprintf(s->out, "[%s #%llu] ", src, (unsigned long long)r->conn);
+		fprintf(k->f, "[%s #%llu] ", src, (unsigned long long)r->conn);
 	else
-		fprintf(s->out, "[#%llu] ", (unsigned long long)r->conn);
+		fprintf(k->f, "[#%llu] ", (unsigned long long)r->conn);
 }
 
 static const char *
@@ -114,70 +318,573 @@ get(const struct rec *r, const char *k)
 	return v != NULL ? v : "?";
 }
 
+/* Whether a Content-Type names text (1), something binary (-1), or we
+ * cannot tell (0) and look at the bytes. */
+static int
+type_hint(const char *ct)
+{
+	static const char *const text[] = { "text/", "xml", "json",
+	    "javascript", "x-www-form-urlencoded", "html", "csv", "yaml",
+	    "soap", NULL };
+	static const char *const bin[] = { "image/", "audio/", "video/",
+	    "octet-stream", "zip", "pdf", "protobuf", "font/", "grpc",
+	    NULL };
+	int i;
+
+	if (ct == NULL)
+		return 0;
+	for (i = 0; text[i] != NULL; i++)
+		if (strcasestr(ct, text[i]) != NULL)
+			return 1;
+	for (i = 0; bin[i] != NULL; i++)
+		if (strcasestr(ct, bin[i]) != NULL)
+			return -1;
+	return 0;
+}
+
+/* A head as it came, the start line in bold and header names in color. */
+static void
+head_out(struct show *s, struct vdir *v, struct sink *k)
+{
+	const unsigned char *p = v->pend, *e = p + v->plen, *nl, *c, *ce;
+	int first = 1;
+
+	if (!s->o.color || v->head_part) {
+		text_out(k, &v->cr, p, v->plen);
+		return;
+	}
+	for (; p < e; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(e - p))) == NULL)
+			nl = e - 1;
+		for (ce = nl; ce > p && (*ce == '\n' || *ce == '\r'); ce--)
+			;
+		if (*p == '\r' || *p == '\n') {
+			text_out(k, &v->cr, p, (size_t)(nl - p) + 1);
+			continue;
+		}
+		ce++;
+		if (first) {
+			fputs(C_BOLD, k->f);
+			text_out(k, &v->cr, p, (size_t)(ce - p));
+			fputs(C_RESET, k->f);
+			first = 0;
+			p = ce;
+		} else if ((c = memchr(p, ':', (size_t)(ce - p))) != NULL) {
+			fputs(C_HNAME, k->f);
+			text_out(k, &v->cr, p, (size_t)(c - p));
+			fputs(C_RESET, k->f);
+			p = c;
+		}
+		text_out(k, &v->cr, p, (size_t)(nl - p) + 1);
+	}
+}
+
+static void
+cb_raw(void *arg, enum http_dir d, const unsigned char *p, size_t n)
+{
+	struct vconn *vc = arg;
+	struct vdir *v = &vc->d[d];
+
+	if (v->raw)
+		plain_out(vc->s, vc->cur, &v->cr, p, n);
+	else if (!v->in_body)
+		grow_put(&v->pend, &v->plen, &v->pcap, 1024, p, n);
+	/* body bytes come de-chunked through cb_body */
+}
+
+static void
+cb_head(void *arg, const struct http_head *h)
+{
+	struct vconn *vc = arg;
+	struct vdir *v = &vc->d[h->dir];
+	const char *ce;
+
+	head_out(vc->s, v, vc->cur);
+	v->plen = 0;
+	v->head_part = 0;
+	v->in_body = h->body == HTTP_BODY_LENGTH ||
+	    h->body == HTTP_BODY_CHUNKED || h->body == HTTP_BODY_EOF;
+	v->chunked = h->body == HTTP_BODY_CHUNKED;
+	v->hint = type_hint(http_header(h, "Content-Type"));
+	v->mode = MODE_NONE;
+	v->wire = v->shown = v->hexoff = 0;
+	v->inflating = 0;
+	v->coding[0] = '\0';
+	if (v->in_body && (ce = http_header(h, "Content-Encoding")) != NULL &&
+	    infl_supported(ce) && infl_init(&v->in, ce, DECODE_MAX) == 0) {
+		v->inflating = 1;
+		snprintf(v->coding, sizeof(v->coding), "%s", ce);
+	}
+}
+
+/* Decoded body bytes: text or hex, decided on the first bytes. */
+static void
+body_out(struct vconn *vc, struct vdir *v, const unsigned char *p, size_t n)
+{
+	struct sink *k = vc->cur;
+
+	if (n == 0)
+		return;
+	if (v->mode == MODE_NONE)
+		v->mode = v->hint > 0 ? MODE_TEXT : v->hint < 0 ? MODE_HEX :
+		    show_is_text(p, n < 4096 ? n : 4096) ? MODE_TEXT :
+		    MODE_HEX;
+	if (v->mode == MODE_TEXT)
+		text_out(k, &v->cr, p, n);
+	else {
+		ensure_bol(k);
+		hex_lines(k->f, p, n, &v->hexoff, hex_per_line(vc->s));
+		k->bol = 1;
+	}
+	v->shown += n;
+}
+
+/* zlib output goes through a global: infl_feed's callback has one
+ * argument, and the view is single-threaded. */
+static struct {
+	struct vconn	*vc;
+	struct vdir	*v;
+} inflating;
+
+static void
+inflated(void *arg, const unsigned char *p, size_t n)
+{
+	(void)arg;
+	body_out(inflating.vc, inflating.v, p, n);
+}
+
+static void
+cb_body(void *arg, enum http_dir d, const unsigned char *p, size_t n)
+{
+	struct vconn *vc = arg;
+	struct vdir *v = &vc->d[d];
+	const char *why;
+
+	if (v->wire == 0 && (v->chunked || v->inflating))
+		annot(vc->s, vc->cur, "%s%s%s body, shown %s%s%s",
+		    v->chunked ? "chunked" : "", v->chunked && v->inflating ?
+		    " " : "", v->inflating ? v->coding : "",
+		    v->chunked ? "de-chunked" : "",
+		    v->chunked && v->inflating ? " and " : "",
+		    v->inflating ? "decoded" : "");
+	v->wire += n;
+	if (!v->inflating) {
+		body_out(vc, v, p, n);
+		return;
+	}
+	inflating.vc = vc;
+	inflating.v = v;
+	if (infl_feed(&v->in, p, n, inflated, NULL, &why) == -1) {
+		infl_free(&v->in);
+		v->inflating = 0;
+		annot(vc->s, vc->cur, "%s decoding failed: %s; the rest as "
+		    "received", v->coding, why);
+		v->mode = MODE_NONE;
+		v->hexoff = v->wire - n;
+		body_out(vc, v, p, n);
+	}
+}
+
+static void
+cb_end(void *arg, enum http_dir d, const struct http_head *h,
+    enum http_end how)
+{
+	struct vconn *vc = arg;
+	struct vdir *v = &vc->d[d];
+
+	if (h == NULL) {
+		annot(vc->s, vc->cur, "the connection ended inside a %s head",
+		    d == HTTP_REQ ? "request" : "response");
+		return;
+	}
+	if (v->inflating) {
+		infl_free(&v->in);
+		v->inflating = 0;
+		annot(vc->s, vc->cur, "end of %s body: %llu bytes decoded "
+		    "from %llu", v->coding, (unsigned long long)v->shown,
+		    (unsigned long long)v->wire);
+	} else if (v->chunked && v->wire > 0)
+		annot(vc->s, vc->cur, "end of chunked body: %llu bytes",
+		    (unsigned long long)v->wire);
+	if (how == HTTP_END_TRUNCATED)
+		annot(vc->s, vc->cur, "the connection ended inside this %s",
+		    d == HTTP_REQ ? "request" : "response");
+	v->in_body = 0;
+	v->chunked = 0;
+}
+
+static void
+cb_notraw(void *arg, enum http_dir d, const char *why)
+{
+	struct vconn *vc = arg;
+	struct vdir *v = &vc->d[d];
+
+	if (strcmp(why, "not HTTP") != 0)
+		annot(vc->s, vc->cur, "%s: shown as it is from here",
+		    strcmp(why, "tunnel") == 0 ? "a tunnel" : why);
+	v->raw = 1;
+	v->in_body = 0;
+	if (v->inflating) {
+		infl_free(&v->in);
+		v->inflating = 0;
+	}
+	plain_out(vc->s, vc->cur, &v->cr, v->pend, v->plen);
+	v->plen = 0;
+}
+
+static const struct http_callbacks http_cb = {
+	cb_raw, cb_head, cb_body, cb_end, cb_notraw
+};
+
+void
+show_init(struct show *s, FILE *out, const struct show_opts *o)
+{
+	memset(s, 0, sizeof(*s));
+	s->out.f = out;
+	s->out.bol = 1;
+	s->o = *o;
+	if (s->o.width < 40)
+		s->o.width = 40;
+	ctab_init(&s->conns, sizeof(struct vconn));
+}
+
+static struct vconn *
+vconn_get(struct show *s, const struct rec *r)
+{
+	struct vconn *vc;
+	int isnew;
+
+	if ((vc = ctab_find(&s->conns, r->src, r->conn, &isnew)) == NULL ||
+	    !isnew)
+		return vc;
+	vc->s = s;
+	vc->col[0].bol = vc->col[1].bol = 1;
+	if (s->o.http) {
+		if ((vc->hc = malloc(sizeof(*vc->hc))) == NULL)
+			err(TM_EXIT_FAIL, "malloc");
+		http_conn_init(vc->hc, &http_cb, vc);
+	}
+	return vc;
+}
+
+/* Where a direction's lines go: stdout, or its column. */
+static struct sink *
+sink_of(struct show *s, struct vconn *vc, int d)
+{
+	if (!s->o.side)
+		return &s->out;
+	if (vc->col[d].f == NULL) {
+		if ((vc->col[d].f = open_memstream(&vc->cbuf[d],
+		    &vc->csize[d])) == NULL)
+			err(TM_EXIT_FAIL, "open_memstream");
+		vc->col[d].bol = 1;
+	}
+	return &vc->col[d];
+}
+
+/* Columns of visible text in p[0..n), skipping escape sequences and
+ * counting a UTF-8 character once. */
+static size_t
+cut(const char *p, size_t n, size_t width, size_t *used, char *sgr,
+    size_t sgrlen)
+{
+	size_t i = 0, w = 0, j;
+
+	while (i < n) {
+		if (p[i] == '\033' && i + 1 < n && p[i + 1] == '[') {
+			for (j = i + 2; j < n && !(p[j] >= 0x40 && p[j] <= 0x7e);
+			    j++)
+				;
+			if (j < n && p[j] == 'm' && j + 1 - i < sgrlen) {
+				memcpy(sgr, p + i, j + 1 - i);
+				sgr[j + 1 - i] = '\0';
+				if (strcmp(sgr, C_RESET) == 0)
+					sgr[0] = '\0';
+			}
+			i = j + 1;
+			continue;
+		}
+		if (((unsigned char)p[i] & 0xc0) == 0x80) {
+			i++;
+			continue;
+		}
+		if (w == width)
+			break;
+		w++;
+		i++;
+	}
+	while (i < n && ((unsigned char)p[i] & 0xc0) == 0x80)
+		i++;
+	*used = w;
+	return i;
+}
+
+/* Tabs as spaces, so that the columns can be measured. */
+static char *
+untab(const char *p, size_t n, size_t *outn)
+{
+	size_t i, k = 0, w = 0, cap = n + 1;
+	char *o;
+
+	for (i = 0; i < n; i++)
+		if (p[i] == '\t')
+			cap += 8;
+	if ((o = malloc(cap)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\t') {
+			do
+				o[k++] = ' ';
+			while (++w % 8 != 0);
+			continue;
+		}
+		o[k++] = p[i];
+		if (((unsigned char)p[i] & 0xc0) != 0x80)
+			w++;
+	}
+	*outn = k;
+	return o;
+}
+
+/* Prints what the two columns of vc hold, side by side, each line wrapped
+ * to its column. */
+static void
+side_flush(struct show *s, struct vconn *vc)
+{
+	FILE *out = s->out.f;
+	const char *at[2], *end[2], *nl;
+	char *line[2], sgr[2][32];
+	size_t cw = (size_t)(s->o.width - 3) / 2, ln[2], pos[2], used, k, i;
+	int d, more;
+
+	if (vc->col[0].f == NULL && vc->col[1].f == NULL)
+		return;
+	for (d = 0; d < 2; d++) {
+		if (vc->col[d].f != NULL) {
+			ensure_bol(&vc->col[d]);
+			fclose(vc->col[d].f);
+			vc->col[d].f = NULL;
+		}
+		at[d] = vc->cbuf[d] != NULL ? vc->cbuf[d] : "";
+		end[d] = at[d] + (vc->cbuf[d] != NULL ? vc->csize[d] : 0);
+		sgr[d][0] = '\0';
+	}
+	ensure_bol(&s->out);
+	while (at[0] < end[0] || at[1] < end[1]) {
+		for (d = 0; d < 2; d++) {
+			line[d] = NULL;
+			ln[d] = pos[d] = 0;
+			if (at[d] >= end[d])
+				continue;
+			nl = memchr(at[d], '\n', (size_t)(end[d] - at[d]));
+			if (nl == NULL)
+				nl = end[d];
+			line[d] = untab(at[d], (size_t)(nl - at[d]), &ln[d]);
+			at[d] = nl < end[d] ? nl + 1 : nl;
+		}
+		do {
+			more = 0;
+			for (d = 0; d < 2; d++) {
+				if (d == 1)
+					fprintf(out, " %s|%s ", col(s, C_DIM),
+					    reset(s));
+				fputs(sgr[d], out);
+				k = line[d] != NULL ? cut(line[d] + pos[d],
+				    ln[d] - pos[d], cw, &used, sgr[d],
+				    sizeof(sgr[d])) : (used = 0);
+				if (k > 0)
+					fwrite(line[d] + pos[d], 1, k, out);
+				pos[d] += k;
+				if (s->o.color)
+					fputs(C_RESET, out);
+				if (d == 0)
+					for (i = used; i < cw; i++)
+						fputc(' ', out);
+				if (line[d] != NULL && pos[d] < ln[d])
+					more = 1;
+			}
+			fputc('\n', out);
+		} while (more);
+		free(line[0]);
+		free(line[1]);
+	}
+	for (d = 0; d < 2; d++) {
+		free(vc->cbuf[d]);
+		vc->cbuf[d] = NULL;
+		vc->csize[d] = 0;
+	}
+}
+
+static void
+vconn_free(struct show *s, struct vconn *vc)
+{
+	int d;
+
+	side_flush(s, vc);
+	for (d = 0; d < 2; d++) {
+		free(vc->d[d].pend);
+		if (vc->d[d].inflating)
+			infl_free(&vc->d[d].in);
+	}
+	if (vc->hc != NULL) {
+		http_conn_free(vc->hc);
+		free(vc->hc);
+	}
+	ctab_del(&s->conns, vc);
+}
+
+/* Feeds the HTTP view; what is left of an unfinished head is shown now,
+ * since the rest may be long in coming. */
+static void
+http_feed(struct vconn *vc, int d, const unsigned char *p, size_t n)
+{
+	struct vdir *v = &vc->d[d];
+
+	http_conn_feed(vc->hc, (enum http_dir)d, p, n);
+	if (v->plen > 0) {
+		text_out(vc->cur, &v->cr, v->pend, v->plen);
+		v->plen = 0;
+		v->head_part = 1;
+	}
+}
+
+static void
+http_eof(struct vconn *vc, int d, struct sink *k)
+{
+	if (vc->hc == NULL || vc->shut[d])
+		return;
+	vc->shut[d] = 1;
+	vc->cur = k;
+	http_conn_eof(vc->hc, (enum http_dir)d);
+}
+
+static void
+show_data(struct show *s, const struct rec *r)
+{
+	struct vconn *vc = vconn_get(s, r);
+	int d = r->dir == REC_S2C ? 1 : 0;
+	struct sink *k;
+	const char *xf = rec_get(r, "xform");
+
+	/* A new request after a response: that exchange is complete. */
+	if (s->o.side && d == 0 && vc->col[1].f != NULL)
+		side_flush(s, vc);
+	k = sink_of(s, vc, d);
+	label(s, k, r);
+	fprintf(k->f, "%s%s %zu bytes%s%s%s\n", col(s, d ? C_S2C : C_C2S),
+	    r->dir == REC_C2S ? ">>> client to server," :
+	    r->dir == REC_S2C ? "<<< server to client," : "data,", r->len,
+	    xf != NULL ? ", reformatted: " : "", xf != NULL ? xf : "",
+	    reset(s));
+	k->bol = 1;
+	vc->cur = k;
+	if (vc->hc != NULL && xf == NULL && r->dir != REC_NODIR)
+		http_feed(vc, d, r->data, r->len);
+	else
+		plain_out(s, k, &vc->d[d].cr, r->data, r->len);
+	ensure_bol(k);
+}
+
 void
 show_record(struct show *s, const struct rec *r)
 {
-	FILE *out = s->out;
+	struct sink *k = &s->out;
+	FILE *out = k->f;
+	struct vconn *vc;
 	char t[TM_TIME_LEN];
-	const char *v;
+	const char *v, *reason;
+	int d, good;
 
+	if (r->type == REC_DATA) {
+		show_data(s, r);
+		return;
+	}
+	vc = r->conn != 0 ? ctab_get(&s->conns, r->src, r->conn) : NULL;
+	if (r->type == REC_SHUTDOWN && r->dir != REC_NODIR) {
+		d = r->dir == REC_S2C;
+		if (vc == NULL)
+			vc = vconn_get(s, r);
+		k = sink_of(s, vc, d);
+		http_eof(vc, d, k);
+		label(s, k, r);
+		fprintf(k->f, "%s--- %s closed its sending side%s\n",
+		    col(s, C_DIM), d ? "server" : "client", reset(s));
+		k->bol = 1;
+		return;
+	}
+	if (vc != NULL) {
+		/* The rest of what the columns hold goes first. */
+		if (r->type == REC_CLOSE) {
+			http_eof(vc, 0, sink_of(s, vc, 0));
+			http_eof(vc, 1, sink_of(s, vc, 1));
+		}
+		side_flush(s, vc);
+	}
 	switch (r->type) {
 	case REC_STREAM:
+		ensure_bol(k);
 		if (r->usec >= 0)
 			tm_fmt_time(r->usec, t, sizeof(t));
 		else
 			strcpy(t, "?");
-		fprintf(out, "=== %s %s, started %s (source %s)\n",
-		    get(r, "tool"), get(r, "version"), t,
-		    r->src != NULL ? r->src : "?");
+		fprintf(out, "%s=== %s %s, started %s (source %s)%s\n",
+		    col(s, C_DIM), get(r, "tool"), get(r, "version"), t,
+		    r->src != NULL ? r->src : "?", reset(s));
 		return;
 	case REC_OPEN:
+		ensure_bol(k);
+		fputc('\n', out);
 		if (r->usec >= 0)
-			fprintf(out, "\n%.10s ", tm_fmt_time(r->usec, t,
-			    sizeof(t)));
-		label(s, r);
-		fprintf(out, "open %s -> %s", get(r, "client"),
-		    get(r, "target"));
+			fprintf(out, "%s%.10s%s ", col(s, C_DIM),
+			    tm_fmt_time(r->usec, t, sizeof(t)), reset(s));
+		label(s, k, r);
+		fprintf(out, "%sopen %s -> %s", col(s, C_OPEN),
+		    get(r, "client"), get(r, "target"));
 		if ((v = rec_get(r, "listen")) != NULL)
 			fprintf(out, " (via %s)", v);
-		fputc('\n', out);
-		return;
-	case REC_DATA:
-		label(s, r);
-		fprintf(out, "%s %zu bytes%s%s\n", r->dir == REC_C2S ?
-		    ">>> client to server," : r->dir == REC_S2C ?
-		    "<<< server to client," : "data,", r->len,
-		    rec_get(r, "xform") != NULL ? ", reformatted: " : "",
-		    rec_get(r, "xform") != NULL ? rec_get(r, "xform") : "");
-		if (show_is_text(r->data, r->len))
-			show_text(out, r->data, r->len);
-		else
-			show_hexdump(out, r->data, r->len);
-		return;
-	case REC_SHUTDOWN:
-		label(s, r);
-		fprintf(out, "--- %s closed its sending side\n",
-		    r->dir == REC_C2S ? "client" : r->dir == REC_S2C ?
-		    "server" : "one side");
+		fprintf(out, "%s\n", reset(s));
 		return;
 	case REC_CLOSE:
-		label(s, r);
-		fprintf(out, "close: %s", get(r, "reason"));
+		label(s, k, r);
+		reason = get(r, "reason");
+		good = strcmp(reason, "eof") == 0;
+		fprintf(out, "%sclose: %s", col(s, good ? C_GOOD : C_BAD),
+		    reason);
 		if ((v = rec_get(r, "by")) != NULL)
 			fprintf(out, " by the %s", v);
 		if ((v = rec_get(r, "error")) != NULL)
 			fprintf(out, " (%s)", v);
-		fprintf(out, "; %s bytes up, %s bytes down\n", get(r, "c2s"),
-		    get(r, "s2c"));
+		fprintf(out, "; %s bytes up, %s bytes down%s\n", get(r, "c2s"),
+		    get(r, "s2c"), reset(s));
+		if (vc != NULL)
+			vconn_free(s, vc);
 		return;
 	case REC_NOTE:
-		label(s, r);
-		fprintf(out, "note: ");
-		show_text(out, r->data, r->len);
+		label(s, k, r);
+		fprintf(out, "%snote%s%s: ", col(s, C_NOTE),
+		    rec_get(r, "level") != NULL ? " " : "",
+		    rec_get(r, "level") != NULL ? rec_get(r, "level") : "");
+		text_out(k, &(int){ 0 }, r->data, r->len);
+		fputs(reset(s), out);
+		ensure_bol(k);
 		return;
-	case REC_UNKNOWN:
+	default:
 		break;
 	}
-	label(s, r);
+	label(s, k, r);
 	fprintf(out, "%s record, %zu bytes\n", r->kind, r->len);
+}
+
+void
+show_end(struct show *s)
+{
+	void **v;
+	size_t n, i;
+
+	v = ctab_list(&s->conns, &n);
+	for (i = 0; i < n; i++)
+		vconn_free(s, v[i]);
+	free(v);
+	ctab_free(&s->conns);
+	ensure_bol(&s->out);
 }

@@ -1,22 +1,43 @@
-/* show.h - the conversation view: records rendered for a person. */
+/* show.h - the conversation view: records rendered for a person, HTTP
+ * messages with their bodies de-chunked and decoded, stacked or side by
+ * side. */
 #ifndef TCPMON_SHOW_H
 #define TCPMON_SHOW_H
 
 #include <stdio.h>
 
+#include "ctab.h"
 #include "record.h"
 
-struct show {
-	FILE	*out;
-	char	 src0[64];	/* the first source seen: labels omit it */
-	int	 have_src0;
+/* A place output goes: stdout, or one column of a side-by-side pair. */
+struct sink {
+	FILE	*f;
+	int	 bol;		/* at the beginning of a line */
 };
 
-void	show_init(struct show *, FILE *);
+struct show_opts {
+	int	 color;
+	int	 side;		/* --layout side */
+	int	 width;		/* columns, for side */
+	int	 http;		/* take HTTP apart */
+};
+
+struct show {
+	struct sink	 out;
+	struct show_opts o;
+	char		 src0[64];	/* the first source seen: labels omit it */
+	int		 have_src0;
+	struct ctab	 conns;		/* struct vconn */
+};
+
+void	show_init(struct show *, FILE *, const struct show_opts *);
 void	show_record(struct show *, const struct rec *);
+/* The input ended: what side-by-side columns still hold is shown. */
+void	show_end(struct show *);
 /* Whether a payload reads as text (UTF-8 without control characters
  * other than tab, CR and LF). */
 int	show_is_text(const unsigned char *, size_t);
+/* Offset, 16 bytes in hex, the same as ASCII; off is the first offset. */
 void	show_hexdump(FILE *, const unsigned char *, size_t);
 
 #endif

@@ -1,29 +1,252 @@
-/* tap.c - tcpmon-tap: reads records from files or stdin and shows each
- * connection's conversation to a person. */
+/* tap.c - tcpmon-tap: reads records from files, stdin or a running relay
+ * and shows them to a person: as conversations (the default), one line per
+ * connection (--list), JSON Lines (--json), or the exact bytes of one
+ * direction of one connection (--raw). */
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "input.h"
+#include "list.h"
 #include "record.h"
+#include "select.h"
 #include "show.h"
 #include "util.h"
+
+enum view { V_CONV, V_LIST, V_JSON, V_RAW };
+
+struct opts {
+	enum view	 view;
+	int		 side;
+	int		 color;		/* -1 auto */
+	int		 http;
+	int		 width;
+	int		 dir;		/* --dir: REC_C2S, REC_S2C */
+	const char	*attach;
+	struct sel_opts	 sel;
+};
+
+struct tap {
+	struct opts	*o;
+	struct sel	 sel;
+	struct show	 show;
+	struct list	 list;
+	/* --raw: the connection is (src, conn); a merged stream may have
+	 * the same number under another source, which is not ours. */
+	char		*raw_src;
+	int		 raw_xform_warned;
+};
 
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: tcpmon-tap [FILE ...]\n");
+	fprintf(status ? stderr : stdout,
+	    "usage: tcpmon-tap [--list | --json | --raw --conn N --dir "
+	    "request|response]\n"
+	    "                  [--layout stacked|side] [--color "
+	    "auto|always|never] [--width N]\n"
+	    "                  [--no-http] [--conn N[,M...]] [--since TIME] "
+	    "[--until TIME]\n"
+	    "                  [-e PATTERN] [--header NAME[=PATTERN]] [-iv] "
+	    "[--max-hold SIZE]\n"
+	    "                  [--attach PATH | FILE ...]\n");
 	exit(status);
 }
 
+enum { OPT_ATTACH = 256, OPT_COLOR, OPT_DIR, OPT_JSON, OPT_LAYOUT,
+    OPT_LIST, OPT_NO_HTTP, OPT_RAW, OPT_VERSION, OPT_WIDTH };
+
 static const struct option longopts[] = {
-	{ "help",	no_argument,	NULL, 'h' },
-	{ "version",	no_argument,	NULL, 'V' },
-	{ NULL,		0,		NULL, 0 }
+	{ "attach",	required_argument, NULL, OPT_ATTACH },
+	{ "color",	required_argument, NULL, OPT_COLOR },
+	{ "dir",	required_argument, NULL, OPT_DIR },
+	{ "help",	no_argument,	   NULL, 'h' },
+	{ "json",	no_argument,	   NULL, OPT_JSON },
+	{ "layout",	required_argument, NULL, OPT_LAYOUT },
+	{ "list",	no_argument,	   NULL, OPT_LIST },
+	{ "no-http",	no_argument,	   NULL, OPT_NO_HTTP },
+	{ "raw",	no_argument,	   NULL, OPT_RAW },
+	{ "version",	no_argument,	   NULL, OPT_VERSION },
+	{ "width",	required_argument, NULL, OPT_WIDTH },
+	SEL_LONGOPTS,
+	{ NULL,		0,		   NULL, 0 }
 };
+
+static void
+set_view(struct opts *o, enum view v, const char *name)
+{
+	if (o->view != V_CONV && o->view != v)
+		errx(TM_EXIT_USAGE, "%s: only one of --list, --json and --raw",
+		    name);
+	o->view = v;
+}
+
+static int
+term_width(void)
+{
+	struct winsize ws;
+	const char *c;
+	uint64_t v;
+	const char *e;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if ((c = getenv("COLUMNS")) != NULL && num_parse(c, 40, 10000, &v,
+	    &e) == 0)
+		return (int)v;
+	return 160;
+}
+
+static void
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	const char *e, *nc;
+	uint64_t v;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->color = -1;
+	o->http = 1;
+	sel_opts_init(&o->sel);
+	while ((ch = getopt_long(argc, argv, "h" SEL_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (sel_opt(&o->sel, ch, optarg))
+			continue;
+		switch (ch) {
+		case OPT_ATTACH:
+			o->attach = optarg;
+			break;
+		case OPT_COLOR:
+			if (strcmp(optarg, "auto") == 0)
+				o->color = -1;
+			else if (strcmp(optarg, "always") == 0)
+				o->color = 1;
+			else if (strcmp(optarg, "never") == 0)
+				o->color = 0;
+			else
+				errx(TM_EXIT_USAGE, "--color %s: use auto, "
+				    "always or never", optarg);
+			break;
+		case OPT_DIR:
+			if (strcmp(optarg, "request") == 0 ||
+			    strcmp(optarg, "c2s") == 0)
+				o->dir = REC_C2S;
+			else if (strcmp(optarg, "response") == 0 ||
+			    strcmp(optarg, "s2c") == 0)
+				o->dir = REC_S2C;
+			else
+				errx(TM_EXIT_USAGE, "--dir %s: use request "
+				    "or response", optarg);
+			break;
+		case OPT_JSON:
+			set_view(o, V_JSON, "--json");
+			break;
+		case OPT_LAYOUT:
+			if (strcmp(optarg, "stacked") == 0)
+				o->side = 0;
+			else if (strcmp(optarg, "side") == 0)
+				o->side = 1;
+			else
+				errx(TM_EXIT_USAGE, "--layout %s: use stacked "
+				    "or side", optarg);
+			break;
+		case OPT_LIST:
+			set_view(o, V_LIST, "--list");
+			break;
+		case OPT_NO_HTTP:
+			o->http = 0;
+			break;
+		case OPT_RAW:
+			set_view(o, V_RAW, "--raw");
+			break;
+		case OPT_WIDTH:
+			if (num_parse(optarg, 40, 10000, &v, &e) == -1)
+				errx(TM_EXIT_USAGE, "--width %s: %s", optarg, e);
+			o->width = (int)v;
+			break;
+		case OPT_VERSION:
+			printf("tcpmon-tap %s\n", TCPMON_VERSION);
+			exit(TM_EXIT_OK);
+		case 'h':
+			usage(TM_EXIT_OK);
+		default:
+			usage(TM_EXIT_USAGE);
+		}
+	}
+	if (o->attach != NULL && optind != argc)
+		errx(TM_EXIT_USAGE, "%s: --attach reads no files",
+		    argv[optind]);
+	if (o->view == V_RAW) {
+		if (o->sel.nconn != 1)
+			errx(TM_EXIT_USAGE, "--raw needs one connection: "
+			    "--conn N");
+		if (o->dir == 0)
+			errx(TM_EXIT_USAGE, "--raw needs --dir request or "
+			    "--dir response");
+		if (o->sel.invert)
+			errx(TM_EXIT_USAGE, "--raw and -v do not go together");
+	} else if (o->dir != 0)
+		errx(TM_EXIT_USAGE, "--dir goes with --raw");
+	if (o->color == -1) {
+		nc = getenv("NO_COLOR");
+		e = getenv("TERM");
+		o->color = isatty(STDOUT_FILENO) && (nc == NULL ||
+		    nc[0] == '\0') && (e == NULL || strcmp(e, "dumb") != 0);
+	}
+	if (o->width == 0)
+		o->width = term_width();
+}
+
+/* What the selector lets through, to the view. */
+static void
+view(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
+{
+	struct tap *t = arg;
+
+	(void)raw;
+	(void)rawlen;
+	switch (t->o->view) {
+	case V_CONV:
+		show_record(&t->show, r);
+		break;
+	case V_LIST:
+		list_record(&t->list, r);
+		break;
+	case V_JSON:
+		json_record(stdout, r);
+		break;
+	case V_RAW:
+		if (r->type != REC_DATA || r->dir != (enum rec_dir)t->o->dir ||
+		    r->conn != t->o->sel.conn[0])
+			break;
+		if (t->raw_src == NULL && (t->raw_src = strdup(r->src != NULL ?
+		    r->src : "")) == NULL)
+			err(TM_EXIT_FAIL, "strdup");
+		if (strcmp(t->raw_src, r->src != NULL ? r->src : "") != 0)
+			break;
+		if (rec_get(r, "xform") != NULL && !t->raw_xform_warned) {
+			warnx("connection %llu: records with xform=%s carry "
+			    "reformatted bytes, not what went over the wire",
+			    (unsigned long long)r->conn, rec_get(r, "xform"));
+			t->raw_xform_warned = 1;
+		}
+		fwrite(r->data, 1, r->len, stdout);
+		break;
+	}
+}
+
+static void
+feed(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
+{
+	struct tap *t = arg;
+
+	sel_feed(&t->sel, r, raw, rawlen);
+}
 
 /* Output reaches a person watching a live stream before we wait for more. */
 static void
@@ -33,62 +256,49 @@ flush_stdout(void *arg)
 	fflush(stdout);
 }
 
-/* Shows one input; returns 0, or the exit status for a failure. */
-static int
-tap_file(struct show *s, const char *path)
-{
-	struct rec_reader rd;
-	struct rec *r;
-	const char *name;
-	int fd, rc, status = TM_EXIT_OK;
-
-	if ((fd = tm_open_input(path, &name)) == -1) {
-		warn("%s", path);
-		return TM_EXIT_FAIL;
-	}
-	if ((r = malloc(sizeof(*r))) == NULL || recr_init(&rd, fd, name) == -1)
-		err(TM_EXIT_FAIL, "malloc");
-	rd.idle = flush_stdout;
-	while ((rc = recr_next(&rd, r)) == REC_OK)
-		show_record(s, r);
-	if (rc == REC_ERR) {
-		fflush(stdout);
-		warnx("%s", rd.err);
-		status = TM_EXIT_USAGE;
-	}
-	recr_free(&rd);
-	free(r);
-	if (fd != STDIN_FILENO)
-		close(fd);
-	return status;
-}
-
 int
 main(int argc, char **argv)
 {
-	struct show s;
-	int ch, i, rc, status = TM_EXIT_OK;
+	static char obuf[256 * 1024];
+	struct opts o;
+	struct tap t;
+	struct input in;
+	struct show_opts so;
+	int i;
 
 	tm_setprogname("tcpmon-tap");
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			usage(TM_EXIT_OK);
-		case 'V':
-			printf("tcpmon-tap %s\n", TCPMON_VERSION);
-			return TM_EXIT_OK;
-		default:
-			usage(TM_EXIT_USAGE);
-		}
-	}
-	show_init(&s, stdout);
-	if (optind == argc)
-		status = tap_file(&s, "-");
+	parse_opts(argc, argv, &o);
+	memset(&t, 0, sizeof(t));
+	t.o = &o;
+	/* Patterns are compiled, and refused, before any input is read. */
+	sel_init(&t.sel, &o.sel, view, &t);
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	so.color = o.color;
+	so.side = o.side;
+	so.width = o.width;
+	so.http = o.http;
+	show_init(&t.show, stdout, &so);
+	list_init(&t.list, stdout, o.color);
+
+	in_init(&in, feed, &t, flush_stdout, TM_EXIT_FAIL);
+	if (o.attach != NULL)
+		in_attach(&in, o.attach);
+	else if (optind == argc)
+		in_file(&in, "-");
 	for (i = optind; i < argc; i++)
-		if ((rc = tap_file(&s, argv[i])) != TM_EXIT_OK &&
-		    (status == TM_EXIT_OK || rc == TM_EXIT_USAGE))
-			status = rc;
+		in_file(&in, argv[i]);
+
+	/* What was read before a bad record stays shown: the connections
+	 * still undecided or open are finished on what was seen. */
+	sel_free(&t.sel);
+	if (o.view == V_CONV)
+		show_end(&t.show);
+	else if (o.view == V_LIST)
+		list_end(&t.list);
+	free(t.raw_src);
+	in_free(&in);
 	if (fflush(stdout) == EOF && errno != EPIPE)
 		err(TM_EXIT_FAIL, "stdout");
-	return status;
+	return in.status;
 }

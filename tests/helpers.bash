@@ -247,3 +247,152 @@ start_stub() {
 	wait_for "$T/stub.err" 'listening on' || return 1
 	STUB_PORT=$(port_of "$T/stub.err")
 }
+
+# start_nginx_unix DIR: a real nginx (Debian nginx-light) serving DIR/www on the
+# Unix socket DIR/ngx.sock, with gzip and SSI (SSI answers are chunked);
+# waits for the socket.  Sets NGINX_PID.  No port, so nothing to race for.
+start_nginx_unix() {
+	local d=$1 i
+	mkdir -p "$d/ngx-tmp"
+	cat > "$d/nginx.conf" <<-NGX
+	daemon off;
+	master_process off;
+	worker_processes 1;
+	pid $d/nginx.pid;
+	error_log $d/nginx.log;
+	events { worker_connections 256; }
+	http {
+		access_log off;
+		client_body_temp_path $d/ngx-tmp/body;
+		proxy_temp_path $d/ngx-tmp/proxy;
+		fastcgi_temp_path $d/ngx-tmp/fcgi;
+		uwsgi_temp_path $d/ngx-tmp/uwsgi;
+		scgi_temp_path $d/ngx-tmp/scgi;
+		types { text/html html; application/json json; text/xml xml;
+		    image/png png; text/plain txt; }
+		server {
+			listen unix:$d/ngx.sock;
+			root $d/www;
+			gzip on;
+			gzip_min_length 1;
+			gzip_types application/json text/plain;
+			location /ssi/ { ssi on; ssi_types text/xml; gzip off; }
+		}
+	}
+	NGX
+	nginx -c "$d/nginx.conf" -e "$d/nginx.log" > /dev/null 2>&1 < /dev/null 3>&- &
+	NGINX_PID=$!
+	for ((i = 0; i < 200; i++)); do
+		[ -S "$d/ngx.sock" ] && return 0
+		sleep 0.05
+	done
+	echo "nginx did not start:" >&2
+	cat "$d/nginx.log" >&2
+	return 1
+}
+
+# make_web DIR: the files nginx serves in the captures.
+make_web() {
+	local d=$1/www i
+	mkdir -p "$d/ssi"
+	printf '<!doctype html>\n<title>tcpmon</title>\n<p>hello from nginx</p>\n' > "$d/index.html"
+	{
+		printf '{"items": [\n'
+		for ((i = 0; i < 400; i++)); do
+			printf '  {"id": %d, "name": "item number %d", "ok": true},\n' "$i" "$i"
+		done
+		printf '  {"id": -1, "name": "needle-in-json"}\n]}\n'
+	} > "$d/data.json"
+	{
+		printf '<?xml version="1.0"?>\n<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>\n'
+		for ((i = 0; i < 300; i++)); do printf '<line n="%d">padding text</line>\n' "$i"; done
+		printf '<soap:Fault><faultcode>soap:Server</faultcode><faultstring>Server Fault</faultstring></soap:Fault>\n'
+		printf '</soap:Body></soap:Envelope>\n'
+	} > "$d/ssi/fault.xml"
+	{ printf '\x89PNG\r\n\x1a\n'; head -c 3000 /dev/urandom; } > "$d/logo.png"
+}
+
+# make_capture DIR: a capture by the real relay of real peers, in
+# DIR/cap.tcpmon: nginx over HTTP (conn 1 plain, 2 gzip+chunked JSON,
+# 3 chunked XML with a SOAP Fault, 4 a PNG, 5 a chunked POST), socat
+# echoing binary (6), an empty connection (7), a client reset (8), then
+# eight keep-alive clients at once (9-16), three requests each.  Stops
+# everything it started.
+make_capture() {
+	local d=$1 relay_pid echo_pid rport eport i pids=()
+	make_web "$d"
+	start_nginx_unix "$d" || return 1
+	socat -d -d TCP4-LISTEN:0,bind=127.0.0.1,reuseaddr,fork EXEC:cat \
+	    > /dev/null 2> "$d/echo.err" < /dev/null 3>&- &
+	echo_pid=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -q 'listening on' "$d/echo.err" 2>/dev/null && break
+		sleep 0.05
+	done
+	eport=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$d/echo.err" | head -n 1)
+	"$(bin tcpmon-relay)" -l 0 -t "unix:$d/ngx.sock" -l 0 -t 127.0.0.1:"$eport" \
+	    -o "$d/cap.tcpmon" > /dev/null 2> "$d/relay.err" < /dev/null 3>&- &
+	relay_pid=$!
+	for ((i = 0; i < 200; i++)); do
+		[ "$(grep -c 'listening on' "$d/relay.err" 2>/dev/null)" -ge 2 ] && break
+		sleep 0.05
+	done
+	rport=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$d/relay.err" | sed -n 1p)
+	RELAY2_PORT=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$d/relay.err" | sed -n 2p)
+	local u=http://127.0.0.1:$rport
+	timeout 10 curl -sS -o /dev/null "$u/index.html"
+	timeout 10 curl -sS --compressed -o "$d/got.json" "$u/data.json"
+	timeout 10 curl -sS -o "$d/got.xml" "$u/ssi/fault.xml"
+	timeout 10 curl -sS -o "$d/got.png" "$u/logo.png"
+	printf 'name=tcpmon&chunked=yes' | timeout 10 curl -sS -o /dev/null \
+	    -H 'Transfer-Encoding: chunked' --data-binary @- "$u/index.html"
+	printf '\x00\x01\x02\x03binary\xfe\xff' |
+	    timeout 10 socat -t 5 - TCP:127.0.0.1:"$RELAY2_PORT" > /dev/null
+	timeout 10 socat -u /dev/null TCP:127.0.0.1:"$rport"
+	timeout 10 python3 -c '
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /index.html HTTP/1.1\r\nHo")
+time.sleep(0.2)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()' "$rport"
+	for ((i = 0; i < 8; i++)); do
+		timeout 20 curl -sS -o /dev/null -o /dev/null -o /dev/null \
+		    "$u/index.html" "$u/ssi/fault.xml" "$u/logo.png" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	for ((i = 0; i < 200; i++)); do
+		[ "$(grep -ac '^TCPMON/1 close ' "$d/cap.tcpmon")" -ge 16 ] && break
+		sleep 0.05
+	done
+	kill -TERM "$relay_pid" "$echo_pid" "$NGINX_PID"
+	wait "$relay_pid" "$echo_pid" "$NGINX_PID" 2>/dev/null
+	[ "$(grep -ac '^TCPMON/1 close ' "$d/cap.tcpmon")" -eq 16 ]
+}
+
+# mkrec KIND CONN [DIR|-] [TIME|-] [PAYLOAD] [FIELDS...]: one record on
+# stdout, for hand-made streams (PAYLOAD is taken as printf %b).
+mkrec() {
+	local kind=$1 conn=$2 dir=${3:--} time=${4:--} payload=${5:-} hdr
+	shift 5 2>/dev/null || shift $#
+	hdr="TCPMON/1 $kind conn=$conn src=t1"
+	[ "$time" != - ] && hdr+=" time=$time"
+	[ "$dir" != - ] && hdr+=" dir=$dir"
+	[ $# -gt 0 ] && hdr+=" $*"
+	local n
+	n=$(printf '%b' "$payload" | wc -c)
+	printf '%s len=%d\n' "$hdr" "$n"
+	printf '%b\n' "$payload"
+}
+
+# capture_setup_file / capture_teardown_file: a suite's setup_file and
+# teardown_file when its tests share one make_capture in $CAPDIR; cap
+# names the capture.
+capture_setup_file() {
+	CAPDIR=$(mktemp -d /tmp/tmc.XXXXXX)
+	export CAPDIR
+	make_capture "$CAPDIR"
+}
+capture_teardown_file() { rm -rf "$CAPDIR"; }
+cap() { printf '%s\n' "$CAPDIR/cap.tcpmon"; }

@@ -1,0 +1,13 @@
+/* grow.h - the one growable buffer of tap/: hold buffers, pattern tails
+ * and unfinished HTTP heads all append through it. */
+#ifndef TCPMON_GROW_H
+#define TCPMON_GROW_H
+
+#include <stddef.h>
+
+/* Appends n bytes to *buf (*len used of *cap), doubling from first bytes;
+ * out of memory ends the program (exit 1). */
+void	grow_put(unsigned char **buf, size_t *len, size_t *cap, size_t first,
+	    const void *p, size_t n);
+
+#endif

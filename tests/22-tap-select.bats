@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# The selectors tcpmon-tap shares with tcpmon-grep: --conn, --since/--until,
+# -e over the payload across record boundaries, --header, -v; bad patterns
+# and times are refused before any input is read.
+
+load helpers
+
+# Four connections, made by hand so that the record boundaries are known.
+streams() {
+	{
+	mkrec stream 0 - 2026-11-22T09:00:00Z '' tool=test version=1
+	mkrec open 1 - 2026-11-22T09:59:00Z '' client=c:1 target=s:1
+	mkrec data 1 c2s 2026-11-22T09:59:01Z 'POST /calc HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 20\r\n\r\n<a>Fa'
+	mkrec data 1 c2s 2026-11-22T09:59:02Z 'ult here</a>xxxxxxxx'
+	mkrec open 2 - 2026-11-22T10:00:00Z '' client=c:2 target=s:1
+	mkrec data 2 c2s 2026-11-22T10:00:01Z 'something Fa'
+	mkrec data 2 s2c 2026-11-22T10:00:02Z 'ult in the other direction'
+	mkrec data 1 s2c 2026-11-22T10:30:00Z 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Trace: abc-123\r\nContent-Length: 2\r\n\r\n{}'
+	mkrec close 1 - 2026-11-22T10:30:01Z '' reason=eof c2s=107 s2c=92
+	mkrec close 2 - 2026-11-22T10:30:02Z '' reason=reset c2s=12 s2c=26
+	mkrec open 3 - 2026-11-22T11:00:00Z '' client=c:3 target=s:1
+	mkrec data 3 c2s 2026-11-22T11:00:01Z 'hello\nGET /x HTTP/1.1\r\n'
+	mkrec data 3 c2s 2026-11-22T11:00:02Z 'GET /y HTTP/1.1\r\n\r\n'
+	mkrec close 3 - 2026-11-22T11:00:03Z '' reason=eof c2s=44 s2c=0
+	mkrec note 0 - 2026-11-22T11:00:04Z 'end of test'
+	} > "$T/s.tcpmon"
+}
+
+conns() { grep -oE '\[#[0-9]+\] open' | grep -oE '[0-9]+' | sort -n | sed 's/^/#/' | tr '\n' ' '; }
+
+@test "select: --conn picks connections by number" {
+	streams
+	run -0 "$(bin tcpmon-tap)" --conn 2,3 "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#2 #3 " ]
+	assert_line --regexp 'note: end of test$'
+	run -0 "$(bin tcpmon-tap)" --conn 3 -v "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 #2 " ]
+	run -2 --separate-stderr "$(bin tcpmon-tap)" --conn 1,x "$T/s.tcpmon"
+	assert_equal "$stderr" "tcpmon-tap: --conn 1,x: x: invalid"
+	run -2 "$(bin tcpmon-tap)" --conn 0 "$T/s.tcpmon"
+}
+
+@test "select: -e matches across record boundaries, within one direction" {
+	streams
+	run -0 "$(bin tcpmon-tap)" -e 'Fault' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+	run -0 "$(bin tcpmon-tap)" -e 'F.u?l+t\s+here' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+	run -0 "$(bin tcpmon-tap)" -e 'fault' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "" ]
+	run -0 "$(bin tcpmon-tap)" -i -e 'fault' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+	run -0 "$(bin tcpmon-tap)" -e 'nomatch' -e 'other dir' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#2 " ]
+	run -0 "$(bin tcpmon-tap)" -v -e 'Fault' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#2 #3 " ]
+}
+
+@test "select: ^ is the start of a direction, not of each record; lookbehind spans records" {
+	streams
+	run -0 "$(bin tcpmon-tap)" -e '^GET' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "" ]
+	run -0 "$(bin tcpmon-tap)" -e '(?m)^GET /y' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#3 " ]
+	run -0 "$(bin tcpmon-tap)" -e '(?<=<a>Fa)ult' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+}
+
+@test "select: --header NAME and NAME=PATTERN over HTTP heads of either direction" {
+	streams
+	run -0 "$(bin tcpmon-tap)" --header x-trace "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+	run -0 "$(bin tcpmon-tap)" --header 'X-Trace=^abc-\d+$' --header content-type=xml "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+	run -0 "$(bin tcpmon-tap)" --header 'X-Trace=^abc-\d+$' --header content-type=html "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "" ]
+	run -0 "$(bin tcpmon-tap)" --header X-Nope -v "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 #2 #3 " ]
+	run -2 --separate-stderr "$(bin tcpmon-tap)" --header '=x' "$T/s.tcpmon"
+	assert_equal "$stderr" "tcpmon-tap: --header =x: no header name"
+}
+
+@test "select: --since and --until: connections with a record in the interval" {
+	streams
+	run -0 "$(bin tcpmon-tap)" --since 2026-11-22T10:00:00Z --until 2026-11-22T10:59:59Z "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 #2 " ]
+	run -0 "$(bin tcpmon-tap)" --since 10:31 "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#3 " ]
+	run -0 "$(bin tcpmon-tap)" --until 09:59:30.5 "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+	run -0 "$(bin tcpmon-tap)" --since 2026-11-23 "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "" ]
+	run -0 "$(bin tcpmon-tap)" --since -10m "$T/s.tcpmon"
+	run -2 --separate-stderr "$(bin tcpmon-tap)" --since yesterday "$T/s.tcpmon"
+	[[ $stderr == "tcpmon-tap: --since yesterday: not a time"* ]]
+	run -2 "$(bin tcpmon-tap)" --until 25:00 "$T/s.tcpmon"
+}
+
+@test "select: selectors combine; the views take them too" {
+	streams
+	run -0 "$(bin tcpmon-tap)" --list -e Fa --since 10:00 "$T/s.tcpmon"
+	assert_line --regexp '^#1 +eof '
+	assert_line --regexp '^#2 +reset '
+	[ "${#lines[@]}" -eq 3 ]
+	run -0 "$(bin tcpmon-tap)" --json -e 'Fault' "$T/s.tcpmon"
+	refute_line --partial '"conn":2'
+	assert_line --partial '"conn":1'
+	run -0 "$(bin tcpmon-tap)" --raw --conn 1 --dir request -e 'Fault' "$T/s.tcpmon"
+	assert_output --partial 'Fault here</a>'
+	run -0 "$(bin tcpmon-tap)" --raw --conn 1 --dir request -e 'nowhere' "$T/s.tcpmon"
+	assert_output ""
+}
+
+@test "select: a bad pattern is an error before any input is read" {
+	mkfifo "$T/fifo"
+	# Nobody writes the fifo: reading it would hang until the timeout.
+	run -2 --separate-stderr timeout 5 "$(bin tcpmon-tap)" -e 'a(b' "$T/fifo"
+	assert_equal "$stderr" "tcpmon-tap: -e 'a(b': missing closing parenthesis at offset 3"
+	run -2 --separate-stderr timeout 5 "$(bin tcpmon-tap)" --header 'Host=[z-a]' "$T/fifo"
+	[[ $stderr == "tcpmon-tap: --header Host '[z-a]': range out of order"* ]]
+	run -2 --separate-stderr timeout 5 "$(bin tcpmon-grep)" -e ok -e '*' "$T/fifo"
+	[[ $stderr == "tcpmon-grep: -e '*': quantifier does not follow"* ]]
+}
+
+@test "select: past --max-hold a connection is decided on what was seen, and a note says so" {
+	{
+	mkrec open 1 - 2026-11-22T10:00:00Z '' client=c:1 target=s:1
+	mkrec data 1 c2s 2026-11-22T10:00:01Z "$(head -c 3000 /dev/zero | tr '\0' a)"
+	mkrec data 1 c2s 2026-11-22T10:00:02Z 'needle'
+	mkrec close 1 - 2026-11-22T10:00:03Z '' reason=eof
+	} > "$T/big"
+	run -0 --separate-stderr "$(bin tcpmon-tap)" -e needle --max-hold 2k "$T/big"
+	[[ $stderr == *"connection t1 #1: "*" bytes held back, over --max-hold 2048: decided on what was seen so far" ]]
+	assert_line --regexp 'note warning: connection t1 #1: .* \(not selected\)$'
+	run -0 "$(bin tcpmon-tap)" -e needle "$T/big"
+	assert_line --regexp '\[#1\] close: eof'
+}
