@@ -15,7 +15,7 @@
 #include "util.h"
 
 #define OUT_BUF		(4u * 1024 * 1024)
-#define VIEWER_BUF	(2u * 1024 * 1024)
+#define VIEWER_BUF	(4u * 1024 * 1024)
 /* The largest record a connection writes: one read and its header. */
 #define MAX_REC		(RELAY_BUF + REC_MAX_HEADER + 1)
 /* Room kept for open, shutdown and close records, which are written
