@@ -52,6 +52,8 @@ q_append(struct outq *q, const struct iovec *iov, int n)
 		q->off = 0;
 	}
 	for (i = 0; i < n; i++) {
+		if (iov[i].iov_len == 0)
+			continue;	/* an empty payload may be NULL */
 		memcpy(q->buf + q->off + q->len, iov[i].iov_base,
 		    iov[i].iov_len);
 		q->len += iov[i].iov_len;
