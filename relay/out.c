@@ -294,6 +294,15 @@ put_drop_note(struct relay *r)
 static void viewer_cut(struct relay *, struct viewer *);
 
 void
+relay_stream_rec(struct relay *r, struct rec *rec)
+{
+	rec_init(rec, REC_STREAM, 0);
+	rec_set_src(rec, r->src);
+	rec_set(rec, "tool", "tcpmon-relay");
+	rec_set(rec, "version", TCPMON_VERSION);
+}
+
+void
 relay_put(struct relay *r, struct rec *rec, const void *data, size_t n)
 {
 	char hdr[REC_MAX_HEADER];
@@ -473,11 +482,8 @@ tap_accept(struct loop *l, int fd, unsigned ev, void *arg)
 			continue;
 		}
 		/* What a viewer sees: a stream record, then every record
-		 * from now on (tcpmon-relay(1), VIEWERS). */
-		rec_init(&rec, REC_STREAM, 0);
-		rec_set_src(&rec, r->src);
-		rec_set(&rec, "tool", "tcpmon-relay");
-		rec_set(&rec, "version", TCPMON_VERSION);
+		 * from now on (tcpmon-relay(1), Viewers). */
+		relay_stream_rec(r, &rec);
 		{
 			char hdr[REC_MAX_HEADER];
 			struct iovec iov[2];

@@ -459,10 +459,7 @@ main(int argc, char **argv)
 	loop_every(r->loop, SWEEP_MS, on_tick, r);
 	loop_after(r->loop, out_flush, r);
 
-	rec_init(&rec, REC_STREAM, 0);
-	rec_set_src(&rec, r->src);
-	rec_set(&rec, "tool", "tcpmon-relay");
-	rec_set(&rec, "version", TCPMON_VERSION);
+	relay_stream_rec(r, &rec);
 	relay_put(r, &rec, NULL, 0);
 	out_flush(r->loop, r);
 

@@ -116,6 +116,8 @@ int	 out_init(struct relay *, int fd, const char *name);
 /* Writes a record to the output and to every viewer.  Lossless, it waits
  * for room when it must; --lossy, it drops what does not fit. */
 void	 relay_put(struct relay *, struct rec *, const void *, size_t);
+/* The stream record that starts the output and each viewer's stream. */
+void	 relay_stream_rec(struct relay *, struct rec *);
 /* Whether a data record of RELAY_BUF bytes may be taken now.  When not,
  * the caller stops reading until conn_unpark_all. */
 int	 out_room(struct relay *);

@@ -16,6 +16,16 @@ still_serves() {
 	assert_output "still here"
 }
 
+# through_peer MODE [ARGS...]: an echo server, a relay-peer.py server in
+# MODE, and a relay with a listener for each (the peer's first).
+through_peer() {
+	local mode=$1
+	shift
+	start_echo
+	start_peer server "$mode"
+	start_relay -l 0 -t 127.0.0.1:"$PEER_PORT" -l 0 -t 127.0.0.1:"$ECHO_PORT" "$@"
+}
+
 stop_relay() {
 	kill -TERM "$RELAY_PID"
 	wait_exit "$RELAY_PID"
@@ -23,9 +33,7 @@ stop_relay() {
 }
 
 @test "tcp: the client half-closes; the server's answer still arrives" {
-	start_echo
-	start_peer server halfclose-wait
-	start_relay -l 0 -t 127.0.0.1:"$PEER_PORT" -l 0 -t 127.0.0.1:"$ECHO_PORT"
+	through_peer halfclose-wait
 	run -0 timeout 20 python3 "$TESTS_DIR/relay-peer.py" client halfclose-wait "$RELAY_PORT"
 	assert_output "client got: got 7 bytes"
 	wait_for "$T/server.out" 'server got: request'
@@ -42,9 +50,7 @@ stop_relay() {
 }
 
 @test "tcp: the server half-closes first; the client's late bytes still arrive" {
-	start_echo
-	start_peer server halfclose-first
-	start_relay -l 0 -t 127.0.0.1:"$PEER_PORT" -l 0 -t 127.0.0.1:"$ECHO_PORT"
+	through_peer halfclose-first
 	run -0 timeout 20 python3 "$TESTS_DIR/relay-peer.py" client halfclose-first "$RELAY_PORT"
 	assert_output "client got: hello from server"
 	wait_for "$T/server.out" 'server got: late data$'
@@ -60,9 +66,7 @@ stop_relay() {
 }
 
 @test "tcp: a reset from the server resets the client" {
-	start_echo
-	start_peer server reset
-	start_relay -l 0 -t 127.0.0.1:"$PEER_PORT" -l 0 -t 127.0.0.1:"$ECHO_PORT"
+	through_peer reset
 	run -0 timeout 20 python3 "$TESTS_DIR/relay-peer.py" client expect-reset "$RELAY_PORT"
 	assert_output reset
 	still_serves
@@ -74,9 +78,7 @@ stop_relay() {
 }
 
 @test "tcp: a reset from the client resets the server" {
-	start_echo
-	start_peer server hold
-	start_relay -l 0 -t 127.0.0.1:"$PEER_PORT" -l 0 -t 127.0.0.1:"$ECHO_PORT"
+	through_peer hold
 	# The hold server does not echo: the client resets after its send.
 	run -0 timeout 20 python3 - "$RELAY_PORT" <<'PY'
 import socket, struct, sys, time
@@ -138,10 +140,7 @@ PY
 }
 
 @test "tcp: a target that never answers times out (--connect-timeout) and resets the client" {
-	start_echo
-	start_peer server blackhole
-	start_relay -l 0 -t 127.0.0.1:"$PEER_PORT" -l 0 -t 127.0.0.1:"$ECHO_PORT" \
-	    --connect-timeout 300ms
+	through_peer blackhole --connect-timeout 300ms
 	run -0 timeout 20 python3 "$TESTS_DIR/relay-peer.py" client expect-reset "$RELAY_PORT"
 	assert_output reset
 	still_serves
