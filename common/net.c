@@ -214,8 +214,9 @@ sock_listen(const struct sockaddr_any *sa, int backlog)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	/* The umask makes the socket 0600 from its birth: no window in
-	 * which another user could connect. */
+	/* The umask makes the socket 0600 from its birth (a socket takes
+	 * 0777 less the umask): no window in which another user could
+	 * connect. */
 	if (family == AF_UNIX)
 		old = umask(0177);
 	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1) {

@@ -1,12 +1,15 @@
 /* conn.c - one relayed connection: bytes both ways, half-closes, resets and
  * failures passed on faithfully, and every event recorded before the peer
- * sees it. */
+ * sees it.  The steps are apart so that others can be put between them:
+ * conn_connect (where the bytes go), take (read and record) and deliver
+ * (hand recorded bytes to the peer). */
+#include <err.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <err.h>
 
 #include "relay.h"
 #include "util.h"
@@ -18,6 +21,36 @@
 enum side { CLIENT, SERVER };
 
 static void conn_event(struct loop *, int, unsigned, void *);
+
+static unsigned char *
+pool_get(struct relay *r)
+{
+	unsigned char *p;
+
+	if (r->npool > 0)
+		return r->pool[--r->npool];
+	if ((p = malloc(RELAY_BUF)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	return p;
+}
+
+static void
+pool_put(struct relay *r, unsigned char *p)
+{
+	if (p == NULL)
+		return;
+	if (r->npool < POOL_MAX)
+		r->pool[r->npool++] = p;
+	else
+		free(p);
+}
+
+void
+pool_free(struct relay *r)
+{
+	while (r->npool > 0)
+		free(r->pool[--r->npool]);
+}
 
 static void
 put_simple(struct relay *r, struct conn *c, enum rec_type t, enum rec_dir d)
@@ -32,47 +65,61 @@ put_simple(struct relay *r, struct conn *c, enum rec_type t, enum rec_dir d)
 
 static void
 put_close(struct relay *r, struct conn *c, const char *reason, int side,
-    int error)
+    const char *error)
 {
 	struct rec rec;
 
 	rec_init(&rec, REC_CLOSE, c->id);
 	rec_set_src(&rec, r->src);
 	rec_set(&rec, "reason", reason);
+	if (error != NULL)
+		rec_set(&rec, "error", error);
 	if (side >= 0)
 		rec_set(&rec, "by", side == CLIENT ? "client" : "server");
-	if (error != 0)
-		rec_set(&rec, "error", strerror(error));
 	rec_setf(&rec, "c2s", "%llu", (unsigned long long)c->c2s.total);
 	rec_setf(&rec, "s2c", "%llu", (unsigned long long)c->s2c.total);
 	relay_put(r, &rec, NULL, 0);
 	if (r->verbose)
 		warnx("conn %llu closed: %s%s%s (%llu bytes up, %llu down)",
 		    (unsigned long long)c->id, reason, error ? ": " : "",
-		    error ? strerror(error) : "",
-		    (unsigned long long)c->c2s.total,
+		    error ? error : "", (unsigned long long)c->c2s.total,
 		    (unsigned long long)c->s2c.total);
+}
+
+static void
+unpark(struct relay *r, struct conn *c)
+{
+	if (!c->parked)
+		return;
+	if (c->pprev != NULL)
+		c->pprev->pnext = c->pnext;
+	else
+		r->parked = c->pnext;
+	if (c->pnext != NULL)
+		c->pnext->pprev = c->pprev;
+	c->pprev = c->pnext = NULL;
+	c->parked = 0;
 }
 
 static void
 conn_free(struct relay *r, struct conn *c)
 {
+	unpark(r, c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
 		r->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	free(c->c2s.buf);
-	free(c->s2c.buf);
+	pool_put(r, c->c2s.buf);
+	pool_put(r, c->s2c.buf);
 	free(c);
 	r->nconns--;
 	relay_resume_listeners(r);
 }
 
-/* Ends the connection.  how: 0 closes both sides with a FIN, 1 resets
- * both, and for a reset that came from one side, the other side is reset
- * and the side that reset is closed. */
+/* Closes both sockets and frees the connection; each side is reset or
+ * closed with a FIN as asked. */
 static void
 conn_end(struct relay *r, struct conn *c, int reset_client, int reset_server)
 {
@@ -96,15 +143,39 @@ conn_end(struct relay *r, struct conn *c, int reset_client, int reset_server)
 static void
 connect_failed(struct relay *r, struct conn *c, int e)
 {
-	put_close(r, c, sock_connect_reason(e), SERVER, e);
+	char msg[ADDR_TEXT + 320];
+
+	snprintf(msg, sizeof(msg), "connect %s: %s", c->l->target.text,
+	    strerror(e));
+	put_close(r, c, sock_connect_reason(e), SERVER, msg);
 	if (!r->quiet)
-		warnx("connect %s: %s", c->l->target.text, strerror(e));
+		warnx("%s", msg);
 	conn_end(r, c, 1, 0);
 }
 
-/* Best effort: what the surviving side is owed goes out before its reset. */
+/* Starts the connection toward the server.  Returns -1 when it failed at
+ * once and the connection was ended. */
+static int
+conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
+{
+	int pending;
+
+	if ((c->sfd = sock_connect(sa, &pending)) == -1) {
+		connect_failed(r, c, errno);
+		return -1;
+	}
+	c->connecting = pending;
+	if (loop_add(r->loop, c->sfd, 0, conn_event, c) == -1) {
+		connect_failed(r, c, errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* Best effort: what the surviving side is owed goes out before its reset
+ * or close. */
 static void
-flush_before_reset(struct half *h, int fd)
+flush_before_end(struct half *h, int fd)
 {
 	if (h->len > 0 && fd != -1)
 		(void)send(fd, h->buf + h->off, h->len,
@@ -119,23 +190,101 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
 	int reset = e == ECONNRESET || e == EPIPE;
 
 	if (s == CLIENT)
-		flush_before_reset(&c->s2c, c->cfd);
+		flush_before_end(&c->c2s, c->sfd);
 	else
-		flush_before_reset(&c->c2s, c->sfd);
-	put_close(r, c, reset ? "reset" : "error", s, reset ? 0 : e);
+		flush_before_end(&c->s2c, c->cfd);
+	put_close(r, c, reset ? "reset" : "error", s,
+	    reset ? NULL : strerror(e));
 	conn_end(r, c, s == SERVER, s == CLIENT);
 }
 
-static void
-record_data(struct relay *r, struct conn *c, enum rec_dir d,
-    const unsigned char *p, size_t n)
+/*
+ * Hands the bytes waiting in h to the socket to.  Returns 1 when all went,
+ * 0 when the receiver is full (the rest waits), -1 when the connection
+ * failed and was ended.
+ */
+static int
+deliver(struct relay *r, struct conn *c, struct half *h, int to,
+    enum side toside)
+{
+	ssize_t n;
+
+	while (h->len > 0) {
+		n = send(to, h->buf + h->off, h->len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			side_failed(r, c, toside, errno);
+			return -1;
+		}
+		h->off += (size_t)n;
+		h->len -= (size_t)n;
+		c->active = tm_mono_ms();
+	}
+	h->off = 0;
+	pool_put(r, h->buf);
+	h->buf = NULL;
+	return 1;
+}
+
+/*
+ * Reads once from the socket from into h and records what came.  Returns
+ * the bytes read, 0 at the sender's EOF, -2 when nothing is there now, -1
+ * when the connection failed and was ended.
+ */
+static ssize_t
+take(struct relay *r, struct conn *c, struct half *h, int from,
+    enum side fromside, enum rec_dir d)
 {
 	struct rec rec;
+	ssize_t n;
 
+	if (h->buf == NULL)
+		h->buf = pool_get(r);
+	do
+		n = recv(from, h->buf, RELAY_BUF, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		pool_put(r, h->buf);
+		h->buf = NULL;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -2;
+		side_failed(r, c, fromside, errno);
+		return -1;
+	}
+	if (n == 0) {
+		pool_put(r, h->buf);
+		h->buf = NULL;
+		h->eof = 1;
+		put_simple(r, c, REC_SHUTDOWN, d);
+		return 0;
+	}
+	/* Recorded before it is delivered: the record never lags behind
+	 * what a peer has seen. */
 	rec_init(&rec, REC_DATA, c->id);
 	rec_set_src(&rec, r->src);
 	rec.dir = d;
-	relay_put(r, &rec, p, n);
+	relay_put(r, &rec, h->buf, (size_t)n);
+	h->off = 0;
+	h->len = (size_t)n;
+	h->total += (size_t)n;
+	c->active = tm_mono_ms();
+	return n;
+}
+
+static void
+park(struct relay *r, struct conn *c)
+{
+	if (c->parked)
+		return;
+	c->parked = 1;
+	c->pprev = NULL;
+	c->pnext = r->parked;
+	if (r->parked != NULL)
+		r->parked->pprev = c;
+	r->parked = c;
 }
 
 /*
@@ -143,37 +292,22 @@ record_data(struct relay *r, struct conn *c, enum rec_dir d,
  * Returns -1 when the connection failed and was ended.
  */
 static int
-flow(struct relay *r, struct conn *c, struct half *h, int from, int to,
-    enum rec_dir d)
+flow(struct relay *r, struct conn *c, enum rec_dir d)
 {
+	struct half *h = d == REC_C2S ? &c->c2s : &c->s2c;
 	enum side fromside = d == REC_C2S ? CLIENT : SERVER;
 	enum side toside = d == REC_C2S ? SERVER : CLIENT;
-	const unsigned char *p;
-	size_t got;
+	int from = d == REC_C2S ? c->cfd : c->sfd;
+	int to = d == REC_C2S ? c->sfd : c->cfd;
 	ssize_t n;
-	int rounds;
+	int rounds, rc;
 
 	for (rounds = 0; rounds < MAX_ROUNDS; rounds++) {
 		if (h->len > 0) {
-			p = h->buf + h->off;
-			n = send(to, p, h->len, MSG_NOSIGNAL);
-			if (n == -1) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return 0;
-				side_failed(r, c, toside, errno);
-				return -1;
-			}
-			h->off += (size_t)n;
-			h->len -= (size_t)n;
-			c->active = tm_mono_ms();
-			if (h->len == 0) {
-				free(h->buf);
-				h->buf = NULL;
-				h->off = 0;
-			}
-			continue;
+			/* Reading waits while earlier bytes wait for
+			 * their receiver: that is the backpressure. */
+			if ((rc = deliver(r, c, h, to, toside)) != 1)
+				return rc;
 		}
 		if (h->eof) {
 			if (!h->shut) {
@@ -182,44 +316,19 @@ flow(struct relay *r, struct conn *c, struct half *h, int from, int to,
 			}
 			return 0;
 		}
-		n = recv(from, r->scratch, RELAY_BUF, 0);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			side_failed(r, c, fromside, errno);
-			return -1;
-		}
-		if (n == 0) {
-			h->eof = 1;
-			put_simple(r, c, REC_SHUTDOWN, d);
-			continue;
-		}
-		/* Recorded before it is forwarded: the record never lags
-		 * behind what a peer has seen. */
-		got = (size_t)n;
-		record_data(r, c, d, r->scratch, got);
-		h->total += got;
-		c->active = tm_mono_ms();
-		n = send(to, r->scratch, got, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR) {
-				side_failed(r, c, toside, errno);
-				return -1;
-			}
-			n = 0;
-		}
-		if ((size_t)n < got) {
-			/* The rest waits in a buffer of its own until the
-			 * receiver takes it; we read no more meanwhile. */
-			if ((h->buf = malloc(RELAY_BUF)) == NULL)
-				err(TM_EXIT_FAIL, "malloc");
-			memcpy(h->buf, r->scratch + n, got - (size_t)n);
-			h->off = 0;
-			h->len = got - (size_t)n;
+		if (!out_room(r)) {
+			/* Lossless: the traffic waits for the record. */
+			park(r, c);
 			return 0;
+		}
+		if ((n = take(r, c, h, from, fromside, d)) == -1)
+			return -1;
+		if (n == -2)
+			return 0;
+		if (n > 0 && (size_t)n < RELAY_BUF) {
+			/* A short read drained the socket: deliver, and
+			 * leave the next read to epoll. */
+			return deliver(r, c, h, to, toside) == -1 ? -1 : 0;
 		}
 	}
 	return 0;
@@ -234,11 +343,9 @@ watch(struct relay *r, struct conn *c)
 	if (c->connecting)
 		sev = LOOP_WRITE;
 	else {
-		/* Reading stops while the bytes read before wait for their
-		 * receiver: that is the backpressure. */
-		if (!c->c2s.eof && c->c2s.len == 0)
+		if (!c->c2s.eof && c->c2s.len == 0 && !c->parked)
 			cev |= LOOP_READ;
-		if (!c->s2c.eof && c->s2c.len == 0)
+		if (!c->s2c.eof && c->s2c.len == 0 && !c->parked)
 			sev |= LOOP_READ;
 		if (c->s2c.len > 0)
 			cev |= LOOP_WRITE;
@@ -247,6 +354,17 @@ watch(struct relay *r, struct conn *c)
 	}
 	loop_mod(r->loop, c->cfd, cev);
 	loop_mod(r->loop, c->sfd, sev);
+}
+
+void
+conn_unpark_all(struct relay *r)
+{
+	struct conn *c;
+
+	while ((c = r->parked) != NULL) {
+		unpark(r, c);
+		watch(r, c);
+	}
 }
 
 static void
@@ -277,24 +395,20 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		}
 		c->connecting = 0;
 		ev = LOOP_READ;
+		if (r->verbose)
+			warnx("conn %llu: connected to %s",
+			    (unsigned long long)c->id, c->l->target.text);
 	}
-	if (s == CLIENT) {
-		if ((ev & LOOP_READ) &&
-		    flow(r, c, &c->c2s, c->cfd, c->sfd, REC_C2S) == -1)
+	/* Reading one side and writing the other are the same direction:
+	 * either event moves it. */
+	if (ev & (s == CLIENT ? LOOP_READ : LOOP_WRITE))
+		if (flow(r, c, REC_C2S) == -1)
 			return;
-		if ((ev & LOOP_WRITE) &&
-		    flow(r, c, &c->s2c, c->sfd, c->cfd, REC_S2C) == -1)
+	if (ev & (s == CLIENT ? LOOP_WRITE : LOOP_READ))
+		if (flow(r, c, REC_S2C) == -1)
 			return;
-	} else {
-		if ((ev & LOOP_READ) &&
-		    flow(r, c, &c->s2c, c->sfd, c->cfd, REC_S2C) == -1)
-			return;
-		if ((ev & LOOP_WRITE) &&
-		    flow(r, c, &c->c2s, c->cfd, c->sfd, REC_C2S) == -1)
-			return;
-	}
 	if (c->c2s.shut && c->s2c.shut) {
-		put_close(r, c, "eof", -1, 0);
+		put_close(r, c, "eof", -1, NULL);
 		conn_end(r, c, 0, 0);
 		return;
 	}
@@ -307,7 +421,6 @@ conn_accept(struct relay *r, struct listener *l, int cfd)
 	char client[ADDR_TEXT + 16];
 	struct conn *c;
 	struct rec rec;
-	int pending, e;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		err(TM_EXIT_FAIL, "calloc");
@@ -333,18 +446,13 @@ conn_accept(struct relay *r, struct listener *l, int cfd)
 		warnx("conn %llu: %s -> %s", (unsigned long long)c->id, client,
 		    l->target.text);
 
-	if ((c->sfd = sock_connect(&l->taddr, &pending)) == -1) {
-		connect_failed(r, c, errno);
+	if (loop_add(r->loop, cfd, 0, conn_event, c) == -1) {
+		put_close(r, c, "error", -1, strerror(errno));
+		conn_end(r, c, 1, 0);
 		return;
 	}
-	c->connecting = pending;
-	if (loop_add(r->loop, cfd, 0, conn_event, c) == -1 ||
-	    loop_add(r->loop, c->sfd, 0, conn_event, c) == -1) {
-		e = errno;
-		put_close(r, c, "error", -1, e);
-		conn_end(r, c, 1, 1);
+	if (conn_connect(r, c, &l->taddr) == -1)
 		return;
-	}
 	watch(r, c);
 }
 
@@ -362,7 +470,7 @@ conn_sweep(struct relay *r)
 				connect_failed(r, c, ETIMEDOUT);
 		} else if (r->idle_ms > 0 &&
 		    now - c->active >= (int64_t)r->idle_ms) {
-			put_close(r, c, "timeout", -1, 0);
+			put_close(r, c, "timeout", -1, "idle timeout");
 			conn_end(r, c, 0, 0);
 		}
 	}
@@ -371,8 +479,12 @@ conn_sweep(struct relay *r)
 void
 conn_stop_all(struct relay *r)
 {
-	while (r->conns != NULL) {
-		put_close(r, r->conns, "stopped", -1, 0);
-		conn_end(r, r->conns, 0, 0);
+	struct conn *c;
+
+	while ((c = r->conns) != NULL) {
+		flush_before_end(&c->c2s, c->sfd);
+		flush_before_end(&c->s2c, c->cfd);
+		put_close(r, c, "stopped", -1, NULL);
+		conn_end(r, c, 0, 0);
 	}
 }

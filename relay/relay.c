@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "relay.h"
@@ -24,6 +26,8 @@ struct opts {
 	const char	*target[MAX_LISTENERS];
 	int		 nlisten, ntarget;
 	const char	*out;
+	const char	*tap;
+	int		 lossy;
 	uint64_t	 max_conns;
 	uint64_t	 connect_ms;
 	uint64_t	 idle_ms;
@@ -35,23 +39,26 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: tcpmon-relay -l [ADDR:]PORT -t HOST:PORT [-l ... -t ...] "
-	    "[-o FILE] [-qv]\n"
-	    "                    [--max-conns N] [--connect-timeout DUR] "
-	    "[--idle-timeout DUR]\n");
+	    "[-qv] [-o FILE]\n"
+	    "                    [--tap PATH] [--lossy] [--max-conns N]\n"
+	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
+	    "       tcpmon-relay -h | --version\n");
 	exit(status);
 }
 
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-    OPT_VERSION };
+    OPT_LOSSY, OPT_TAP, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "listen",		required_argument, NULL, 'l' },
+	{ "lossy",		no_argument,	   NULL, OPT_LOSSY },
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
 	{ "output",		required_argument, NULL, 'o' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
+	{ "tap",		required_argument, NULL, OPT_TAP },
 	{ "target",		required_argument, NULL, 't' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
@@ -85,7 +92,21 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->target[o->ntarget++] = optarg;
 			break;
 		case 'o':
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "-o: empty file name");
 			o->out = optarg;
+			break;
+		case OPT_TAP:
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "--tap: empty socket path");
+			if (strlen(optarg) >= sizeof(((struct relay *)0)->
+			    tappath))
+				errx(TM_EXIT_USAGE, "--tap %s: socket path too "
+				    "long", optarg);
+			o->tap = optarg;
+			break;
+		case OPT_LOSSY:
+			o->lossy = 1;
 			break;
 		case 'q':
 			o->quiet = 1;
@@ -126,29 +147,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 	if (o->nlisten != o->ntarget)
 		errx(TM_EXIT_USAGE, "-l %s: no -t for this listener",
 		    o->listen[o->nlisten - 1]);
-}
-
-void
-relay_put(struct relay *r, struct rec *rec, const void *p, size_t n)
-{
-	if (recw_put(&r->out, rec, p, n) == 0)
-		return;
-	if (errno == EPIPE)
-		exit(TM_EXIT_OK);	/* the reader is gone: `| head` */
-	err(TM_EXIT_FAIL, "write %s", r->outname);
-}
-
-static void
-flush_out(struct loop *l, void *arg)
-{
-	struct relay *r = arg;
-
-	(void)l;
-	if (recw_flush(&r->out) == -1) {
-		if (errno == EPIPE)
-			exit(TM_EXIT_OK);
-		err(TM_EXIT_FAIL, "write %s", r->outname);
-	}
 }
 
 static void listener_event(struct loop *, int, unsigned, void *);
@@ -231,6 +229,7 @@ on_tick(struct loop *l, void *arg)
 {
 	(void)l;
 	conn_sweep(arg);
+	tap_sweep(arg);
 	relay_resume_listeners(arg);	/* after a pause for descriptors */
 }
 
@@ -296,7 +295,6 @@ open_listeners(struct relay *r, const struct opts *o)
 static void
 close_listeners(struct relay *r)
 {
-	struct sockaddr_any sa;
 	struct addr a;
 	char msg[256];
 	int i;
@@ -310,10 +308,103 @@ close_listeners(struct relay *r)
 		/* Our own Unix socket goes with us. */
 		if (strncmp(r->l[i].text, "unix:", 5) == 0 &&
 		    addr_parse(r->l[i].text, ADDR_LISTEN, &a, msg,
-		    sizeof(msg)) == 0 && addr_resolve(&a, ADDR_LISTEN, &sa,
-		    msg, sizeof(msg)) == 0)
+		    sizeof(msg)) == 0)
 			unlink(a.path);
 	}
+}
+
+/* The reader of the records went away (`| head`): that ends the relay,
+ * quietly, and its socket files with it. */
+void
+relay_quit(struct relay *r)
+{
+	close_listeners(r);
+	tap_close(r);
+	exit(TM_EXIT_OK);
+}
+
+/*
+ * The terminal view: a tcpmon-tap child reading the records from a pipe.
+ * It is looked for next to this program first, so that a build tree works
+ * as installed.  Returns the pipe's write end.
+ */
+static int
+spawn_view(struct relay *r)
+{
+	char self[4096], *slash;
+	sigset_t none;
+	ssize_t n;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		err(TM_EXIT_FAIL, "pipe");
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 16)) > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL)
+			strcpy(slash + 1, "tcpmon-tap");
+		if (access(self, X_OK) == -1)
+			n = -1;
+	}
+	switch (r->view_pid = fork()) {
+	case -1:
+		err(TM_EXIT_FAIL, "fork");
+	case 0:
+		/* Ctrl-C is for the relay: the view ends when its input
+		 * does, after the relay's last records. */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGPIPE, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(p[0], STDIN_FILENO) == -1)
+			_exit(127);
+		if (n > 0)
+			execl(self, "tcpmon-tap", (char *)NULL);
+		execlp("tcpmon-tap", "tcpmon-tap", (char *)NULL);
+		warn("tcpmon-tap (for the terminal view; use -o FILE or a "
+		    "pipe instead)");
+		_exit(127);
+	}
+	close(p[0]);
+	return p[1];
+}
+
+/* Chooses where the records go: -o FILE, the terminal view or stdout. */
+static int
+open_output(struct relay *r, const struct opts *o, const char **name)
+{
+	int fd;
+
+	if (o->out != NULL) {
+		/* Captures hold whatever crossed the wire, passwords
+		 * included: readable by the owner only. */
+		if ((fd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600)) == -1)
+			err(TM_EXIT_FAIL, "%s", o->out);
+		*name = o->out;
+		return fd;
+	}
+	if (isatty(STDOUT_FILENO)) {
+		*name = "tcpmon-tap";
+		return spawn_view(r);
+	}
+	*name = "stdout";
+	return STDOUT_FILENO;
+}
+
+/* A pipe or a socket is written without blocking, so that a slow reader
+ * holds back the traffic (not the whole relay) and viewers keep moving. */
+static void
+set_output_nonblock(struct relay *r)
+{
+	int fd = r->out.fd;
+
+	if (r->out.sync)
+		return;
+	/* A larger pipe means fewer wakeups for both ends; best effort. */
+	(void)fcntl(fd, F_SETPIPE_SZ, 1024 * 1024);
+	if ((r->out_fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, r->out_fl | O_NONBLOCK) == -1)
+		err(TM_EXIT_FAIL, "%s", r->outname);
 }
 
 int
@@ -322,15 +413,16 @@ main(int argc, char **argv)
 	struct relay *r;
 	struct opts o;
 	struct rec rec;
+	const char *outname;
 	sigset_t mask;
-	int fd, sfd, i;
+	int fd, sfd, i, st;
 
 	tm_setprogname("tcpmon-relay");
+	/* getopt(3) names argv[0] in its messages: the same name as ours. */
+	argv[0] = (char *)"tcpmon-relay";
 	parse_opts(argc, argv, &o);
-	signal(SIGPIPE, SIG_IGN);
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->scratch = malloc(RELAY_BUF)) == NULL ||
 	    (r->loop = loop_new()) == NULL)
 		err(TM_EXIT_FAIL, "init");
 	r->max_conns = o.max_conns;
@@ -338,22 +430,20 @@ main(int argc, char **argv)
 	r->idle_ms = o.idle_ms;
 	r->verbose = o.verbose;
 	r->quiet = o.quiet;
+	r->lossy = o.lossy;
 	snprintf(r->src, sizeof(r->src), "relay-%ld", (long)getpid());
 
-	fd = STDOUT_FILENO;
-	r->outname = "stdout";
-	if (o.out != NULL) {
-		/* Captures hold whatever crossed the wire, passwords
-		 * included: readable by the owner only. */
-		if ((fd = open(o.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600)) == -1)
-			err(TM_EXIT_FAIL, "%s", o.out);
-		r->outname = o.out;
-	}
-	if (recw_init(&r->out, fd) == -1)
+	/* Before SIGPIPE is ignored and signals blocked: the terminal
+	 * view's child must not inherit either. */
+	fd = open_output(r, &o, &outname);
+	signal(SIGPIPE, SIG_IGN);
+	if (out_init(r, fd, outname) == -1)
 		err(TM_EXIT_FAIL, "init");
+	set_output_nonblock(r);
 	raise_nofile(r);
 	open_listeners(r, &o);
+	if (o.tap != NULL && tap_open(r, o.tap) == -1)
+		err(TM_EXIT_FAIL, "--tap %s", o.tap);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -367,19 +457,19 @@ main(int argc, char **argv)
 		    &r->l[i]) == -1)
 			err(TM_EXIT_FAIL, "epoll");
 	loop_every(r->loop, SWEEP_MS, on_tick, r);
-	loop_after(r->loop, flush_out, r);
+	loop_after(r->loop, out_flush, r);
 
-	rec_init(&rec, REC_STREAM, 0);
-	rec_set_src(&rec, r->src);
-	rec_set(&rec, "tool", "tcpmon-relay");
-	rec_set(&rec, "version", TCPMON_VERSION);
+	relay_stream_rec(r, &rec);
 	relay_put(r, &rec, NULL, 0);
-	flush_out(r->loop, r);
+	out_flush(r->loop, r);
 
 	for (i = 0; i < r->nl; i++)
 		if (!r->quiet)
 			fprintf(stderr, "tcpmon-relay: listening on %s\n",
 			    r->l[i].text);
+	if (r->tapfd != -1 && !r->quiet)
+		fprintf(stderr, "tcpmon-relay: viewers attach to unix:%s\n",
+		    r->tappath);
 
 	if (loop_run(r->loop) == -1)
 		err(TM_EXIT_FAIL, "epoll_wait");
@@ -388,12 +478,17 @@ main(int argc, char **argv)
 	 * record, so the capture is complete. */
 	close_listeners(r);
 	conn_stop_all(r);
-	flush_out(r->loop, r);
+	out_finish(r);
+	if (!r->out.sync)
+		(void)fcntl(fd, F_SETFL, r->out_fl);
 	if (fd != STDOUT_FILENO && close(fd) == -1)
-		err(TM_EXIT_FAIL, "%s", o.out);
-	recw_free(&r->out);
+		err(TM_EXIT_FAIL, "%s", outname);
+	if (r->view_pid > 0)
+		while (waitpid(r->view_pid, &st, 0) == -1 && errno == EINTR)
+			;
+	close(sfd);
+	pool_free(r);
 	loop_free(r->loop);
-	free(r->scratch);
 	free(r);
 	return TM_EXIT_OK;
 }

@@ -1,16 +1,23 @@
-/* relay.h - the parts of tcpmon-relay: options and listeners (relay.c) and
- * the connection state machine (conn.c). */
+/* relay.h - the parts of tcpmon-relay: options, listeners and signals
+ * (relay.c), the connection state machine (conn.c) and where the records go:
+ * the output and the --tap viewers (out.c). */
 #ifndef TCPMON_RELAY_H
 #define TCPMON_RELAY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "loop.h"
 #include "net.h"
 #include "record.h"
 
-#define RELAY_BUF	(64 * 1024)	/* bytes in flight per direction */
+/* Bytes taken in one read, and so the most one direction holds in flight:
+ * large reads keep the system calls per byte (and the records) few. */
+#define RELAY_BUF	(256 * 1024)
 #define MAX_LISTENERS	64
+/* Free direction buffers kept for reuse rather than returned to malloc,
+ * which would hand 256 KiB blocks back to the kernel every time. */
+#define POOL_MAX	32
 
 struct listener {
 	int		 fd;
@@ -22,8 +29,8 @@ struct listener {
 };
 
 /* One direction of a connection: bytes read from one socket that the other
- * has not taken yet.  The buffer exists only while bytes wait in it, so an
- * idle connection costs no buffer memory. */
+ * has not taken yet.  The buffer is borrowed from the pool only while bytes
+ * wait in it, so an idle connection costs no buffer memory. */
 struct half {
 	unsigned char	*buf;
 	size_t		 off, len;
@@ -40,35 +47,85 @@ struct conn {
 	struct half	 c2s, s2c;
 	int64_t		 started;	/* monotonic ms */
 	int64_t		 active;	/* last byte moved, monotonic ms */
-	unsigned	 cev, sev;	/* events we watch on cfd and sfd */
+	int		 parked;	/* waiting for room in the output */
 	struct relay	*r;
-	struct conn	*prev, *next;
+	struct conn	*prev, *next;	/* every connection */
+	struct conn	*pprev, *pnext;	/* the parked ones */
+};
+
+/* Record bytes on their way to one file descriptor. */
+struct outq {
+	int		 fd;
+	int		 sync;		/* a regular file or a device: written
+					 * in place, as epoll cannot watch it */
+	unsigned char	*buf;
+	size_t		 cap, off, len;
+};
+
+struct viewer {
+	struct outq	 q;
+	uint64_t	 id;
+	int		 cut;		/* cut off: only its last note goes */
+	int64_t		 cut_at;	/* monotonic ms */
+	struct relay	*r;
+	struct viewer	*next;
 };
 
 struct relay {
 	struct loop	*loop;
-	struct rec_writer out;
+	struct outq	 out;
 	const char	*outname;
+	int		 out_fl;	/* the output's file flags at start */
+	int		 lossy;
+	uint64_t	 drop_recs, drop_bytes;	/* not yet noted */
+	pid_t		 view_pid;	/* the terminal view, or 0 */
 	char		 src[64];
 	struct listener	 l[MAX_LISTENERS];
 	int		 nl;
+	int		 tapfd;		/* --tap listener, or -1 */
+	char		 tappath[108];
+	struct viewer	*viewers;
+	uint64_t	 next_viewer;
 	uint64_t	 next_id;
 	struct conn	*conns;
+	struct conn	*parked;
 	uint64_t	 nconns;
 	uint64_t	 max_conns;
 	uint64_t	 connect_ms;	/* 0: no limit */
 	uint64_t	 idle_ms;	/* 0: no limit */
 	int		 verbose;
 	int		 quiet;
-	unsigned char	*scratch;	/* RELAY_BUF, shared by every read */
+	unsigned char	*pool[POOL_MAX];
+	int		 npool;
 };
 
+/* conn.c */
 void	 conn_accept(struct relay *, struct listener *, int cfd);
 void	 conn_sweep(struct relay *);
 void	 conn_stop_all(struct relay *);
-/* Writes a record; a closed output ends the relay quietly, as `| head`
- * expects. */
-void	 relay_put(struct relay *, struct rec *, const void *, size_t);
+void	 conn_unpark_all(struct relay *);
+void	 pool_free(struct relay *);
+
+/* relay.c */
 void	 relay_resume_listeners(struct relay *);
+/* Ends the relay at once, exit 0: the reader of the records is gone. */
+void	 relay_quit(struct relay *) __attribute__((noreturn));
+
+/* out.c */
+int	 out_init(struct relay *, int fd, const char *name);
+/* Writes a record to the output and to every viewer.  Lossless, it waits
+ * for room when it must; --lossy, it drops what does not fit. */
+void	 relay_put(struct relay *, struct rec *, const void *, size_t);
+/* The stream record that starts the output and each viewer's stream. */
+void	 relay_stream_rec(struct relay *, struct rec *);
+/* Whether a data record of RELAY_BUF bytes may be taken now.  When not,
+ * the caller stops reading until conn_unpark_all. */
+int	 out_room(struct relay *);
+void	 out_flush(struct loop *, void *);
+/* Writes all that waits, blocking if need be: at exit. */
+void	 out_finish(struct relay *);
+int	 tap_open(struct relay *, const char *path);
+void	 tap_close(struct relay *);
+void	 tap_sweep(struct relay *);
 
 #endif

@@ -396,3 +396,31 @@ capture_setup_file() {
 }
 capture_teardown_file() { rm -rf "$CAPDIR"; }
 cap() { printf '%s\n' "$CAPDIR/cap.tcpmon"; }
+
+# peer ARGS...: tests/relay-peer.py, the scripted peers of the relay tests.
+peer() { python3 "$TESTS_DIR/relay-peer.py" "$@"; }
+
+# start_peer NAME MODE [HOST]: a relay-peer.py server in the background;
+# sets PEER_PID and PEER_PORT.
+start_peer() {
+	bg "$1" python3 "$TESTS_DIR/relay-peer.py" server "$2" "${3:-127.0.0.1}"
+	PEER_PID=$BG_PID
+	wait_for "$T/$1.out" 'listening on' || return 1
+	PEER_PORT=$(port_of "$T/$1.out")
+}
+
+# rss_kib PID: the resident memory of a process, in KiB.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# start_relay_to OUT [ARGS...]: as start_relay, with the records written to
+# OUT (a fifo, say) instead of $T/relay.out.
+start_relay_to() {
+	local out=$1
+	shift
+	"$(bin tcpmon-relay)" "$@" > "$out" 2> "$T/relay.err" < /dev/null 3>&- &
+	RELAY_PID=$!
+	BG_PIDS+=("$RELAY_PID")
+	BG_NAMES+=(relay)
+	wait_for "$T/relay.err" 'listening on' || return 1
+	RELAY_PORT=$(port_of "$T/relay.err")
+}

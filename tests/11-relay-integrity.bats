@@ -1,0 +1,90 @@
+#!/usr/bin/env bats
+# tcpmon-relay: byte-for-byte integrity.  Random payloads of 0 bytes to
+# 64 MiB through a real echo server (socat), many connections at once;
+# what each client gets back, and what the records hold for each
+# direction, must be exactly what it sent.
+
+load helpers
+
+# sha FILE: the SHA-256 of a file.
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+@test "integrity: 40 concurrent connections of 0 B to 64 MiB are echoed and recorded byte for byte" {
+	start_echo
+	start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" -o "$T/cap.tcpmon"
+	local sizes=(0 0 1 2 3 7 100 1000 1460 4095 4096 4097 16383 16384
+	    65535 65536 65537 131072 262143 262144 262145 300000 524288
+	    1000000 1048576 2097152 3000000 4194304 5000000 8388608
+	    0 1 12345 777777 1048577 2500000 262144 99999 6000000 67108864)
+	local i pids=()
+	[ "${#sizes[@]}" -eq 40 ]
+	for i in "${!sizes[@]}"; do
+		head -c "${sizes[$i]}" /dev/urandom > "$T/in$i"
+		timeout 60 socat -t 30 -b 262144 - TCP:127.0.0.1:"$RELAY_PORT" \
+		    < "$T/in$i" > "$T/out$i" 3>&- &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in "${!sizes[@]}"; do
+		cmp "$T/in$i" "$T/out$i"
+		sha "$T/in$i"
+	done | sort > "$T/sent"
+	wait_count "$T/cap.tcpmon" '^TCPMON/1 close ' 40 30
+	kill -TERM "$RELAY_PID"
+	wait_exit "$RELAY_PID" 30
+	[ "$BG_STATUS" -eq 0 ]
+	peer digests "$T/cap.tcpmon" > "$T/digests"
+	# Empty directions have no data records: count them back in.
+	local empty
+	empty=$(sha /dev/null)
+	for d in c2s s2c; do
+		{
+			awk -v d="$d" '$2 == d { print $3 }' "$T/digests"
+			for i in $(seq $((40 - $(awk -v d="$d" '$2 == d' "$T/digests" | wc -l)))); do
+				echo "$empty"
+			done
+		} | sort > "$T/rec.$d"
+		diff "$T/sent" "$T/rec.$d"
+	done
+	run -0 grep -ac '^TCPMON/1 close .* reason=eof ' "$T/cap.tcpmon"
+	assert_output 40
+	# Every close record's totals agree with the records' payloads.
+	run -0 python3 - "$T/cap.tcpmon" "$T/digests" <<'PY'
+import sys
+tot = {}
+for line in open(sys.argv[2]):
+    c, d, _, n = line.split()
+    tot[(c, d)] = int(n)
+data = open(sys.argv[1], 'rb').read()
+pos = bad = 0
+while pos < len(data):
+    nl = data.index(b'\n', pos)
+    toks = data[pos:nl].decode().split(' ')
+    f = dict(t.split('=', 1) for t in toks[2:])
+    if toks[1] == 'close':
+        for d in ('c2s', 's2c'):
+            if int(f[d]) != tot.get((f['conn'], d), 0):
+                bad += 1
+    pos = nl + 2 + int(f['len'])
+print('bad', bad)
+PY
+	assert_output "bad 0"
+}
+
+@test "integrity: 64 MiB each way with the records going to stdout through a pipe" {
+	start_echo
+	mkfifo "$T/fifo"
+	bg reader cat "$T/fifo"
+	start_relay_to "$T/fifo" -l 0 -t 127.0.0.1:"$ECHO_PORT"
+	head -c 67108864 /dev/urandom > "$T/in"
+	timeout 60 socat -t 30 -b 262144 - TCP:127.0.0.1:"$RELAY_PORT" < "$T/in" > "$T/out"
+	cmp "$T/in" "$T/out"
+	wait_count "$T/reader.out" '^TCPMON/1 close ' 1 30
+	kill -TERM "$RELAY_PID"
+	wait_exit "$RELAY_PID" 30
+	[ "$BG_STATUS" -eq 0 ]
+	peer digests "$T/reader.out" > "$T/digests"
+	run -0 awk '{ print $2, $3, $4 }' "$T/digests"
+	assert_line "c2s $(sha "$T/in") 67108864"
+	assert_line "s2c $(sha "$T/in") 67108864"
+}
