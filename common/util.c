@@ -10,8 +10,11 @@
 #include "util.h"
 
 void
-tm_setprogname(const char *name)
+tm_setprogname(char **argv, const char *name)
 {
+	/* getopt_long(3) prints argv[0] in its messages. */
+	if (argv != NULL && argv[0] != NULL)
+		argv[0] = (char *)name;
 	/* glibc's err(3) family prints this name. */
 	program_invocation_short_name = (char *)name;
 	program_invocation_name = (char *)name;

@@ -13,8 +13,9 @@
 #define TM_EXIT_FAIL	1	/* the job failed (network, I/O, a peer) */
 #define TM_EXIT_USAGE	2	/* bad usage or bad input */
 
-/* Names the program in err(3)/warn(3) messages, whatever argv[0] was. */
-void	tm_setprogname(const char *name);
+/* Names the program in err(3)/warn(3) messages and in getopt's, whatever
+ * argv[0] was (a path, a libtool wrapper): argv[0] becomes name. */
+void	tm_setprogname(char **argv, const char *name);
 
 /*
  * Parses a whole unsigned decimal number with an optional k, m or g suffix

@@ -1235,7 +1235,7 @@ main(int argc, char *argv[])
 	char ebuf[512], where[ADDR_TEXT + 16];
 	int lfd, fd;
 
-	tm_setprogname(PROG);
+	tm_setprogname(argv, PROG);
 	parse_opts(argc, argv, &o);
 	if (addr_parse(o.listen, ADDR_LISTEN, &a, ebuf, sizeof(ebuf)) == -1)
 		errx(TM_EXIT_USAGE, "%s", ebuf);

@@ -1109,7 +1109,7 @@ fmt_main(int argc, char **argv, const struct fmt_kind *k)
 	int i, rc, status = TM_EXIT_OK;
 
 	progname_k = k->prog;
-	tm_setprogname(k->prog);
+	tm_setprogname(argv, k->prog);
 	/* A document tree is a great many small blocks, freed at once; the
 	 * held records are large ones.  With fastbins every large malloc
 	 * after a tree first sweeps them (malloc_consolidate was a sixth of

@@ -417,9 +417,7 @@ main(int argc, char **argv)
 	sigset_t mask;
 	int fd, sfd, i, st;
 
-	tm_setprogname("tcpmon-relay");
-	/* getopt(3) names argv[0] in its messages: the same name as ours. */
-	argv[0] = (char *)"tcpmon-relay";
+	tm_setprogname(argv, "tcpmon-relay");
 	parse_opts(argc, argv, &o);
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||

@@ -320,7 +320,7 @@ main(int argc, char **argv)
 	char msg[2200];
 	int status;
 
-	tm_setprogname("tcpmon-send");
+	tm_setprogname(argv, "tcpmon-send");
 	parse_opts(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pl = calloc(1, sizeof(*pl))) == NULL)

@@ -80,7 +80,7 @@ main(int argc, char **argv)
 	char src[32];
 	int ch, i;
 
-	tm_setprogname("tcpmon-grep");
+	tm_setprogname(argv, "tcpmon-grep");
 	sel_opts_init(&o);
 	while ((ch = getopt_long(argc, argv, "h" SEL_SHORTOPTS, longopts,
 	    NULL)) != -1) {

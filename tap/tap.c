@@ -266,7 +266,7 @@ main(int argc, char **argv)
 	struct show_opts so;
 	int i;
 
-	tm_setprogname("tcpmon-tap");
+	tm_setprogname(argv, "tcpmon-tap");
 	parse_opts(argc, argv, &o);
 	memset(&t, 0, sizeof(t));
 	t.o = &o;

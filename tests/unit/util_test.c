@@ -308,9 +308,14 @@ test_misc(void)
 	ok(m2 - m1 >= 19 && m2 - m1 < 10000, "tm_mono_ms: +%" PRId64 " ms "
 	    "over a 20 ms sleep", m2 - m1);
 
-	tm_setprogname("tcpmon-test");
-	ok(strcmp(program_invocation_short_name, "tcpmon-test") == 0,
-	    "tm_setprogname names the program for err(3)");
+	{
+		char a0[] = "./bin/tcpmon-x", *av[] = { a0, NULL };
+
+		tm_setprogname(av, "tcpmon-test");
+		ok(strcmp(program_invocation_short_name, "tcpmon-test") == 0 &&
+		    strcmp(av[0], "tcpmon-test") == 0,
+		    "tm_setprogname names the program for err(3) and getopt");
+	}
 
 	big = calloc(1, 3 << 20);
 	if ((fd = memfd_create("util_test", MFD_CLOEXEC)) == -1)
