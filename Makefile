@@ -126,6 +126,21 @@ fuzz-regress: fuzz-build
 	  echo "fuzz-regress: $$f ok"; \
 	done
 
+# The soak test (tests/soak/soak.py): the relay under mixed load for
+# SOAK_SECONDS, then checks of bytes, records, descriptors and memory.
+# soak-valgrind: a shorter run with the relay under memcheck.
+SOAK_SECONDS ?= 120
+SOAK_ARGS ?=
+soak: deps
+	@$(MAKE) --no-print-directory all
+	python3 tests/soak/soak.py $(BIN) $(SOAK_SECONDS) $(SOAK_ARGS)
+
+soak-valgrind: deps
+	@$(MAKE) --no-print-directory all
+	python3 tests/soak/soak.py $(BIN) $${SOAK_SECONDS:-20} --workers 4 \
+	    --wrap 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9' \
+	    $(SOAK_ARGS)
+
 lint-man:
 	mandoc -Tlint -W warning $(MAN)
 
@@ -139,6 +154,7 @@ install: all
 clean:
 	rm -rf bin build
 
-.PHONY: all deps test demo bench lint-man install clean fuzz fuzz-build fuzz-regress
+.PHONY: all deps test demo bench lint-man install clean fuzz fuzz-build fuzz-regress \
+	soak soak-valgrind
 
 -include $(shell find build -name '*.d' 2>/dev/null)
