@@ -67,21 +67,31 @@ static const struct option longopts[] = {
 /* A time in milliseconds: a bare number is milliseconds here (as in
  * TCPMon's "delay"), a suffix (ms, s, m, h) says otherwise.  Returns
  * microseconds. */
-static uint64_t
-ms_arg(const char *opt, const char *s)
+static int
+ms_parse(const char *s, uint64_t *us, const char **e)
 {
-	const char *e;
 	uint64_t ms;
 	int r;
 
 	if (s[strspn(s, "0123456789")] == '\0')
-		r = num_parse(s, 0, MAX_MS, &ms, &e);
+		r = num_parse(s, 0, MAX_MS, &ms, e);
 	else
-		r = dur_parse(s, MAX_MS, &ms, &e);
-	if (r == -1)
-		errx(TM_EXIT_USAGE, "--%s %s: %s", opt, s, e);
-	return ms * 1000;
+		r = dur_parse(s, MAX_MS, &ms, e);
+	*us = ms * 1000;
+	return r;
 }
+
+static uint64_t
+ms_arg(const char *opt, const char *s)
+{
+	const char *e;
+	uint64_t us;
+
+	if (ms_parse(s, &us, &e) == -1)
+		errx(TM_EXIT_USAGE, "--%s %s: %s", opt, s, e);
+	return us;
+}
+
 
 static uint64_t
 num_arg(const char *opt, const char *s, uint64_t min, uint64_t max)
@@ -109,7 +119,7 @@ static void
 parse_opts(int argc, char **argv, struct shape_opts *o)
 {
 	char num[32], *colon;
-	const char *rate;
+	const char *rate, *e;
 	size_t n;
 	int ch, has_bytes = 0, has_delay = 0, has_seed = 0;
 
@@ -151,12 +161,22 @@ parse_opts(int argc, char **argv, struct shape_opts *o)
 			o->jitter_us = ms_arg("jitter", optarg);
 			break;
 		case OPT_SLICE:
-			if ((colon = strchr(optarg, ':')) != NULL) {
-				*colon = '\0';
-				o->slice_us = ms_arg("slice", colon + 1);
-			}
-			o->slice = num_arg("slice", optarg, 1,
-			    REC_MAX_PAYLOAD);
+			/* N[:MS]: each part checked, the message names
+			 * the whole argument. */
+			n = strcspn(optarg, ":");
+			if (n >= sizeof(num))
+				errx(TM_EXIT_USAGE, "--slice %s: invalid",
+				    optarg);
+			memcpy(num, optarg, n);
+			num[n] = '\0';
+			if (num_parse(num, 1, REC_MAX_PAYLOAD, &o->slice,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--slice %s: size %s",
+				    optarg, e);
+			if ((colon = strchr(optarg, ':')) != NULL &&
+			    ms_parse(colon + 1, &o->slice_us, &e) == -1)
+				errx(TM_EXIT_USAGE, "--slice %s: pause %s",
+				    optarg, e);
 			break;
 		case OPT_CUT:
 			o->cut_after = num_arg("cut-after", optarg, 0,
