@@ -31,12 +31,12 @@ conn_recs() {
 }
 
 # timed FILE ARGS...: runs tcpmon-throttle ARGS on FILE; $T/timed gets
-# "MS KIND CONN DIR LEN" per record as it came out.
+# "MS KIND CONN DIR LEN" per record, MS since tcpmon-throttle started.
 timed() {
 	local in=$1
 	shift
-	timeout 60 "$(bin tcpmon-throttle)" "$@" < "$in" 3>&- |
-	    python3 "$TESTS_DIR/rectime.py" > "$T/timed"
+	timeout 60 python3 "$TESTS_DIR/rectime.py" "$in" \
+	    "$(bin tcpmon-throttle)" "$@" > "$T/timed" 3>&-
 }
 
 # at KIND CONN DIR [N]: the time (ms) of the Nth (default 1st) matching
