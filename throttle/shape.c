@@ -51,7 +51,8 @@ struct tconn {
 	int64_t		 reset_at;	/* --reset-after; 0: none */
 	struct dirstate	 d[2];
 	struct queue	 ctl;		/* records of no direction */
-	int64_t		 due;		/* key in the heap */
+	int64_t		 due;		/* key in the heap, */
+	uint64_t	 dseq;		/* then the order of arrival */
 	size_t		 hidx;		/* place in the heap, or NOHEAP */
 	struct tconn	*hnext;		/* hash chain */
 };
@@ -115,10 +116,14 @@ max64(int64_t a, int64_t b)
 
 /* The heap of connections by the time something of theirs is due. */
 
+/* Ties go to the record that came first, so that records due at once
+ * leave in the order they came, across connections too. */
 static int
 heap_less(struct shaper *s, size_t a, size_t b)
 {
-	return s->heap[a]->due < s->heap[b]->due;
+	const struct tconn *x = s->heap[a], *y = s->heap[b];
+
+	return x->due < y->due || (x->due == y->due && x->dseq < y->dseq);
 }
 
 static void
@@ -331,36 +336,45 @@ dir_next(const struct tconn *c, int d)
  * direction that no earlier record of no direction holds back, the first
  * record of no direction once both directions have passed it, a reset. */
 static int64_t
-conn_due(const struct tconn *c)
+conn_due(const struct tconn *c, uint64_t *seq)
 {
 	const struct item *ctl = c->ctl.head, *h;
-	int64_t t = SHAPE_IDLE;
+	int64_t t = SHAPE_IDLE, n;
 	int d, blocked = 0;
 
+	*seq = 0;
 	if (c->reset_at != 0)
 		t = c->reset_at;
 	for (d = 0; d < 2; d++) {
 		if ((h = c->d[d].q.head) == NULL)
 			continue;
 		if (ctl == NULL || h->seq < ctl->seq) {
-			t = t < dir_next(c, d) ? t : dir_next(c, d);
+			n = dir_next(c, d);
+			if (n < t || (n == t && h->seq < *seq)) {
+				t = n;
+				*seq = h->seq;
+			}
 			blocked = 1;
 		}
 	}
-	if (ctl != NULL && !blocked && ctl->ready < t)
+	if (ctl != NULL && !blocked && ctl->ready < t) {
 		t = ctl->ready;
+		*seq = ctl->seq;
+	}
 	return t;
 }
 
 static int
 conn_update(struct shaper *s, struct tconn *c)
 {
-	int64_t due = conn_due(c);
+	uint64_t seq;
+	int64_t due = conn_due(c, &seq);
 
 	if (due == SHAPE_IDLE) {
 		heap_remove(s, c);
 		return 0;
 	}
+	c->dseq = seq;
 	return heap_set(s, c, due);
 }
 
@@ -582,30 +596,36 @@ release_data(struct shaper *s, struct tconn *c, int d, int64_t now)
 static int
 conn_step(struct shaper *s, struct tconn *c, int64_t now)
 {
-	struct item *ctl = c->ctl.head, *h;
-	int d, blocked = 0;
+	struct item *ctl = c->ctl.head, *h, *first = NULL;
+	int d, pick = -1, blocked = 0;
 
 	if (c->reset_at != 0 && c->reset_at <= now) {
 		conn_kill(s, c, "reset", "reset-after");
 		return -1;
 	}
+	/* Of the directions due, the one whose record came first. */
 	for (d = 0; d < 2; d++) {
 		if ((h = c->d[d].q.head) == NULL || (ctl != NULL &&
 		    h->seq > ctl->seq))
 			continue;
 		blocked = 1;
-		if (dir_next(c, d) > now)
-			continue;
-		if (c->d[d].stalled) {
+		if (dir_next(c, d) <= now && (first == NULL ||
+		    h->seq < first->seq)) {
+			first = h;
+			pick = d;
+		}
+	}
+	if (first != NULL) {
+		if (c->d[pick].stalled) {
 			/* A stalled link keeps the connection open but
 			 * delivers nothing more, not even its FIN. */
-			q_drop_head(s, &c->d[d].q);
+			q_drop_head(s, &c->d[pick].q);
 			return 1;
 		}
-		if (h->type == REC_DATA)
-			return release_data(s, c, d, now) == -1 ? -1 : 1;
-		put_item(s, h);
-		q_drop_head(s, &c->d[d].q);
+		if (first->type == REC_DATA)
+			return release_data(s, c, pick, now) == -1 ? -1 : 1;
+		put_item(s, first);
+		q_drop_head(s, &c->d[pick].q);
 		return 1;
 	}
 	if (ctl == NULL || blocked || ctl->ready > now)
