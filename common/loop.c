@@ -20,9 +20,9 @@ struct slot {
 };
 
 struct timer {
-	loop_timer_fn	*fn;
+	loop_timer_fn	*fn;		/* NULL: a free slot */
 	void		*arg;
-	int		 every;
+	int		 every;		/* 0: once */
 	int64_t		 next;
 };
 
@@ -31,8 +31,9 @@ struct loop {
 	int		 stop;
 	struct slot	*slots;		/* indexed by fd */
 	int		 nslots;
-	/* Few timers (a periodic sweep or two): a scan is cheaper than a
-	 * heap at this size. */
+	/* Few timers (a periodic sweep or two, a wake-up that a tool keeps
+	 * re-arming for its own schedule): a scan is cheaper than a heap at
+	 * this size. */
 	struct timer	 timers[MAX_TIMERS];
 	int		 ntimers;
 	loop_timer_fn	*after;
@@ -131,19 +132,48 @@ loop_del(struct loop *l, int fd)
 	l->slots[fd].events = 0;
 }
 
+static int
+add_timer(struct loop *l, int ms, int every, loop_timer_fn *fn, void *arg)
+{
+	struct timer *t;
+	int i;
+
+	for (i = 0; i < l->ntimers && l->timers[i].fn != NULL; i++)
+		;
+	if (i == MAX_TIMERS || ms < 0)
+		return -1;
+	if (i == l->ntimers)
+		l->ntimers++;
+	t = &l->timers[i];
+	t->fn = fn;
+	t->arg = arg;
+	t->every = every;
+	t->next = tm_mono_ms() + ms;
+	return i;
+}
+
 int
 loop_every(struct loop *l, int ms, loop_timer_fn *fn, void *arg)
 {
-	struct timer *t;
-
-	if (l->ntimers == MAX_TIMERS || ms <= 0)
+	if (ms <= 0)
 		return -1;
-	t = &l->timers[l->ntimers++];
-	t->fn = fn;
-	t->arg = arg;
-	t->every = ms;
-	t->next = tm_mono_ms() + ms;
-	return 0;
+	return add_timer(l, ms, ms, fn, arg) == -1 ? -1 : 0;
+}
+
+int
+loop_once(struct loop *l, int ms, loop_timer_fn *fn, void *arg)
+{
+	return add_timer(l, ms, 0, fn, arg);
+}
+
+void
+loop_cancel(struct loop *l, int id)
+{
+	if (id < 0 || id >= l->ntimers || l->timers[id].every != 0)
+		return;
+	l->timers[id].fn = NULL;
+	while (l->ntimers > 0 && l->timers[l->ntimers - 1].fn == NULL)
+		l->ntimers--;
 }
 
 void
@@ -169,6 +199,8 @@ next_timeout(struct loop *l)
 		return -1;
 	now = tm_mono_ms();
 	for (i = 0; i < l->ntimers; i++) {
+		if (l->timers[i].fn == NULL)
+			continue;
 		d = l->timers[i].next - now;
 		if (d < 0)
 			d = 0;
@@ -182,13 +214,23 @@ static void
 run_timers(struct loop *l)
 {
 	int64_t now = tm_mono_ms();
+	loop_timer_fn *fn;
+	void *arg;
 	int i;
 
-	for (i = 0; i < l->ntimers && !l->stop; i++)
-		if (l->timers[i].next <= now) {
+	for (i = 0; i < l->ntimers && !l->stop; i++) {
+		if (l->timers[i].fn == NULL || l->timers[i].next > now)
+			continue;
+		fn = l->timers[i].fn;
+		arg = l->timers[i].arg;
+		/* A one-shot timer is free before it runs, so that its
+		 * callback can arm the next one. */
+		if (l->timers[i].every == 0)
+			loop_cancel(l, i);
+		else
 			l->timers[i].next = now + l->timers[i].every;
-			l->timers[i].fn(l, l->timers[i].arg);
-		}
+		fn(l, arg);
+	}
 }
 
 int

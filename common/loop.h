@@ -22,6 +22,11 @@ int	 loop_mod(struct loop *, int fd, unsigned events);
 void	 loop_del(struct loop *, int fd);
 /* Calls fn every ms milliseconds until loop_stop. */
 int	 loop_every(struct loop *, int ms, loop_timer_fn *, void *);
+/* Calls fn once, ms milliseconds from now (0: after the next batch).
+ * Returns an id for loop_cancel, or -1 when every timer slot is taken. */
+int	 loop_once(struct loop *, int ms, loop_timer_fn *, void *);
+/* Forgets a timer of loop_once that has not fired yet; -1 is a no-op. */
+void	 loop_cancel(struct loop *, int id);
 /* Called once after each batch of events (the record writer flushes here). */
 void	 loop_after(struct loop *, loop_timer_fn *, void *);
 int	 loop_run(struct loop *);

@@ -104,6 +104,38 @@ dur_parse(const char *s, uint64_t max_ms, uint64_t *ms, const char **errstr)
 	return 0;
 }
 
+int
+frac_parse(const char *s, double *out, const char **errstr)
+{
+	double v = 0, scale = 1;
+	const char *p = s;
+	int digits = 0;
+
+	*errstr = "invalid";
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		v = v * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+			scale /= 10;
+			v += (*p - '0') * scale;
+		}
+	if (digits == 0 || digits > 15)
+		return -1;
+	if (*p == '%') {
+		v /= 100;
+		p++;
+	}
+	if (*p != '\0')
+		return -1;
+	if (v > 1) {
+		*errstr = "too large";
+		return -1;
+	}
+	*errstr = NULL;
+	*out = v;
+	return 0;
+}
+
 int64_t
 tm_now_us(void)
 {
@@ -120,6 +152,15 @@ tm_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+tm_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 char *

@@ -30,10 +30,16 @@ int	num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 int	dur_parse(const char *s, uint64_t max_ms, uint64_t *ms,
 	    const char **errstr);
 
+/* Parses a fraction from 0 to 1: a decimal such as 0.25 or 1, or a percentage
+ * such as 25% or 0.5%.  Returns 0, or -1 with *errstr set as num_parse does. */
+int	frac_parse(const char *s, double *out, const char **errstr);
+
 /* Microseconds since the epoch, UTC. */
 int64_t	tm_now_us(void);
 /* Monotonic milliseconds, for timers. */
 int64_t	tm_mono_ms(void);
+/* Monotonic microseconds, for schedules finer than timers. */
+int64_t	tm_mono_us(void);
 
 /* "2026-11-22T10:00:00.123456Z"; buf needs TM_TIME_LEN bytes. */
 #define TM_TIME_LEN 32
