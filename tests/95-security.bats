@@ -51,3 +51,15 @@ load helpers
 	[[ $output != *secret-in-a-file* ]]
 	[[ $stderr != *secret-in-a-file* ]]
 }
+
+@test "security: tcpmon-send -o writes the body as curl -o does, with the umask" {
+	bg soapd "$(bin tcpmon-demo-soapd)"
+	wait_for "$T/soapd.err" 'listening on'
+	local port
+	port=$(port_of "$T/soapd.err")
+	umask 027
+	run -0 timeout 10 "$(bin tcpmon-send)" -o "$T/body" "http://127.0.0.1:$port/"
+	umask 022
+	[ "$(stat -c %a "$T/body")" = 640 ]
+	[ -s "$T/body" ]
+}
