@@ -1180,7 +1180,11 @@ pass(struct pconn *p)
 				p->sp_shut = 1;
 			}
 		}
-		if (p->resp_done && p->outlen == 0) {
+		/* A server may answer before the body is all there
+		 * (nginx's return): the rest of the body still goes, so
+		 * that the next request starts where it should. */
+		if (p->resp_done && p->outlen == 0 && (p->req_done ||
+		    p->client_eof || p->upbad || p->spfd == -1)) {
 			if (p->resp_tunnel && p->req_done) {
 				p->st = P_TUNNEL;
 				return 1;
