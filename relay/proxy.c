@@ -579,7 +579,7 @@ parse_request(struct pconn *p, struct req *q)
 	size_t clvl = 0;
 
 	memset(q, 0, sizeof(*q));
-	for (i = 0; s + i < end; i++)
+	for (i = 0; i < p->headlen; i++)
 		if (s[i] == '\0' || (s[i] == '\n' && (i == 0 ||
 		    s[i - 1] != '\r')) || (s[i] == '\r' && s[i + 1] != '\n'))
 			return "bare CR, LF or NUL in the head";
@@ -1057,11 +1057,27 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 	}
 }
 
+/* The length of the head at b: up to an empty line, ended by CRLF or a
+ * bare LF (which the parser refuses, with a reason); 0 if not yet. */
+static size_t
+head_end(const unsigned char *b, size_t n)
+{
+	const unsigned char *nl;
+
+	for (nl = b; (nl = memchr(nl, '\n', n - (size_t)(nl - b))) != NULL;
+	    nl++) {
+		if (nl + 1 < b + n && nl[1] == '\n')
+			return (size_t)(nl - b) + 2;
+		if (nl + 2 < b + n && nl[1] == '\r' && nl[2] == '\n')
+			return (size_t)(nl - b) + 3;
+	}
+	return 0;
+}
+
 /* One pass over what can move; returns 1 on progress, -1 if p is gone. */
 static int
 pass(struct pconn *p)
 {
-	unsigned char *eoh;
 	size_t n, skip;
 	ssize_t got;
 	int rc, moved = 0;
@@ -1076,9 +1092,9 @@ pass(struct pconn *p)
 			consume_in(p, skip);
 			moved = 1;
 		}
-		if ((eoh = memmem(p->in, p->inlen < HEAD_MAX ? p->inlen :
-		    HEAD_MAX, "\r\n\r\n", 4)) != NULL) {
-			p->headlen = (size_t)(eoh - p->in) + 4;
+		if ((n = head_end(p->in, p->inlen < HEAD_MAX ? p->inlen :
+		    HEAD_MAX)) > 0) {
+			p->headlen = n;
 			on_head(p);
 			return 1;
 		}
