@@ -52,9 +52,12 @@ struct lookup {
 	int		 rc;		/* getaddrinfo's */
 };
 
+/* The clients admitted: set while the options are parsed, before there
+ * is a relay to hang them on. */
+static struct cidr allow[MAX_ALLOW];
+static int nallow;
+
 struct proxy {
-	struct cidr	 allow[MAX_ALLOW];
-	int		 nallow;
 	int		 rfd, wfd;	/* lookup answers */
 	int		 nlookups;
 	uint64_t	 next_client;
@@ -159,20 +162,15 @@ cidr_parse(const char *s, struct cidr *c, const char **why)
 }
 
 int
-proxy_allow(struct relay *r, const char *s, const char **why)
+proxy_allow(const char *s, const char **why)
 {
-	struct proxy *px;
-
-	if (r->proxy == NULL && (r->proxy = calloc(1, sizeof(*px))) == NULL)
-		err(TM_EXIT_FAIL, "calloc");
-	px = r->proxy;
-	if (px->nallow == MAX_ALLOW) {
+	if (nallow == MAX_ALLOW) {
 		*why = "too many";
 		return -1;
 	}
-	if (cidr_parse(s, &px->allow[px->nallow], why) == -1)
+	if (cidr_parse(s, &allow[nallow], why) == -1)
 		return -1;
-	px->nallow++;
+	nallow++;
 	return 0;
 }
 
@@ -205,7 +203,7 @@ cidr_match(const struct cidr *c, const struct sockaddr *sa)
 }
 
 static int
-allowed(struct proxy *px, int fd)
+allowed(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -216,8 +214,8 @@ allowed(struct proxy *px, int fd)
 	/* A Unix socket is guarded by its file mode. */
 	if (ss.ss_family == AF_UNIX)
 		return 1;
-	for (i = 0; i < px->nallow; i++)
-		if (cidr_match(&px->allow[i], (struct sockaddr *)&ss))
+	for (i = 0; i < nallow; i++)
+		if (cidr_match(&allow[i], (struct sockaddr *)&ss))
 			return 1;
 	return 0;
 }
@@ -276,10 +274,11 @@ proxy_init(struct relay *r)
 	int fds[2];
 	size_t i;
 
-	if (r->proxy == NULL)
+	if (nallow == 0)
 		for (i = 0; i < sizeof(def) / sizeof(def[0]); i++)
-			(void)proxy_allow(r, def[i], &why);
-	px = r->proxy;
+			(void)proxy_allow(def[i], &why);
+	if ((px = r->proxy = calloc(1, sizeof(*px))) == NULL)
+		return -1;
 	if (pipe2(fds, O_CLOEXEC) == -1 || sock_nonblock(fds[0]) == -1)
 		return -1;
 	px->rfd = fds[0];
@@ -1370,7 +1369,7 @@ proxy_accept(struct relay *r, struct listener *l, int cfd)
 	p->cfd = cfd;
 	p->spfd = -1;
 	p->st = P_HEAD;
-	p->denied = !allowed(px, cfd);
+	p->denied = !allowed(cfd);
 	addr_fmt_peer(cfd, p->client, sizeof(p->client));
 	p->next = px->list;
 	if (px->list != NULL)
@@ -1412,4 +1411,26 @@ proxy_stop_all(struct relay *r)
 		return;
 	while (r->proxy->list != NULL)
 		pconn_close(r->proxy->list);
+}
+
+void
+proxy_free(struct relay *r)
+{
+	struct lookup *lk;
+
+	free(r->upstream);
+	r->upstream = NULL;
+	if (r->proxy == NULL)
+		return;
+	if (r->proxy->wfd > 0) {
+		/* Lookups that came back and were not read yet. */
+		while (read(r->proxy->rfd, &lk, sizeof(lk)) ==
+		    (ssize_t)sizeof(lk))
+			free(lk);
+		loop_del(r->loop, r->proxy->rfd);
+		close(r->proxy->rfd);
+		close(r->proxy->wfd);
+	}
+	free(r->proxy);
+	r->proxy = NULL;
 }

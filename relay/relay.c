@@ -79,7 +79,7 @@ static const struct option longopts[] = {
 };
 
 static void
-parse_opts(int argc, char **argv, struct opts *o, struct relay *r)
+parse_opts(int argc, char **argv, struct opts *o)
 {
 	const char *e;
 	int ch;
@@ -128,7 +128,7 @@ parse_opts(int argc, char **argv, struct opts *o, struct relay *r)
 			o->proxy = 1;
 			break;
 		case OPT_ALLOW:
-			if (proxy_allow(r, optarg, &e) == -1)
+			if (proxy_allow(optarg, &e) == -1)
 				errx(TM_EXIT_USAGE, "--allow %s: %s", optarg,
 				    e);
 			o->nallow++;
@@ -477,10 +477,9 @@ main(int argc, char **argv)
 	tm_setprogname("tcpmon-relay");
 	/* getopt(3) names argv[0] in its messages: the same name as ours. */
 	argv[0] = (char *)"tcpmon-relay";
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		err(TM_EXIT_FAIL, "init");
-	parse_opts(argc, argv, &o, r);
-	if ((r->loop = loop_new()) == NULL)
+	parse_opts(argc, argv, &o);
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->loop = loop_new()) == NULL)
 		err(TM_EXIT_FAIL, "init");
 	if (o.upstream != NULL)
 		upstream_init(r, o.upstream);
@@ -549,6 +548,7 @@ main(int argc, char **argv)
 		while (waitpid(r->view_pid, &st, 0) == -1 && errno == EINTR)
 			;
 	close(sfd);
+	proxy_free(r);
 	pool_free(r);
 	loop_free(r->loop);
 	free(r);

@@ -154,10 +154,12 @@ int	 upstream_reply(struct relay *, int fd, char *msg, size_t n);
 /* proxy.c: --proxy */
 int	 proxy_init(struct relay *);
 /* Adds a CIDR to the clients admitted; -1 with a reason. */
-int	 proxy_allow(struct relay *, const char *cidr, const char **why);
+int	 proxy_allow(const char *cidr, const char **why);
 void	 proxy_accept(struct relay *, struct listener *, int cfd);
 void	 proxy_sweep(struct relay *);
 void	 proxy_stop_all(struct relay *);
+/* At exit: what proxy_init, proxy_allow and upstream_init took. */
+void	 proxy_free(struct relay *);
 
 /* relay.c */
 void	 relay_resume_listeners(struct relay *);

@@ -31,7 +31,8 @@ upstream_init(struct relay *r, const char *spec)
 	char msg[512], cred[AUTH_MAX + 2];
 	int n;
 
-	if ((u = calloc(1, sizeof(*u))) == NULL)
+	/* Held by r at once: the exits below leave nothing unreachable. */
+	if ((u = r->upstream = calloc(1, sizeof(*u))) == NULL)
 		err(TM_EXIT_FAIL, "calloc");
 	if (addr_parse(spec, ADDR_TARGET, &u->addr, msg, sizeof(msg)) == -1)
 		errx(TM_EXIT_USAGE, "--upstream-proxy %s", msg);
@@ -57,7 +58,6 @@ upstream_init(struct relay *r, const char *spec)
 	} else if (pass != NULL && *pass != '\0')
 		errx(TM_EXIT_USAGE, "TCPMON_PROXY_PASSWORD without "
 		    "TCPMON_PROXY_USER");
-	r->upstream = u;
 }
 
 const char *
