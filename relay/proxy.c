@@ -846,7 +846,8 @@ consume_in(struct pconn *p, size_t n)
 	p->inlen -= n;
 }
 
-/* Client bytes into in; returns 1 progress, 0 none, -1 the client failed. */
+/* Client bytes into in; returns 1 progress, 0 none, -1 when the client
+ * failed and p was closed. */
 static int
 read_client(struct pconn *p)
 {
@@ -857,12 +858,28 @@ read_client(struct pconn *p)
 	n = rd(p->cfd, p->in + p->inlen, sizeof(p->in) - p->inlen);
 	if (n == -2)
 		return 0;
-	if (n == -1)
+	if (n == -1) {
+		pconn_close(p);
 		return -1;
+	}
 	if (n == 0)
 		p->client_eof = 1;
 	p->inlen += (size_t)n;
 	return 1;
+}
+
+/* What waits for the client goes; returns 1 when some went, 0 if none,
+ * -1 when the client failed and p was closed. */
+static int
+flush_client(struct pconn *p)
+{
+	int rc;
+
+	if (p->outlen == 0)
+		return 0;
+	if ((rc = wr(p->cfd, p->out, &p->outoff, &p->outlen)) == -1)
+		pconn_close(p);
+	return rc;
 }
 
 /* Ends the client connection once all it is owed has gone. */
@@ -1114,10 +1131,8 @@ pass(struct pconn *p)
 			drop_up(p);
 			moved = 1;
 		}
-		if ((rc = read_client(p)) == -1) {
-			pconn_close(p);
+		if ((rc = read_client(p)) == -1)
 			return -1;
-		}
 		return moved || rc;
 	case P_RESOLVE:
 	case P_CONNECTING:
@@ -1170,19 +1185,12 @@ pass(struct pconn *p)
 			p->resp_done = p->resp_close = 1;
 			moved = 1;
 		}
-		if (p->outlen > 0) {
-			if ((rc = wr(p->cfd, p->out, &p->outoff,
-			    &p->outlen)) == -1) {
-				pconn_close(p);
-				return -1;
-			}
-			moved |= rc == 1;
-		}
+		if ((rc = flush_client(p)) == -1)
+			return -1;
+		moved |= rc;
 		if (!p->req_done && p->inlen == 0 && !p->client_eof) {
-			if ((rc = read_client(p)) == -1) {
-				pconn_close(p);
+			if ((rc = read_client(p)) == -1)
 				return -1;
-			}
 			moved |= rc;
 		}
 		if (!p->req_done && p->client_eof && p->inlen == 0) {
@@ -1247,14 +1255,9 @@ pass(struct pconn *p)
 				moved = 1;
 			}
 		}
-		if (p->outlen > 0) {
-			if ((rc = wr(p->cfd, p->out, &p->outoff,
-			    &p->outlen)) == -1) {
-				pconn_close(p);
-				return -1;
-			}
-			moved |= rc == 1;
-		}
+		if ((rc = flush_client(p)) == -1)
+			return -1;
+		moved |= rc;
 		if ((p->sp_eof || p->spfd == -1) && p->outlen == 0 &&
 		    !p->client_shut) {
 			shutdown(p->cfd, SHUT_WR);
@@ -1266,18 +1269,14 @@ pass(struct pconn *p)
 			return -1;
 		}
 		if (p->inlen == 0 && !p->client_eof) {
-			if ((rc = read_client(p)) == -1) {
-				pconn_close(p);
+			if ((rc = read_client(p)) == -1)
 				return -1;
-			}
 			moved |= rc;
 		}
 		return moved;
 	case P_ANSWER:
-		if ((rc = wr(p->cfd, p->out, &p->outoff, &p->outlen)) == -1) {
-			pconn_close(p);
+		if ((rc = flush_client(p)) == -1)
 			return -1;
-		}
 		if (p->outlen == 0) {
 			finish(p);
 			return 1;
