@@ -15,24 +15,7 @@ for t in nginx wrk tinyproxy python3; do
 	command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps)" >&2; exit 1; }
 done
 
-D=$(mktemp -d /tmp/tmbench.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
-	rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-die() { echo "bench: $*" >&2; exit 1; }
-
-start() {
-	local name=$1
-	shift
-	"$@" > "$D/$name.out" 2> "$D/$name.err" < /dev/null &
-	PIDS+=($!)
-}
+. bench/lib.bash
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
