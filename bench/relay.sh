@@ -29,27 +29,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ $((HOLD * 2 + 64)) -gt "$(ulimit -n)" ];
 	HOLD=$((($(ulimit -n) - 64) / 2))
 fi
 
-D=$(mktemp -d /tmp/tmbench.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
-	rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-die() { echo "bench: $*" >&2; exit 1; }
-
-# start NAME CMD...: a background process, logs in $D/NAME.{out,err}.
-start() {
-	local name=$1
-	shift
-	"$@" > "$D/$name.out" 2> "$D/$name.err" < /dev/null &
-	PIDS+=($!)
-	LAST_PID=$!
-}
+. bench/lib.bash
 
 # wait_line FILE REGEX: waits up to 10 s for a line.
 wait_line() {

@@ -55,4 +55,8 @@ int	tm_open_input(const char *path, const char **name);
 /* Writes all of buf to a blocking fd, retrying on EINTR; -1 on error. */
 int	write_all(int fd, const void *buf, size_t n);
 
+/* Base64 (RFC 4648, padded) of n bytes into out, which needs
+ * 4 * ((n + 2) / 3) + 1 bytes; returns the length written. */
+size_t	b64_encode(const void *in, size_t n, char *out);
+
 #endif

@@ -104,6 +104,8 @@ unpark(struct relay *r, struct conn *c)
 static void
 conn_free(struct relay *r, struct conn *c)
 {
+	if (c->hooks != NULL && c->hooks->gone != NULL)
+		c->hooks->gone(c, c->harg);
 	unpark(r, c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -113,6 +115,7 @@ conn_free(struct relay *r, struct conn *c)
 		c->next->prev = c->prev;
 	pool_put(r, c->c2s.buf);
 	pool_put(r, c->s2c.buf);
+	free(c->target);
 	free(c);
 	r->nconns--;
 	relay_resume_listeners(r);
@@ -139,18 +142,31 @@ conn_end(struct relay *r, struct conn *c, int reset_client, int reset_server)
 }
 
 /* The target could not be reached: the client sees a reset, not an
- * empty success. */
+ * empty success (or, in proxy mode, the answer proxy.c gives). */
+static void
+conn_fail(struct relay *r, struct conn *c, const char *reason,
+    const char *msg)
+{
+	if (c->hooks != NULL && c->hooks->failed != NULL)
+		c->hooks->failed(c, c->harg, reason, msg);
+	put_close(r, c, reason, SERVER, msg);
+	if (!r->quiet)
+		warnx("%s", msg);
+	conn_end(r, c, 1, 0);
+}
+
 static void
 connect_failed(struct relay *r, struct conn *c, int e)
 {
 	char msg[ADDR_TEXT + 320];
 
-	snprintf(msg, sizeof(msg), "connect %s: %s", c->l->target.text,
-	    strerror(e));
-	put_close(r, c, sock_connect_reason(e), SERVER, msg);
-	if (!r->quiet)
-		warnx("%s", msg);
-	conn_end(r, c, 1, 0);
+	if (r->upstream != NULL)
+		snprintf(msg, sizeof(msg), "connect %s (upstream proxy for "
+		    "%s): %s", upstream_text(r), c->target, strerror(e));
+	else
+		snprintf(msg, sizeof(msg), "connect %s: %s", c->target,
+		    strerror(e));
+	conn_fail(r, c, sock_connect_reason(e), msg);
 }
 
 /* Starts the connection toward the server.  Returns -1 when it failed at
@@ -164,7 +180,11 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 		connect_failed(r, c, errno);
 		return -1;
 	}
-	c->connecting = pending;
+	/* Even a connect that completed at once goes through the
+	 * connecting state: what follows a connect (the upstream proxy's
+	 * CONNECT, the proxy's hooks) happens in one place. */
+	(void)pending;
+	c->connecting = 1;
 	if (loop_add(r->loop, c->sfd, 0, conn_event, c) == -1) {
 		connect_failed(r, c, errno);
 		return -1;
@@ -342,6 +362,8 @@ watch(struct relay *r, struct conn *c)
 
 	if (c->connecting)
 		sev = LOOP_WRITE;
+	else if (c->handshake)
+		sev = LOOP_READ;
 	else {
 		if (!c->c2s.eof && c->c2s.len == 0 && !c->parked)
 			cev |= LOOP_READ;
@@ -373,12 +395,13 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 	struct conn *c = arg;
 	struct relay *r = c->r;
 	enum side s = fd == c->cfd ? CLIENT : SERVER;
-	int e;
+	char msg[ADDR_TEXT + 512];
+	int e, rc;
 
 	(void)l;
 	if (ev & LOOP_ERROR) {
 		if ((e = sock_error(fd)) != 0) {
-			if (c->connecting && s == SERVER)
+			if ((c->connecting || c->handshake) && s == SERVER)
 				connect_failed(r, c, e);
 			else
 				side_failed(r, c, s, e);
@@ -397,7 +420,36 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		ev = LOOP_READ;
 		if (r->verbose)
 			warnx("conn %llu: connected to %s",
-			    (unsigned long long)c->id, c->l->target.text);
+			    (unsigned long long)c->id, r->upstream != NULL ?
+			    upstream_text(r) : c->target);
+		if (r->upstream != NULL) {
+			if (upstream_start(r, c->sfd, c->target, msg,
+			    sizeof(msg)) == -1) {
+				conn_fail(r, c, "error", msg);
+				return;
+			}
+			c->handshake = 1;
+			watch(r, c);
+			return;
+		}
+		if (c->hooks != NULL && c->hooks->connected != NULL)
+			c->hooks->connected(c, c->harg);
+	}
+	if (c->handshake) {
+		/* The upstream proxy's answer to CONNECT: the bytes after
+		 * it are the target's, and go through take as usual. */
+		if (s == CLIENT)
+			return;
+		if ((rc = upstream_reply(r, c->sfd, msg, sizeof(msg))) == -1) {
+			conn_fail(r, c, "error", msg);
+			return;
+		}
+		if (rc == 0)
+			return;
+		c->handshake = 0;
+		ev = LOOP_READ;
+		if (c->hooks != NULL && c->hooks->connected != NULL)
+			c->hooks->connected(c, c->harg);
 	}
 	/* Reading one side and writing the other are the same direction:
 	 * either event moves it. */
@@ -415,20 +467,24 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 	watch(r, c);
 }
 
-void
-conn_accept(struct relay *r, struct listener *l, int cfd)
+struct conn *
+conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
+    const char *target, const struct sockaddr_any *sa, uint64_t client_conn,
+    const struct conn_hooks *hooks, void *harg)
 {
-	char client[ADDR_TEXT + 16];
 	struct conn *c;
 	struct rec rec;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->target = strdup(target)) == NULL)
 		err(TM_EXIT_FAIL, "calloc");
 	c->r = r;
 	c->id = ++r->next_id;
 	c->cfd = cfd;
 	c->sfd = -1;
 	c->l = l;
+	c->hooks = hooks;
+	c->harg = harg;
 	c->started = c->active = tm_mono_ms();
 	c->next = r->conns;
 	if (r->conns != NULL)
@@ -438,22 +494,51 @@ conn_accept(struct relay *r, struct listener *l, int cfd)
 
 	rec_init(&rec, REC_OPEN, c->id);
 	rec_set_src(&rec, r->src);
-	rec_set(&rec, "client", addr_fmt_peer(cfd, client, sizeof(client)));
+	rec_set(&rec, "client", client);
 	rec_set(&rec, "listen", l->text);
-	rec_set(&rec, "target", l->target.text);
+	rec_set(&rec, "target", target);
+	if (client_conn != 0)
+		rec_setf(&rec, "client-conn", "%llu",
+		    (unsigned long long)client_conn);
+	if (r->upstream != NULL)
+		rec_set(&rec, "upstream-proxy", upstream_text(r));
 	relay_put(r, &rec, NULL, 0);
 	if (r->verbose)
 		warnx("conn %llu: %s -> %s", (unsigned long long)c->id, client,
-		    l->target.text);
+		    target);
 
 	if (loop_add(r->loop, cfd, 0, conn_event, c) == -1) {
-		put_close(r, c, "error", -1, strerror(errno));
-		conn_end(r, c, 1, 0);
-		return;
+		conn_fail(r, c, "error", strerror(errno));
+		return NULL;
 	}
-	if (conn_connect(r, c, &l->taddr) == -1)
-		return;
+	if (conn_connect(r, c, sa) == -1)
+		return NULL;
 	watch(r, c);
+	return c;
+}
+
+void
+conn_accept(struct relay *r, struct listener *l, int cfd)
+{
+	char client[ADDR_TEXT + 16];
+
+	(void)conn_open(r, l, cfd, addr_fmt_peer(cfd, client, sizeof(client)),
+	    l->target.text, r->upstream != NULL ? upstream_addr(r) : &l->taddr,
+	    0, NULL, NULL);
+}
+
+void
+conn_put_data(struct relay *r, uint64_t id, enum rec_dir d, const char *key,
+    const char *val, const void *p, size_t n)
+{
+	struct rec rec;
+
+	rec_init(&rec, REC_DATA, id);
+	rec_set_src(&rec, r->src);
+	rec.dir = d;
+	if (key != NULL)
+		rec_set(&rec, key, val);
+	relay_put(r, &rec, p, n);
 }
 
 void
@@ -464,7 +549,7 @@ conn_sweep(struct relay *r)
 
 	for (c = r->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->connecting) {
+		if (c->connecting || c->handshake) {
 			if (r->connect_ms > 0 &&
 			    now - c->started >= (int64_t)r->connect_ms)
 				connect_failed(r, c, ETIMEDOUT);

@@ -1,6 +1,9 @@
 # relay/ - tcpmon-relay, the intermediary.
 PROGS += tcpmon-relay
-tcpmon-relay_SRCS := relay/relay.c relay/conn.c relay/out.c
+tcpmon-relay_SRCS := relay/relay.c relay/conn.c relay/out.c \
+	relay/proxy.c relay/upstream.c
 MAN += man/tcpmon-relay.1
 # The peers bench/relay.sh measures against, and its HTTP load.
 DEB_PACKAGES += haproxy nginx wrk
+# Proxy mode's peers: a browser in the tests, a proxy in bench/proxy.sh.
+DEB_PACKAGES += chromium tinyproxy openssl

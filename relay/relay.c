@@ -32,6 +32,9 @@ struct opts {
 	uint64_t	 connect_ms;
 	uint64_t	 idle_ms;
 	int		 verbose, quiet;
+	int		 proxy;
+	int		 nallow;
+	const char	*upstream;
 };
 
 static void __attribute__((noreturn))
@@ -42,14 +45,22 @@ usage(int status)
 	    "[-qv] [-o FILE]\n"
 	    "                    [--tap PATH] [--lossy] [--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
+	    "                    [--upstream-proxy HOST:PORT]\n"
+	    "       tcpmon-relay --proxy -l [ADDR:]PORT [-l ...] "
+	    "[--allow CIDR ...] [-qv]\n"
+	    "                    [-o FILE] [--tap PATH] [--lossy] "
+	    "[--max-conns N]\n"
+	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
+	    "                    [--upstream-proxy HOST:PORT]\n"
 	    "       tcpmon-relay -h | --version\n");
 	exit(status);
 }
 
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-    OPT_LOSSY, OPT_TAP, OPT_VERSION };
+    OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM };
 
 static const struct option longopts[] = {
+	{ "allow",		required_argument, NULL, OPT_ALLOW },
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
@@ -57,9 +68,11 @@ static const struct option longopts[] = {
 	{ "lossy",		no_argument,	   NULL, OPT_LOSSY },
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
 	{ "output",		required_argument, NULL, 'o' },
+	{ "proxy",		no_argument,	   NULL, OPT_PROXY },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "tap",		required_argument, NULL, OPT_TAP },
 	{ "target",		required_argument, NULL, 't' },
+	{ "upstream-proxy",	required_argument, NULL, OPT_UPSTREAM },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ NULL,			0,		   NULL, 0 }
@@ -77,7 +90,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if (o->nlisten != o->ntarget)
+			if (o->nlisten != o->ntarget && !o->proxy)
 				errx(TM_EXIT_USAGE, "-l %s: the -l before it "
 				    "has no -t", optarg);
 			if (o->nlisten == MAX_LISTENERS)
@@ -107,6 +120,24 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_LOSSY:
 			o->lossy = 1;
+			break;
+		case OPT_PROXY:
+			if (o->nlisten > 0)
+				errx(TM_EXIT_USAGE, "--proxy goes before the "
+				    "first -l");
+			o->proxy = 1;
+			break;
+		case OPT_ALLOW:
+			if (proxy_allow(optarg, &e) == -1)
+				errx(TM_EXIT_USAGE, "--allow %s: %s", optarg,
+				    e);
+			o->nallow++;
+			break;
+		case OPT_UPSTREAM:
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "--upstream-proxy: empty "
+				    "address");
+			o->upstream = optarg;
 			break;
 		case 'q':
 			o->quiet = 1;
@@ -142,6 +173,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		errx(TM_EXIT_USAGE, "%s: unexpected argument", argv[optind]);
+	if (o->proxy) {
+		if (o->nlisten == 0)
+			errx(TM_EXIT_USAGE, "--proxy: give -l PORT");
+		if (o->ntarget > 0)
+			errx(TM_EXIT_USAGE, "-t %s: --proxy takes its targets "
+			    "from the requests", o->target[0]);
+		return;
+	}
+	if (o->nallow > 0)
+		errx(TM_EXIT_USAGE, "--allow: only with --proxy");
 	if (o->nlisten == 0)
 		errx(TM_EXIT_USAGE, "nothing to do: give -l PORT -t HOST:PORT");
 	if (o->nlisten != o->ntarget)
@@ -201,7 +242,10 @@ listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
 			return;
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		conn_accept(r, l, cfd);
+		if (l->proxy)
+			proxy_accept(r, l, cfd);
+		else
+			conn_accept(r, l, cfd);
 		if (r->nconns >= r->max_conns) {
 			if (!r->quiet)
 				warnx("%llu connections open (--max-conns): "
@@ -229,6 +273,7 @@ on_tick(struct loop *l, void *arg)
 {
 	(void)l;
 	conn_sweep(arg);
+	proxy_sweep(arg);
 	tap_sweep(arg);
 	relay_resume_listeners(arg);	/* after a pause for descriptors */
 }
@@ -277,12 +322,24 @@ open_listeners(struct relay *r, const struct opts *o)
 		if (addr_parse(o->listen[i], ADDR_LISTEN, &la, msg,
 		    sizeof(msg)) == -1)
 			errx(TM_EXIT_USAGE, "-l %s", msg);
+		l->proxy = o->proxy;
+		if (o->proxy)
+			goto bind;
 		if (addr_parse(o->target[i], ADDR_TARGET, &l->target, msg,
 		    sizeof(msg)) == -1)
 			errx(TM_EXIT_USAGE, "-t %s", msg);
+		if (r->upstream != NULL) {
+			/* The upstream proxy resolves the name. */
+			if (l->target.unix_path)
+				errx(TM_EXIT_USAGE, "-t %s: a Unix socket is "
+				    "not reached through --upstream-proxy",
+				    o->target[i]);
+			goto bind;
+		}
 		if (addr_resolve(&l->target, ADDR_TARGET, &l->taddr, msg,
 		    sizeof(msg)) == -1)
 			errx(TM_EXIT_FAIL, "target %s", msg);
+bind:
 		if (addr_resolve(&la, ADDR_LISTEN, &sa, msg, sizeof(msg)) == -1)
 			errx(TM_EXIT_FAIL, "listen %s", msg);
 		if ((l->fd = sock_listen(&sa, 511)) == -1)
@@ -419,9 +476,12 @@ main(int argc, char **argv)
 
 	tm_setprogname(argv, "tcpmon-relay");
 	parse_opts(argc, argv, &o);
-
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->loop = loop_new()) == NULL)
+		err(TM_EXIT_FAIL, "init");
+	if (o.upstream != NULL)
+		upstream_init(r, o.upstream);
+	if (o.proxy && proxy_init(r) == -1)
 		err(TM_EXIT_FAIL, "init");
 	r->max_conns = o.max_conns;
 	r->connect_ms = o.connect_ms;
@@ -475,6 +535,7 @@ main(int argc, char **argv)
 	/* Stopped by a signal: every open connection gets its close
 	 * record, so the capture is complete. */
 	close_listeners(r);
+	proxy_stop_all(r);
 	conn_stop_all(r);
 	out_finish(r);
 	if (!r->out.sync)
@@ -485,6 +546,7 @@ main(int argc, char **argv)
 		while (waitpid(r->view_pid, &st, 0) == -1 && errno == EINTR)
 			;
 	close(sfd);
+	proxy_free(r);
 	pool_free(r);
 	loop_free(r->loop);
 	free(r);

@@ -21,6 +21,7 @@
 
 struct listener {
 	int		 fd;
+	int		 proxy;		/* --proxy: the target is asked for */
 	struct addr	 target;	/* as given */
 	struct sockaddr_any taddr;	/* resolved once, at start */
 	char		 text[ADDR_TEXT + 256];	/* the bound address */
@@ -39,11 +40,27 @@ struct half {
 	uint64_t	 total;
 };
 
+struct conn;
+
+/* What proxy.c hears of the upstream conversations it started: NULL
+ * hooks in forward mode.  failed comes before the close record, so that
+ * the answer the proxy gives can be recorded in the conversation. */
+struct conn_hooks {
+	void	(*connected)(struct conn *, void *);
+	void	(*failed)(struct conn *, void *, const char *reason,
+		    const char *msg);
+	void	(*gone)(struct conn *, void *);
+};
+
 struct conn {
 	uint64_t	 id;
 	int		 cfd, sfd;
 	int		 connecting;
+	int		 handshake;	/* CONNECT sent to --upstream-proxy */
 	struct listener	*l;
+	char		*target;	/* where it goes, as shown */
+	const struct conn_hooks *hooks;
+	void		*harg;
 	struct half	 c2s, s2c;
 	int64_t		 started;	/* monotonic ms */
 	int64_t		 active;	/* last byte moved, monotonic ms */
@@ -97,14 +114,52 @@ struct relay {
 	int		 quiet;
 	unsigned char	*pool[POOL_MAX];
 	int		 npool;
+	struct upstream	*upstream;	/* --upstream-proxy, or NULL */
+	struct proxy	*proxy;		/* proxy mode's state, or NULL */
 };
 
 /* conn.c */
 void	 conn_accept(struct relay *, struct listener *, int cfd);
+/*
+ * A conversation from cfd (already connected: a client, or proxy.c's end
+ * of a socket pair) to target at sa, with open record fields client and,
+ * when not 0, client-conn.  Returns NULL when it failed at once (the
+ * hooks have been told).
+ */
+struct conn *conn_open(struct relay *, struct listener *, int cfd,
+	    const char *client, const char *target,
+	    const struct sockaddr_any *sa, uint64_t client_conn,
+	    const struct conn_hooks *, void *harg);
+/* Records one data record of conn c (extra: one key=value field or NULL). */
+void	 conn_put_data(struct relay *, uint64_t id, enum rec_dir,
+	    const char *key, const char *val, const void *, size_t);
 void	 conn_sweep(struct relay *);
 void	 conn_stop_all(struct relay *);
 void	 conn_unpark_all(struct relay *);
 void	 pool_free(struct relay *);
+
+/* upstream.c: --upstream-proxy */
+/* Parses HOST:PORT, resolves it and reads the credentials from the
+ * environment; exits with a message on failure. */
+void	 upstream_init(struct relay *, const char *spec);
+const char *upstream_text(const struct relay *);
+const struct sockaddr_any *upstream_addr(const struct relay *);
+/* Sends CONNECT for target on fd (just connected); -1 with msg set. */
+int	 upstream_start(struct relay *, int fd, const char *target,
+	    char *msg, size_t n);
+/* Reads the upstream's answer: 1 the tunnel is up, 0 more to come, -1
+ * failed with msg set (the status line when there is one). */
+int	 upstream_reply(struct relay *, int fd, char *msg, size_t n);
+
+/* proxy.c: --proxy */
+int	 proxy_init(struct relay *);
+/* Adds a CIDR to the clients admitted; -1 with a reason. */
+int	 proxy_allow(const char *cidr, const char **why);
+void	 proxy_accept(struct relay *, struct listener *, int cfd);
+void	 proxy_sweep(struct relay *);
+void	 proxy_stop_all(struct relay *);
+/* At exit: what proxy_init, proxy_allow and upstream_init took. */
+void	 proxy_free(struct relay *);
 
 /* relay.c */
 void	 relay_resume_listeners(struct relay *);

@@ -331,6 +331,24 @@ test_misc(void)
 	free(big);
 }
 
+/* RFC 4648 section 10's vectors, and a proxy credential. */
+static void
+test_b64(void)
+{
+	static const char *in[] = { "", "f", "fo", "foo", "foob", "fooba",
+	    "foobar", "Aladdin:open sesame" };
+	static const char *want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
+	    "Zm9vYmE=", "Zm9vYmFy", "QWxhZGRpbjpvcGVuIHNlc2FtZQ==" };
+	char out[64];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		n = b64_encode(in[i], strlen(in[i]), out);
+		ok(n == strlen(want[i]) && strcmp(out, want[i]) == 0,
+		    "b64_encode \"%s\": %s", in[i], out);
+	}
+}
+
 int
 main(void)
 {
@@ -344,5 +362,6 @@ main(void)
 	test_dur();
 	test_time();
 	test_misc();
+	test_b64();
 	return t_done();
 }

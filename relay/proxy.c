@@ -1,0 +1,1435 @@
+/* proxy.c - --proxy: an HTTP/1.1 forward proxy in front of conn.c.  Each
+ * client connection is read here, one request at a time; each conversation
+ * with a target is an ordinary relayed connection (conn.c, its own records)
+ * whose client side is a socket pair to this file.  So the records of a
+ * conversation hold exactly the bytes sent to and received from the target,
+ * and whatever conn.c does to bytes between take and deliver applies here
+ * as in forward mode. */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "relay.h"
+#include "util.h"
+
+#define HEAD_MAX	(64 * 1024)	/* a request head: more is 431 */
+#define IN_CAP		(HEAD_MAX + 1)
+#define UPQ_CAP		(HEAD_MAX + 1024)	/* a rewritten head fits */
+#define OUT_CAP		(64 * 1024)
+#define DRAIN_MS	2000	/* reading what a refused client still sends */
+#define MAX_ALLOW	64
+#define MAX_LOOKUPS	64	/* name lookups in flight */
+#define MAX_CONNTOK	16	/* headers a Connection header may name */
+
+struct cidr {
+	int		 af;
+	unsigned char	 a[16];
+	int		 bits;
+};
+
+struct pconn;
+
+/* One name lookup, run by a thread of its own: getaddrinfo(3) blocks, and
+ * the loop must not.  The answer comes back through a pipe. */
+struct lookup {
+	struct pconn	*p;		/* NULL: nobody waits any more */
+	int		 wfd;
+	char		 host[256], port[8];
+	struct sockaddr_any sa;
+	int		 rc;		/* getaddrinfo's */
+};
+
+/* The clients admitted: set while the options are parsed, before there
+ * is a relay to hang them on. */
+static struct cidr allow[MAX_ALLOW];
+static int nallow;
+
+struct proxy {
+	int		 rfd, wfd;	/* lookup answers */
+	int		 nlookups;
+	uint64_t	 next_client;
+	struct pconn	*list;
+};
+
+enum pstate {
+	P_HEAD,		/* reading a request head */
+	P_RESOLVE,	/* looking the target's name up */
+	P_CONNECTING,	/* CONNECT: waiting for the target */
+	P_EXCHANGE,	/* one request up, its response down */
+	P_TUNNEL,	/* CONNECT or 101: bytes both ways as they are */
+	P_ANSWER,	/* an answer of our own, then the end */
+	P_DRAIN		/* answered: reading the client out before close */
+};
+
+/* A parsed request head: pointers into pconn.in. */
+struct req {
+	const char	*method, *uri, *path;
+	size_t		 mlen, ulen, plen;
+	const char	*auth;		/* host[:port] as in the URI */
+	size_t		 alen;
+	int		 minor;
+	int		 connect;
+	int		 keep;
+	const char	*lines;		/* the header lines */
+	size_t		 lineslen;
+	struct { const char *p; size_t n; } ctok[MAX_CONNTOK];
+	int		 nctok;
+	char		 host[256], port[8];
+};
+
+struct pconn {
+	struct relay	*r;
+	struct listener	*l;
+	uint64_t	 id;		/* client-conn in the records */
+	int		 cfd, spfd;
+	enum pstate	 st;
+	int		 denied;
+	int		 keep;		/* the client keeps the connection */
+	int		 client_eof, client_shut, sp_eof, sp_shut;
+	char		 client[ADDR_TEXT + 16];
+	char		 target[300];	/* host:port asked for */
+	struct conn	*up;		/* the conversation, while it lasts */
+	char		 uptarget[300];
+	int		 upbad;		/* not to be used again */
+	struct lookup	*lk;
+	int64_t		 deadline;	/* monotonic ms, or 0 */
+	size_t		 headlen;	/* of the head at in[0], once whole */
+	struct http_conn hc;		/* framing of the exchange */
+	int		 hclive;
+	size_t		 rawn, cut;
+	int		 req_done, resp_done, resp_close, resp_tunnel;
+	size_t		 inlen, upqoff, upqlen, outoff, outlen;
+	struct pconn	*prev, *next;
+	unsigned char	 in[IN_CAP];	/* from the client */
+	unsigned char	 upq[UPQ_CAP];	/* toward the conversation */
+	unsigned char	 out[OUT_CAP];	/* toward the client */
+};
+
+static void pconn_event(struct loop *, int, unsigned, void *);
+static void step(struct pconn *);
+static void start_exchange(struct pconn *, const struct sockaddr_any *);
+
+/* --allow */
+
+static int
+cidr_parse(const char *s, struct cidr *c, const char **why)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	const char *e;
+	uint64_t bits;
+	int max;
+
+	if (strlen(s) >= sizeof(buf)) {
+		*why = "too long";
+		return -1;
+	}
+	strcpy(buf, s);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, buf, c->a) == 1) {
+		c->af = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c->a) == 1) {
+		c->af = AF_INET6;
+		max = 128;
+	} else {
+		*why = "not an IPv4 or IPv6 address";
+		return -1;
+	}
+	c->bits = max;
+	if (slash != NULL) {
+		if (num_parse(slash, 0, (uint64_t)max, &bits, &e) == -1) {
+			*why = "bad prefix length";
+			return -1;
+		}
+		c->bits = (int)bits;
+	}
+	return 0;
+}
+
+int
+proxy_allow(const char *s, const char **why)
+{
+	if (nallow == MAX_ALLOW) {
+		*why = "too many";
+		return -1;
+	}
+	if (cidr_parse(s, &allow[nallow], why) == -1)
+		return -1;
+	nallow++;
+	return 0;
+}
+
+static int
+cidr_match(const struct cidr *c, const struct sockaddr *sa)
+{
+	const unsigned char *a;
+	unsigned char m;
+	int full, rest;
+
+	if (sa->sa_family == AF_INET && c->af == AF_INET)
+		a = (const unsigned char *)&((const struct sockaddr_in *)
+		    sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6 && c->af == AF_INET6)
+		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	else if (sa->sa_family == AF_INET6 && c->af == AF_INET &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->
+	    sin6_addr))
+		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr + 12;
+	else
+		return 0;
+	full = c->bits / 8;
+	rest = c->bits % 8;
+	if (memcmp(a, c->a, (size_t)full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	m = (unsigned char)(0xff << (8 - rest));
+	return (a[full] & m) == (c->a[full] & m);
+}
+
+static int
+allowed(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int i;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	/* A Unix socket is guarded by its file mode. */
+	if (ss.ss_family == AF_UNIX)
+		return 1;
+	for (i = 0; i < nallow; i++)
+		if (cidr_match(&allow[i], (struct sockaddr *)&ss))
+			return 1;
+	return 0;
+}
+
+/* Name lookups */
+
+static void *
+lookup_run(void *arg)
+{
+	struct lookup *lk = arg;
+	struct addrinfo hints, *res;
+	ssize_t n;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((lk->rc = getaddrinfo(lk->host, lk->port, &hints, &res)) == 0) {
+		memcpy(&lk->sa.ss, res->ai_addr, res->ai_addrlen);
+		lk->sa.len = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	/* A pointer is written whole: pipe writes this small are atomic. */
+	do
+		n = write(lk->wfd, &lk, sizeof(lk));
+	while (n == -1 && errno == EINTR);
+	return NULL;
+}
+
+static void resolved(struct pconn *, struct lookup *);
+
+static void
+lookup_event(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct relay *r = arg;
+	struct lookup *lk;
+	struct pconn *p;
+
+	(void)l;
+	(void)ev;
+	while (read(fd, &lk, sizeof(lk)) == (ssize_t)sizeof(lk)) {
+		r->proxy->nlookups--;
+		if ((p = lk->p) != NULL) {
+			p->lk = NULL;
+			resolved(p, lk);
+			step(p);
+		}
+		free(lk);
+	}
+}
+
+int
+proxy_init(struct relay *r)
+{
+	static const char *def[] = { "127.0.0.0/8", "::1/128" };
+	struct proxy *px;
+	const char *why;
+	int fds[2];
+	size_t i;
+
+	if (nallow == 0)
+		for (i = 0; i < sizeof(def) / sizeof(def[0]); i++)
+			(void)proxy_allow(def[i], &why);
+	if ((px = r->proxy = calloc(1, sizeof(*px))) == NULL)
+		return -1;
+	if (pipe2(fds, O_CLOEXEC) == -1 || sock_nonblock(fds[0]) == -1)
+		return -1;
+	px->rfd = fds[0];
+	px->wfd = fds[1];
+	return loop_add(r->loop, px->rfd, LOOP_READ, lookup_event, r);
+}
+
+/* The client connection */
+
+static void
+drop_up(struct pconn *p)
+{
+	if (p->up != NULL) {
+		/* The conversation ends on its own, from the EOF below;
+		 * it must not call back into a client that may be gone. */
+		p->up->hooks = NULL;
+		p->up = NULL;
+	}
+	if (p->spfd != -1) {
+		loop_del(p->r->loop, p->spfd);
+		close(p->spfd);
+		p->spfd = -1;
+	}
+	p->upqoff = p->upqlen = 0;
+	p->sp_eof = p->sp_shut = p->upbad = 0;
+	p->uptarget[0] = '\0';
+}
+
+static void
+pconn_close(struct pconn *p)
+{
+	struct proxy *px = p->r->proxy;
+
+	drop_up(p);
+	if (p->lk != NULL)
+		p->lk->p = NULL;
+	loop_del(p->r->loop, p->cfd);
+	close(p->cfd);
+	if (p->hclive)
+		http_conn_free(&p->hc);
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		px->list = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	free(p);
+}
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 431: return "Request Header Fields Too Large";
+	case 502: return "Bad Gateway";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+/*
+ * Answers the client itself, with a one-line reason, and ends the client
+ * connection after it.  The answer is recorded: in the conversation with
+ * id conn when there is one (its close record follows from conn.c), else
+ * as a connection of its own that holds what the client sent, the answer
+ * and a close record with reason and error.
+ */
+static void
+answer(struct pconn *p, uint64_t conn, int status, const char *reason,
+    const char *msg)
+{
+	struct relay *r = p->r;
+	struct rec rec;
+	size_t c2s;
+	int n;
+
+	n = snprintf((char *)p->out, sizeof(p->out), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s\n", status, status_text(status),
+	    strlen(msg) + 1, msg);
+	if (n < 0 || (size_t)n >= sizeof(p->out))
+		n = (int)sizeof(p->out) - 1;
+	p->outoff = 0;
+	p->outlen = (size_t)n;
+	if (conn != 0)
+		conn_put_data(r, conn, REC_S2C, "from", "proxy", p->out,
+		    p->outlen);
+	else {
+		conn = ++r->next_id;
+		rec_init(&rec, REC_OPEN, conn);
+		rec_set_src(&rec, r->src);
+		rec_set(&rec, "client", p->client);
+		rec_set(&rec, "listen", p->l->text);
+		if (p->target[0] != '\0')
+			rec_set(&rec, "target", p->target);
+		rec_setf(&rec, "client-conn", "%llu",
+		    (unsigned long long)p->id);
+		relay_put(r, &rec, NULL, 0);
+		c2s = p->headlen > 0 ? p->headlen : p->inlen;
+		if (c2s > 0)
+			conn_put_data(r, conn, REC_C2S, NULL, NULL, p->in, c2s);
+		conn_put_data(r, conn, REC_S2C, "from", "proxy", p->out,
+		    p->outlen);
+		rec_init(&rec, REC_CLOSE, conn);
+		rec_set_src(&rec, r->src);
+		rec_set(&rec, "reason", reason);
+		rec_setf(&rec, "error", "%d %s", status, msg);
+		rec_setf(&rec, "c2s", "%zu", c2s);
+		rec_setf(&rec, "s2c", "%zu", p->outlen);
+		relay_put(r, &rec, NULL, 0);
+	}
+	if (r->verbose)
+		warnx("client-conn %llu: %d %s", (unsigned long long)p->id,
+		    status, msg);
+	drop_up(p);
+	p->keep = 0;
+	p->st = P_ANSWER;
+}
+
+/* Hooks from conn.c */
+
+static void
+up_connected(struct conn *c, void *arg)
+{
+	struct pconn *p = arg;
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+	(void)c;
+	if (p->st != P_CONNECTING)
+		return;
+	/* The answer is the proxy's, not the target's: it is not part of
+	 * the tunnel's record, which holds the target's bytes only. */
+	memcpy(p->out, ok, sizeof(ok) - 1);
+	p->outoff = 0;
+	p->outlen = sizeof(ok) - 1;
+	p->st = P_TUNNEL;
+	step(p);
+}
+
+static void
+up_failed(struct conn *c, void *arg, const char *reason, const char *msg)
+{
+	struct pconn *p = arg;
+
+	p->up = NULL;
+	answer(p, c->id, strcmp(reason, "timeout") == 0 ? 504 : 502, reason,
+	    msg);
+	/* The caller goes on with the conversation's end: the client is
+	 * served from the loop, not from inside conn.c. */
+	loop_mod(p->r->loop, p->cfd, LOOP_WRITE);
+}
+
+static void
+up_gone(struct conn *c, void *arg)
+{
+	struct pconn *p = arg;
+
+	if (p->up == c)
+		p->up = NULL;
+}
+
+static const struct conn_hooks hooks = { up_connected, up_failed, up_gone };
+
+/* The request head */
+
+static int
+tchar(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
+	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static int
+ieq(const char *p, size_t n, const char *s)
+{
+	return strlen(s) == n && strncasecmp(p, s, n) == 0;
+}
+
+/* Splits host[:port] (host may be [v6]) into q->host and q->port. */
+static const char *
+parse_authority(const char *a, size_t n, int need_port, struct req *q)
+{
+	const char *hend, *colon = NULL, *start = a;
+	size_t hl, i;
+	uint64_t port;
+	const char *e;
+	char pbuf[8];
+
+	if (n == 0)
+		return "no host";
+	if (a[0] == '[') {
+		if ((hend = memchr(a, ']', n)) == NULL)
+			return "unclosed [ in the host";
+		hl = (size_t)(hend - a) - 1;
+		if (hend + 1 < a + n) {
+			if (hend[1] != ':')
+				return "bad host";
+			colon = hend + 1;
+		}
+		a++;
+	} else {
+		colon = memchr(a, ':', n);
+		hl = colon != NULL ? (size_t)(colon - a) : n;
+		if (memchr(a, '@', n) != NULL)
+			return "user information in the URI";
+	}
+	if (hl == 0 || hl >= sizeof(q->host))
+		return "bad host";
+	for (i = 0; i < hl; i++)
+		if (!(tchar((unsigned char)a[i]) || a[i] == ':') ||
+		    a[i] == '%')
+			return "bad host";
+	memcpy(q->host, a, hl);
+	q->host[hl] = '\0';
+	if (colon == NULL) {
+		if (need_port)
+			return "no port";
+		strcpy(q->port, "80");
+		return NULL;
+	}
+	i = (size_t)(start + n - colon - 1);
+	if (i == 0 || i >= sizeof(pbuf))
+		return "bad port";
+	memcpy(pbuf, colon + 1, i);
+	pbuf[i] = '\0';
+	if (num_parse(pbuf, 1, 65535, &port, &e) == -1 || pbuf[0] == '0' ||
+	    strpbrk(pbuf, "kmgKMG") != NULL)
+		return "bad port";
+	snprintf(q->port, sizeof(q->port), "%llu", (unsigned long long)port);
+	return NULL;
+}
+
+/* Whether header line l (without CRLF) is name: with the value in *v. */
+static int
+header_split(const char *l, size_t n, const char **name, size_t *nl,
+    const char **v, size_t *vl)
+{
+	const char *c = memchr(l, ':', n);
+	size_t i;
+
+	if (c == NULL || c == l)
+		return -1;
+	for (i = 0; l + i < c; i++)
+		if (!tchar((unsigned char)l[i]))
+			return -1;
+	*name = l;
+	*nl = (size_t)(c - l);
+	c++;
+	while (c < l + n && (*c == ' ' || *c == '\t'))
+		c++;
+	*v = c;
+	*vl = (size_t)(l + n - c);
+	while (*vl > 0 && (c[*vl - 1] == ' ' || c[*vl - 1] == '\t'))
+		(*vl)--;
+	for (i = 0; i < *vl; i++)
+		if ((unsigned char)c[i] < 0x20 && c[i] != '\t')
+			return -1;
+	return 0;
+}
+
+/* Walks the tokens of a comma-separated value. */
+static int
+next_token(const char **v, const char *end, const char **t, size_t *tl)
+{
+	const char *s = *v, *e;
+
+	while (s < end && (*s == ' ' || *s == '\t' || *s == ','))
+		s++;
+	if (s >= end)
+		return 0;
+	for (e = s; e < end && *e != ','; e++)
+		;
+	*t = s;
+	*tl = (size_t)(e - s);
+	while (*tl > 0 && (s[*tl - 1] == ' ' || s[*tl - 1] == '\t'))
+		(*tl)--;
+	*v = e;
+	return 1;
+}
+
+/*
+ * Parses the head at in[0..headlen), strictly: a proxy that guessed would
+ * frame a body differently from the server behind it.  Returns NULL, or a
+ * reason for a 400.
+ */
+static const char *
+parse_request(struct pconn *p, struct req *q)
+{
+	const char *s = (const char *)p->in, *end = s + p->headlen - 2;
+	const char *eol, *sp1, *sp2, *name, *v, *t, *ve, *why;
+	size_t nl, vl, tl, i;
+	int hosts = 0, te = 0, cl = 0, close_tok = 0, keep_tok = 0;
+	const char *clv = NULL;
+	size_t clvl = 0;
+
+	memset(q, 0, sizeof(*q));
+	for (i = 0; i < p->headlen; i++)
+		if (s[i] == '\0' || (s[i] == '\n' && (i == 0 ||
+		    s[i - 1] != '\r')) || (s[i] == '\r' && s[i + 1] != '\n'))
+			return "bare CR, LF or NUL in the head";
+	eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
+	if ((sp1 = memchr(s, ' ', (size_t)(eol - s))) == NULL ||
+	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL)
+		return "bad request line";
+	q->method = s;
+	q->mlen = (size_t)(sp1 - s);
+	for (i = 0; i < q->mlen; i++)
+		if (!tchar((unsigned char)s[i]))
+			return "bad method";
+	if (q->mlen == 0)
+		return "bad method";
+	q->uri = sp1 + 1;
+	q->ulen = (size_t)(sp2 - q->uri);
+	for (i = 0; i < q->ulen; i++)
+		if ((unsigned char)q->uri[i] <= 0x20 ||
+		    (unsigned char)q->uri[i] >= 0x7f || q->uri[i] == '#')
+			return "bad character in the request target";
+	if (eol - sp2 - 1 != 8 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+	    (sp2[8] != '0' && sp2[8] != '1'))
+		return "not HTTP/1.0 or HTTP/1.1";
+	q->minor = sp2[8] - '0';
+	q->connect = ieq(q->method, q->mlen, "CONNECT");
+	if (q->connect) {
+		q->auth = q->uri;
+		q->alen = q->ulen;
+		if ((why = parse_authority(q->auth, q->alen, 1, q)) != NULL)
+			return why;
+	} else {
+		if (q->ulen >= 8 && strncasecmp(q->uri, "https://", 8) == 0)
+			return "https:// URLs go through CONNECT";
+		if (q->ulen < 7 || strncasecmp(q->uri, "http://", 7) != 0)
+			return "not an absolute http:// URL (this is a proxy)";
+		q->auth = q->uri + 7;
+		for (i = 0; i < q->ulen - 7 && q->auth[i] != '/' &&
+		    q->auth[i] != '?'; i++)
+			;
+		q->alen = i;
+		q->path = q->auth + i;
+		q->plen = q->ulen - 7 - i;
+		if ((why = parse_authority(q->auth, q->alen, 0, q)) != NULL)
+			return why;
+	}
+	q->lines = eol + 2;
+	q->lineslen = (size_t)(end - q->lines);
+	for (s = q->lines; s < end; s = eol + 2) {
+		eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
+		if (*s == ' ' || *s == '\t')
+			return "folded header line";
+		if (header_split(s, (size_t)(eol - s), &name, &nl, &v,
+		    &vl) == -1)
+			return "bad header line";
+		ve = v + vl;
+		if (ieq(name, nl, "Host"))
+			hosts++;
+		else if (ieq(name, nl, "Content-Length")) {
+			for (i = 0; i < vl; i++)
+				if (v[i] < '0' || v[i] > '9')
+					return "bad Content-Length";
+			if (vl == 0 || vl > 15 || (clv != NULL && (vl != clvl ||
+			    memcmp(v, clv, vl) != 0)))
+				return "bad Content-Length";
+			clv = v;
+			clvl = vl;
+			cl = 1;
+		} else if (ieq(name, nl, "Transfer-Encoding")) {
+			/* Only chunked, last, frames a request body. */
+			te++;
+			while (next_token(&v, ve, &t, &tl))
+				if (!ieq(t, tl, "chunked") || v < ve)
+					return "unsupported Transfer-Encoding";
+		} else if (ieq(name, nl, "Connection") ||
+		    ieq(name, nl, "Proxy-Connection")) {
+			while (next_token(&v, ve, &t, &tl)) {
+				if (ieq(t, tl, "close"))
+					close_tok = 1;
+				else if (ieq(t, tl, "keep-alive"))
+					keep_tok = 1;
+				if (q->nctok == MAX_CONNTOK)
+					return "too many Connection options";
+				q->ctok[q->nctok].p = t;
+				q->ctok[q->nctok++].n = tl;
+			}
+		}
+	}
+	if (te > 1)
+		return "more than one Transfer-Encoding";
+	if (te && cl)
+		return "both Transfer-Encoding and Content-Length";
+	if (q->minor == 1 && hosts != 1)
+		return hosts ? "more than one Host" : "no Host header";
+	q->keep = q->minor == 1 ? !close_tok : keep_tok && !close_tok;
+	snprintf(p->target, sizeof(p->target), strchr(q->host, ':') ?
+	    "[%s]:%s" : "%s:%s", q->host, q->port);
+	return NULL;
+}
+
+/* Whether a header goes on to the server: the hop-by-hop ones stay. */
+static int
+end_to_end(const struct req *q, const char *name, size_t nl)
+{
+	static const char *hop[] = { "Connection", "Proxy-Connection",
+	    "Keep-Alive", "Proxy-Authorization", "Proxy-Authenticate", "TE",
+	    "Trailer", "Upgrade", "Host" };
+	size_t i;
+	int j;
+
+	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (ieq(name, nl, hop[i]))
+			return 0;
+	for (j = 0; j < q->nctok; j++)
+		if (q->ctok[j].n == nl && strncasecmp(q->ctok[j].p, name,
+		    nl) == 0 && !ieq(name, nl, "Transfer-Encoding") &&
+		    !ieq(name, nl, "Content-Length"))
+			return 0;
+	return 1;
+}
+
+/* Writes the origin-form head into upq; -1 when it does not fit. */
+static int
+build_head(struct pconn *p, const struct req *q)
+{
+	char *o = (char *)p->upq + p->upqoff + p->upqlen;
+	size_t room = sizeof(p->upq) - p->upqoff - p->upqlen, len = 0;
+	const char *s, *eol, *end = q->lines + q->lineslen, *name, *v;
+	size_t nl, vl;
+	int n;
+
+#define PUT(...) do {							\
+	n = snprintf(o + len, room - len, __VA_ARGS__);			\
+	if (n < 0 || (size_t)n >= room - len)				\
+		return -1;						\
+	len += (size_t)n;						\
+} while (0)
+	/* http://host and http://host?x are / and /?x. */
+	PUT("%.*s %s%.*s HTTP/1.%d\r\nHost: %.*s\r\n", (int)q->mlen,
+	    q->method, q->plen == 0 || q->path[0] == '?' ? "/" : "",
+	    (int)q->plen, q->path, q->minor, (int)q->alen, q->auth);
+	for (s = q->lines; s < end; s = eol + 2) {
+		eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
+		(void)header_split(s, (size_t)(eol - s), &name, &nl, &v, &vl);
+		if (end_to_end(q, name, nl))
+			PUT("%.*s\r\n", (int)(eol - s), s);
+	}
+	if (!q->keep && q->minor == 1)
+		PUT("Connection: close\r\n");
+	else if (q->keep && q->minor == 0)
+		PUT("Connection: keep-alive\r\n");
+	PUT("\r\n");
+#undef PUT
+	p->upqlen += len;
+	return 0;
+}
+
+/* Framing of the exchange, from http.c */
+
+static void
+hc_raw(void *arg, enum http_dir d, const unsigned char *b, size_t n)
+{
+	struct pconn *p = arg;
+
+	(void)d;
+	(void)b;
+	p->rawn += n;
+}
+
+static void
+hc_end(void *arg, enum http_dir d, const struct http_head *h,
+    enum http_end how)
+{
+	struct pconn *p = arg;
+
+	if (d == HTTP_REQ) {
+		if (!p->req_done) {
+			p->req_done = 1;
+			p->cut = p->rawn;
+		}
+		return;
+	}
+	if (p->resp_done)
+		return;
+	/* 100 Continue and the like come before the answer. */
+	if (h != NULL && how == HTTP_END_OK && h->status < 200 &&
+	    h->status != 101)
+		return;
+	p->resp_done = 1;
+	p->cut = p->rawn;
+	if (how != HTTP_END_OK || h == NULL || (h->minor == 0 &&
+	    !http_header_has(h, "Connection", "keep-alive")) ||
+	    http_header_has(h, "Connection", "close"))
+		p->resp_close = 1;
+	if (h != NULL && h->body == HTTP_BODY_TUNNEL)
+		p->resp_tunnel = 1;
+}
+
+static void
+hc_notraw(void *arg, enum http_dir d, const char *why)
+{
+	struct pconn *p = arg;
+
+	(void)why;
+	/* A tunnel after 101 is told through the end callback. */
+	if (strcmp(why, "tunnel") == 0)
+		return;
+	/* A response that breaks the rules is passed on as it comes,
+	 * to the end of the conversation; a request body that breaks
+	 * them ends the client connection. */
+	if (d == HTTP_RESP)
+		p->resp_close = p->upbad = 1;
+	else
+		p->keep = 0, p->upbad = 1;
+}
+
+static const struct http_callbacks hc_cb = {
+	hc_raw, NULL, NULL, hc_end, hc_notraw
+};
+
+/* Moving bytes */
+
+/* Returns bytes read, 0 at EOF, -2 for nothing now, -1 on error. */
+static ssize_t
+rd(int fd, void *b, size_t n)
+{
+	ssize_t got;
+
+	do
+		got = recv(fd, b, n, 0);
+	while (got == -1 && errno == EINTR);
+	if (got == -1)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1;
+	return got;
+}
+
+/* Sends what waits at b + *off; returns 1 when some went, 0 if none, -1. */
+static int
+wr(int fd, const unsigned char *b, size_t *off, size_t *len)
+{
+	ssize_t n;
+	int moved = 0;
+
+	while (*len > 0) {
+		n = send(fd, b + *off, *len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		*off += (size_t)n;
+		*len -= (size_t)n;
+		moved = 1;
+	}
+	if (*len == 0)
+		*off = 0;
+	return moved;
+}
+
+static void
+consume_in(struct pconn *p, size_t n)
+{
+	memmove(p->in, p->in + n, p->inlen - n);
+	p->inlen -= n;
+}
+
+/* Client bytes into in; returns 1 progress, 0 none, -1 when the client
+ * failed and p was closed. */
+static int
+read_client(struct pconn *p)
+{
+	ssize_t n;
+
+	if (p->client_eof || p->inlen == sizeof(p->in))
+		return 0;
+	n = rd(p->cfd, p->in + p->inlen, sizeof(p->in) - p->inlen);
+	if (n == -2)
+		return 0;
+	if (n == -1) {
+		pconn_close(p);
+		return -1;
+	}
+	if (n == 0)
+		p->client_eof = 1;
+	p->inlen += (size_t)n;
+	return 1;
+}
+
+/* What waits for the client goes; returns 1 when some went, 0 if none,
+ * -1 when the client failed and p was closed. */
+static int
+flush_client(struct pconn *p)
+{
+	int rc;
+
+	if (p->outlen == 0)
+		return 0;
+	if ((rc = wr(p->cfd, p->out, &p->outoff, &p->outlen)) == -1)
+		pconn_close(p);
+	return rc;
+}
+
+/* Ends the client connection once all it is owed has gone. */
+static void
+finish(struct pconn *p)
+{
+	shutdown(p->cfd, SHUT_WR);
+	p->client_shut = 1;
+	drop_up(p);
+	p->st = P_DRAIN;
+	p->deadline = tm_mono_ms() + DRAIN_MS;
+}
+
+/* The loop check: a target that is one of our own proxy listeners. */
+static int
+is_self(struct relay *r, const struct sockaddr_any *t)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const struct sockaddr_in *a4 = (const void *)&t->ss, *l4;
+	const struct sockaddr_in6 *a6 = (const void *)&t->ss, *l6;
+	int i;
+
+	for (i = 0; i < r->nl; i++) {
+		len = sizeof(ss);
+		if (!r->l[i].proxy || getsockname(r->l[i].fd,
+		    (struct sockaddr *)&ss, &len) == -1 ||
+		    ss.ss_family != t->ss.ss_family)
+			continue;
+		l4 = (const void *)&ss;
+		l6 = (const void *)&ss;
+		if (ss.ss_family == AF_INET && l4->sin_port == a4->sin_port &&
+		    (l4->sin_addr.s_addr == a4->sin_addr.s_addr ||
+		    l4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    (ntohl(a4->sin_addr.s_addr) >> 24 == 127 &&
+		    ntohl(l4->sin_addr.s_addr) >> 24 == 127)))
+			return 1;
+		if (ss.ss_family == AF_INET6 &&
+		    l6->sin6_port == a6->sin6_port &&
+		    (IN6_ARE_ADDR_EQUAL(&l6->sin6_addr, &a6->sin6_addr) ||
+		    IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The request head at in[0] is whole: where does it go? */
+static void
+on_head(struct pconn *p)
+{
+	struct proxy *px = p->r->proxy;
+	struct lookup *lk;
+	struct addrinfo hints, *res;
+	struct req q;
+	const char *why;
+	pthread_attr_t attr;
+	pthread_t tid;
+	char msg[600];
+
+	p->target[0] = '\0';
+	if ((why = parse_request(p, &q)) != NULL) {
+		if (p->denied)
+			goto denied;
+		snprintf(msg, sizeof(msg), "malformed request: %s", why);
+		answer(p, 0, 400, "error", msg);
+		return;
+	}
+	if (p->denied) {
+denied:
+		snprintf(msg, sizeof(msg), "client %s is not allowed "
+		    "(--allow)", p->client);
+		answer(p, 0, 403, "refused", msg);
+		return;
+	}
+	p->keep = q.keep;
+	if (!q.connect && p->up != NULL && !p->upbad && !p->sp_eof &&
+	    strcmp(p->uptarget, p->target) == 0) {
+		start_exchange(p, NULL);
+		return;
+	}
+	drop_up(p);
+	if (p->r->upstream != NULL) {
+		/* The upstream proxy looks the name up. */
+		start_exchange(p, upstream_addr(p->r));
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if (getaddrinfo(q.host, q.port, &hints, &res) == 0) {
+		struct lookup now;
+
+		memcpy(&now.sa.ss, res->ai_addr, res->ai_addrlen);
+		now.sa.len = res->ai_addrlen;
+		now.rc = 0;
+		freeaddrinfo(res);
+		resolved(p, &now);
+		return;
+	}
+	if (px->nlookups >= MAX_LOOKUPS) {
+		answer(p, 0, 502, "error", "too many name lookups at once");
+		return;
+	}
+	if ((lk = calloc(1, sizeof(*lk))) == NULL)
+		err(TM_EXIT_FAIL, "calloc");
+	lk->p = p;
+	lk->wfd = px->wfd;
+	strcpy(lk->host, q.host);
+	strcpy(lk->port, q.port);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, lookup_run, lk) != 0) {
+		pthread_attr_destroy(&attr);
+		free(lk);
+		answer(p, 0, 502, "error", "cannot start a name lookup");
+		return;
+	}
+	pthread_attr_destroy(&attr);
+	px->nlookups++;
+	p->lk = lk;
+	p->st = P_RESOLVE;
+	p->deadline = p->r->connect_ms > 0 ? tm_mono_ms() +
+	    (int64_t)p->r->connect_ms : 0;
+}
+
+static void
+resolved(struct pconn *p, struct lookup *lk)
+{
+	char msg[600];
+
+	if (lk->rc != 0) {
+		snprintf(msg, sizeof(msg), "resolve %s: %s", p->target,
+		    gai_strerror(lk->rc));
+		answer(p, 0, 502, "unreachable", msg);
+	} else if (is_self(p->r, &lk->sa)) {
+		snprintf(msg, sizeof(msg), "%s is this proxy: a request "
+		    "there would loop", p->target);
+		answer(p, 0, 403, "refused", msg);
+	} else
+		start_exchange(p, &lk->sa);
+}
+
+/*
+ * Sends the request at in[0] toward its target: over the conversation
+ * already open when sa is NULL, else over a new one to sa.
+ */
+static void
+start_exchange(struct pconn *p, const struct sockaddr_any *sa)
+{
+	struct req q;
+	struct conn *c;
+	int sp[2];
+
+	(void)parse_request(p, &q);	/* it passed once */
+	p->deadline = 0;
+	if (sa != NULL) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, sp) == -1) {
+			answer(p, 0, 502, "error", strerror(errno));
+			return;
+		}
+		p->spfd = sp[0];
+		if (loop_add(p->r->loop, p->spfd, 0, pconn_event, p) == -1)
+			err(TM_EXIT_FAIL, "epoll");
+		snprintf(p->uptarget, sizeof(p->uptarget), "%s", p->target);
+	}
+	if (!q.connect) {
+		if (build_head(p, &q) == -1) {
+			answer(p, 0, 431, "error", "request head over 64 KiB");
+			return;
+		}
+		if (p->hclive)
+			http_conn_free(&p->hc);
+		http_conn_init(&p->hc, &hc_cb, p);
+		p->hclive = 1;
+		p->req_done = p->resp_done = p->resp_close = 0;
+		p->resp_tunnel = 0;
+		/* The head as sent: it sets the method and the framing. */
+		http_conn_feed(&p->hc, HTTP_REQ, p->upq + p->upqoff,
+		    p->upqlen);
+	}
+	consume_in(p, p->headlen);
+	p->headlen = 0;
+	p->st = q.connect ? P_CONNECTING : P_EXCHANGE;
+	if (sa != NULL) {
+		c = conn_open(p->r, p->l, sp[1], p->client, p->target, sa,
+		    p->id, &hooks, p);
+		/* On failure the hook has answered the client already. */
+		if (c != NULL)
+			p->up = c;
+	}
+}
+
+/* The length of the head at b: up to an empty line, ended by CRLF or a
+ * bare LF (which the parser refuses, with a reason); 0 if not yet. */
+static size_t
+head_end(const unsigned char *b, size_t n)
+{
+	const unsigned char *nl;
+
+	for (nl = b; (nl = memchr(nl, '\n', n - (size_t)(nl - b))) != NULL;
+	    nl++) {
+		if (nl + 1 < b + n && nl[1] == '\n')
+			return (size_t)(nl - b) + 2;
+		if (nl + 2 < b + n && nl[1] == '\r' && nl[2] == '\n')
+			return (size_t)(nl - b) + 3;
+	}
+	return 0;
+}
+
+/* One pass over what can move; returns 1 on progress, -1 if p is gone. */
+static int
+pass(struct pconn *p)
+{
+	size_t n, skip;
+	ssize_t got;
+	int rc, moved = 0;
+
+	switch (p->st) {
+	case P_HEAD:
+		/* Empty lines before a request are allowed (RFC 9112 2.2). */
+		for (skip = 0; skip < p->inlen && (p->in[skip] == '\r' ||
+		    p->in[skip] == '\n'); skip++)
+			;
+		if (skip > 0) {
+			consume_in(p, skip);
+			moved = 1;
+		}
+		if ((n = head_end(p->in, p->inlen < HEAD_MAX ? p->inlen :
+		    HEAD_MAX)) > 0) {
+			p->headlen = n;
+			on_head(p);
+			return 1;
+		}
+		if (p->inlen >= HEAD_MAX) {
+			answer(p, 0, 431, "error", "request head over 64 KiB");
+			return 1;
+		}
+		if (p->client_eof) {
+			/* Gone between requests, or inside one: nothing to
+			 * answer. */
+			pconn_close(p);
+			return -1;
+		}
+		if (p->spfd != -1 && (got = rd(p->spfd, p->out,
+		    sizeof(p->out))) != -2) {
+			/* The server spoke or closed between exchanges:
+			 * that conversation is over. */
+			drop_up(p);
+			moved = 1;
+		}
+		if ((rc = read_client(p)) == -1)
+			return -1;
+		return moved || rc;
+	case P_RESOLVE:
+	case P_CONNECTING:
+		return 0;
+	case P_EXCHANGE:
+		/* The request's body, up to its end, toward the server. */
+		if (!p->req_done && p->inlen > 0 && p->upqlen == 0) {
+			n = p->inlen < sizeof(p->upq) ? p->inlen :
+			    sizeof(p->upq);
+			p->rawn = 0;
+			http_conn_feed(&p->hc, HTTP_REQ, p->in, n);
+			if (p->req_done)
+				n = p->cut;
+			memcpy(p->upq, p->in, n);
+			p->upqoff = 0;
+			p->upqlen = n;
+			consume_in(p, n);
+			moved = 1;
+		}
+		if (p->upqlen > 0 && p->spfd != -1) {
+			if ((rc = wr(p->spfd, p->upq, &p->upqoff,
+			    &p->upqlen)) == -1) {
+				p->upqlen = 0;
+				p->upbad = 1;
+			}
+			moved |= rc == 1;
+		}
+		/* The response toward the client, up to its end. */
+		if (!p->resp_done && p->outlen == 0 && p->spfd != -1 &&
+		    !p->sp_eof) {
+			got = rd(p->spfd, p->out, sizeof(p->out));
+			if (got == -1 || got == 0) {
+				p->sp_eof = 1;
+				http_conn_eof(&p->hc, HTTP_RESP);
+				if (!p->resp_done)
+					p->resp_done = p->resp_close = 1;
+				moved = 1;
+			} else if (got > 0) {
+				p->rawn = 0;
+				http_conn_feed(&p->hc, HTTP_RESP, p->out,
+				    (size_t)got);
+				p->outoff = 0;
+				p->outlen = p->resp_done ? p->cut :
+				    (size_t)got;
+				if (p->outlen < (size_t)got)
+					p->upbad = 1;
+				moved = 1;
+			}
+		} else if (!p->resp_done && (p->spfd == -1 || p->sp_eof)) {
+			p->resp_done = p->resp_close = 1;
+			moved = 1;
+		}
+		if ((rc = flush_client(p)) == -1)
+			return -1;
+		moved |= rc;
+		if (!p->req_done && p->inlen == 0 && !p->client_eof) {
+			if ((rc = read_client(p)) == -1)
+				return -1;
+			moved |= rc;
+		}
+		if (!p->req_done && p->client_eof && p->inlen == 0) {
+			/* The client left inside its request: the server
+			 * sees the end of it too. */
+			p->keep = 0;
+			p->upbad = 1;
+			if (p->spfd != -1 && !p->sp_shut) {
+				shutdown(p->spfd, SHUT_WR);
+				p->sp_shut = 1;
+			}
+		}
+		/* A server may answer before the body is all there
+		 * (nginx's return): the rest of the body still goes, so
+		 * that the next request starts where it should. */
+		if (p->resp_done && p->outlen == 0 && (p->req_done ||
+		    p->client_eof || p->upbad || p->spfd == -1)) {
+			if (p->resp_tunnel && p->req_done) {
+				p->st = P_TUNNEL;
+				return 1;
+			}
+			if (p->resp_close || p->upbad || !p->req_done)
+				drop_up(p);
+			if (!p->keep || p->resp_close || !p->req_done) {
+				finish(p);
+				return 1;
+			}
+			p->st = P_HEAD;
+			return 1;
+		}
+		return moved;
+	case P_TUNNEL:
+		if (p->inlen > 0 && p->upqlen == 0) {
+			memcpy(p->upq, p->in, p->inlen);
+			p->upqoff = 0;
+			p->upqlen = p->inlen;
+			p->inlen = 0;
+			moved = 1;
+		}
+		if (p->upqlen > 0 && p->spfd != -1) {
+			if ((rc = wr(p->spfd, p->upq, &p->upqoff,
+			    &p->upqlen)) == -1) {
+				pconn_close(p);
+				return -1;
+			}
+			moved |= rc == 1;
+		}
+		if (p->client_eof && p->inlen == 0 && p->upqlen == 0 &&
+		    !p->sp_shut && p->spfd != -1) {
+			shutdown(p->spfd, SHUT_WR);
+			p->sp_shut = 1;
+			moved = 1;
+		}
+		if (p->outlen == 0 && !p->sp_eof && p->spfd != -1) {
+			got = rd(p->spfd, p->out, sizeof(p->out));
+			if (got == 0 || got == -1) {
+				p->sp_eof = 1;
+				moved = 1;
+			} else if (got > 0) {
+				p->outoff = 0;
+				p->outlen = (size_t)got;
+				moved = 1;
+			}
+		}
+		if ((rc = flush_client(p)) == -1)
+			return -1;
+		moved |= rc;
+		if ((p->sp_eof || p->spfd == -1) && p->outlen == 0 &&
+		    !p->client_shut) {
+			shutdown(p->cfd, SHUT_WR);
+			p->client_shut = 1;
+			moved = 1;
+		}
+		if (p->client_shut && (p->sp_shut || p->spfd == -1)) {
+			pconn_close(p);
+			return -1;
+		}
+		if (p->inlen == 0 && !p->client_eof) {
+			if ((rc = read_client(p)) == -1)
+				return -1;
+			moved |= rc;
+		}
+		return moved;
+	case P_ANSWER:
+		if ((rc = flush_client(p)) == -1)
+			return -1;
+		if (p->outlen == 0) {
+			finish(p);
+			return 1;
+		}
+		return rc;
+	case P_DRAIN:
+		got = rd(p->cfd, p->in, sizeof(p->in));
+		if (got == 0 || got == -1) {
+			pconn_close(p);
+			return -1;
+		}
+		return got > 0;
+	}
+	return 0;
+}
+
+static void
+watch(struct pconn *p)
+{
+	unsigned cev = 0, sev = 0;
+
+	switch (p->st) {
+	case P_HEAD:
+		if (!p->client_eof && p->inlen < sizeof(p->in))
+			cev = LOOP_READ;
+		if (p->spfd != -1)
+			sev = LOOP_READ;
+		break;
+	case P_EXCHANGE:
+	case P_TUNNEL:
+		if (!p->client_eof && p->inlen == 0 &&
+		    (p->st == P_TUNNEL || !p->req_done))
+			cev |= LOOP_READ;
+		if (p->outlen > 0)
+			cev |= LOOP_WRITE;
+		if (p->spfd != -1 && !p->sp_eof && p->outlen == 0 &&
+		    (p->st == P_TUNNEL || !p->resp_done))
+			sev |= LOOP_READ;
+		if (p->spfd != -1 && p->upqlen > 0)
+			sev |= LOOP_WRITE;
+		break;
+	case P_ANSWER:
+		cev = LOOP_WRITE;
+		break;
+	case P_DRAIN:
+		cev = LOOP_READ;
+		break;
+	default:
+		break;
+	}
+	loop_mod(p->r->loop, p->cfd, cev);
+	if (p->spfd != -1)
+		loop_mod(p->r->loop, p->spfd, sev);
+}
+
+static void
+step(struct pconn *p)
+{
+	int rc;
+
+	while ((rc = pass(p)) == 1)
+		;
+	if (rc == 0)
+		watch(p);
+}
+
+static void
+pconn_event(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)ev;
+	step(arg);
+}
+
+void
+proxy_accept(struct relay *r, struct listener *l, int cfd)
+{
+	struct proxy *px = r->proxy;
+	struct pconn *p;
+
+	if ((p = malloc(sizeof(*p))) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	/* The buffers need no clearing: only the fields before them. */
+	memset(p, 0, offsetof(struct pconn, in));
+	p->r = r;
+	p->l = l;
+	p->id = ++px->next_client;
+	p->cfd = cfd;
+	p->spfd = -1;
+	p->st = P_HEAD;
+	p->denied = !allowed(cfd);
+	addr_fmt_peer(cfd, p->client, sizeof(p->client));
+	p->next = px->list;
+	if (px->list != NULL)
+		px->list->prev = p;
+	px->list = p;
+	if (loop_add(r->loop, cfd, LOOP_READ, pconn_event, p) == -1) {
+		warn("epoll");
+		pconn_close(p);
+	}
+}
+
+void
+proxy_sweep(struct relay *r)
+{
+	struct pconn *p, *next;
+	int64_t now = tm_mono_ms();
+
+	if (r->proxy == NULL)
+		return;
+	for (p = r->proxy->list; p != NULL; p = next) {
+		next = p->next;
+		if (p->deadline == 0 || now < p->deadline)
+			continue;
+		if (p->st == P_DRAIN)
+			pconn_close(p);
+		else if (p->st == P_RESOLVE) {
+			p->lk->p = NULL;
+			p->lk = NULL;
+			answer(p, 0, 504, "timeout", "name lookup timed out");
+			step(p);
+		}
+	}
+}
+
+void
+proxy_stop_all(struct relay *r)
+{
+	if (r->proxy == NULL)
+		return;
+	while (r->proxy->list != NULL)
+		pconn_close(r->proxy->list);
+}
+
+void
+proxy_free(struct relay *r)
+{
+	struct lookup *lk;
+
+	free(r->upstream);
+	r->upstream = NULL;
+	if (r->proxy == NULL)
+		return;
+	if (r->proxy->wfd > 0) {
+		/* Lookups that came back and were not read yet. */
+		while (read(r->proxy->rfd, &lk, sizeof(lk)) ==
+		    (ssize_t)sizeof(lk))
+			free(lk);
+		loop_del(r->loop, r->proxy->rfd);
+		close(r->proxy->rfd);
+		close(r->proxy->wfd);
+	}
+	free(r->proxy);
+	r->proxy = NULL;
+}
