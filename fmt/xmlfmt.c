@@ -72,22 +72,26 @@ static size_t
 doctype_span(const unsigned char *p, size_t n, size_t *at)
 {
 	const unsigned char *q;
-	size_t i = 0, sub = 0;
+	size_t i = 0, sub = 0, end;
 	int quote = 0;
 
 	for (;;) {
 		while (i < n && (FMT_IS_WS(p[i]) || p[i] == 0xef ||
 		    p[i] == 0xbb || p[i] == 0xbf))
 			i++;
-		if (n - i >= 4 && memcmp(p + i, "<!--", 4) == 0)
-			q = memmem(p + i, n - i, "-->", 3);
-		else if (n - i >= 2 && memcmp(p + i, "<?", 2) == 0)
-			q = memmem(p + i, n - i, "?>", 2);
-		else
+		/* Past the whole terminator: found by fuzzing, stopping on
+		 * the '>' of "-->" lost the DOCTYPE after a comment. */
+		if (n - i >= 4 && memcmp(p + i, "<!--", 4) == 0) {
+			q = memmem(p + i + 4, n - i - 4, "-->", 3);
+			end = 3;
+		} else if (n - i >= 2 && memcmp(p + i, "<?", 2) == 0) {
+			q = memmem(p + i + 2, n - i - 2, "?>", 2);
+			end = 2;
+		} else
 			break;
 		if (q == NULL)
 			return 0;
-		i = (size_t)(q - p) + 2;
+		i = (size_t)(q - p) + end;
 	}
 	if (n - i < 9 || memcmp(p + i, "<!DOCTYPE", 9) != 0)
 		return 0;
@@ -120,8 +124,9 @@ save_children(xmlSaveCtxtPtr save, xmlDocPtr doc, const unsigned char *in,
 
 	for (node = doc->children; node != NULL; node = node->next) {
 		if (node->type == XML_DTD_NODE) {
+			/* Never drop it: its entities are used below. */
 			if ((dn = doctype_span(in, n, &at)) == 0)
-				continue;
+				return -1;
 			if (xmlSaveFlush(save) == -1 ||
 			    fmt_buf_add(out, in + at, dn) == -1)
 				return -1;
