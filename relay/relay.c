@@ -32,6 +32,9 @@ struct opts {
 	uint64_t	 connect_ms;
 	uint64_t	 idle_ms;
 	int		 verbose, quiet;
+	char		*through[MAX_STAGES];
+	int		 nthrough;
+	uint64_t	 stage_ms;
 };
 
 static void __attribute__((noreturn))
@@ -42,12 +45,13 @@ usage(int status)
 	    "[-qv] [-o FILE]\n"
 	    "                    [--tap PATH] [--lossy] [--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
+	    "                    [--through CMD ...] [--stage-timeout DUR]\n"
 	    "       tcpmon-relay -h | --version\n");
 	exit(status);
 }
 
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-    OPT_LOSSY, OPT_TAP, OPT_VERSION };
+    OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_THROUGH, OPT_STAGE_TIMEOUT };
 
 static const struct option longopts[] = {
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -58,8 +62,10 @@ static const struct option longopts[] = {
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
 	{ "output",		required_argument, NULL, 'o' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
+	{ "stage-timeout",	required_argument, NULL, OPT_STAGE_TIMEOUT },
 	{ "tap",		required_argument, NULL, OPT_TAP },
 	{ "target",		required_argument, NULL, 't' },
+	{ "through",		required_argument, NULL, OPT_THROUGH },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ NULL,			0,		   NULL, 0 }
@@ -73,6 +79,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->connect_ms = 10000;
+	o->stage_ms = 10000;
 	while ((ch = getopt_long(argc, argv, "hl:o:qt:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -130,6 +137,23 @@ parse_opts(int argc, char **argv, struct opts *o)
 			if (dur_parse(optarg, 86400000, &o->idle_ms, &e) == -1)
 				errx(TM_EXIT_USAGE, "--idle-timeout %s: %s",
 				    optarg, e);
+			break;
+		case OPT_THROUGH:
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "--through: empty command");
+			if (o->nthrough == MAX_STAGES)
+				errx(TM_EXIT_USAGE, "at most %d stages",
+				    MAX_STAGES);
+			o->through[o->nthrough++] = optarg;
+			break;
+		case OPT_STAGE_TIMEOUT:
+			if (dur_parse(optarg, 86400000, &o->stage_ms,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--stage-timeout %s: %s",
+				    optarg, e);
+			if (o->stage_ms == 0)
+				errx(TM_EXIT_USAGE, "--stage-timeout %s: too "
+				    "small", optarg);
 			break;
 		case OPT_VERSION:
 			printf("tcpmon-relay %s\n", TCPMON_VERSION);
@@ -227,9 +251,13 @@ on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 static void
 on_tick(struct loop *l, void *arg)
 {
+	struct relay *r = arg;
+
 	(void)l;
-	conn_sweep(arg);
-	tap_sweep(arg);
+	conn_sweep(r);
+	tap_sweep(r);
+	if (r->stage != NULL)
+		stage_sweep(r);
 	relay_resume_listeners(arg);	/* after a pause for descriptors */
 }
 
@@ -320,6 +348,7 @@ relay_quit(struct relay *r)
 {
 	close_listeners(r);
 	tap_close(r);
+	stage_stop(r);
 	exit(TM_EXIT_OK);
 }
 
@@ -439,6 +468,10 @@ main(int argc, char **argv)
 		err(TM_EXIT_FAIL, "init");
 	set_output_nonblock(r);
 	raise_nofile(r);
+	/* Stages first: they do not inherit the listeners, and the relay
+	 * listens only once its data path is whole. */
+	if (o.nthrough > 0)
+		stage_start(r, o.through, o.nthrough, o.stage_ms);
 	open_listeners(r, &o);
 	if (o.tap != NULL && tap_open(r, o.tap) == -1)
 		err(TM_EXIT_FAIL, "--tap %s", o.tap);
@@ -472,10 +505,11 @@ main(int argc, char **argv)
 	if (loop_run(r->loop) == -1)
 		err(TM_EXIT_FAIL, "epoll_wait");
 
-	/* Stopped by a signal: every open connection gets its close
-	 * record, so the capture is complete. */
+	/* Stopped by a signal (or a failed stage): every open connection
+	 * gets its close record, so the capture is complete. */
 	close_listeners(r);
 	conn_stop_all(r);
+	stage_stop(r);
 	out_finish(r);
 	if (!r->out.sync)
 		(void)fcntl(fd, F_SETFL, r->out_fl);
@@ -487,6 +521,7 @@ main(int argc, char **argv)
 	close(sfd);
 	pool_free(r);
 	loop_free(r->loop);
+	st = r->status;
 	free(r);
-	return TM_EXIT_OK;
+	return st;
 }
