@@ -17,22 +17,7 @@ echo_through() {
 # while reading the echo into OUT, then half-closes.
 xfer() {
 	head -c "$1" /dev/urandom > "$T/sent"
-	timeout 30 python3 - "$T/sent" "$RELAY_PORT" "$2" <<'PY'
-import socket, sys, threading
-data = open(sys.argv[1], 'rb').read()
-s = socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=20)
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-threading.Thread(target=send).start()
-got = b''
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    got += b
-open(sys.argv[3], 'wb').write(got)
-PY
+	echo_xfer "$T/sent" "$RELAY_PORT" "$2"
 }
 
 # truncate_stage: the shell stage of tcpmon-relay(1), STAGES.
