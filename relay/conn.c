@@ -204,7 +204,7 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 static void
 flush_before_end(struct half *h, int fd)
 {
-	if (h->len > 0 && fd != -1)
+	if (h->len > 0 && h->buf != NULL && fd != -1)
 		(void)send(fd, h->buf + h->off, h->len,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -235,8 +235,8 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
  * 0 when the receiver is full (the rest waits), -1 when the connection
  * failed and was ended.
  */
-int
-conn_deliver(struct relay *r, struct conn *c, struct half *h, int to,
+static int
+deliver(struct relay *r, struct conn *c, struct half *h, int to,
     enum side toside)
 {
 	ssize_t n;
@@ -360,7 +360,7 @@ flow(struct relay *r, struct conn *c, enum rec_dir d)
 		if (h->len > 0) {
 			/* Reading waits while earlier bytes wait for
 			 * their receiver: that is the backpressure. */
-			if ((rc = conn_deliver(r, c, h, to, toside)) != 1)
+			if ((rc = deliver(r, c, h, to, toside)) != 1)
 				return rc;
 		}
 		if (h->eof) {
@@ -382,7 +382,7 @@ flow(struct relay *r, struct conn *c, enum rec_dir d)
 		if (n > 0 && (size_t)n < RELAY_BUF) {
 			/* A short read drained the socket: deliver, and
 			 * leave the next read to epoll. */
-			return conn_deliver(r, c, h, to, toside) == -1 ? -1 : 0;
+			return deliver(r, c, h, to, toside) == -1 ? -1 : 0;
 		}
 	}
 	return 0;

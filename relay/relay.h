@@ -40,11 +40,12 @@ struct half {
 	int		 eof;		/* the sender half-closed */
 	int		 shut;		/* and we passed the FIN on */
 	uint64_t	 total;
-	/* With stages, buf holds what the last stage gave for the receiver,
-	 * and the sender is read into a scratch buffer instead. */
+	/* With stages, len counts what the last stage gave for the receiver
+	 * (in dq, not buf), and the sender is read into a scratch buffer. */
 	int		 fin;		/* the stage's shutdown came: FIN when
 					 * buf is drained */
 	size_t		 staged;	/* bytes not yet taken by the stage */
+	struct chunk	*dq, *dqtail;	/* stages: buf's place, any length */
 };
 
 struct conn {
@@ -128,8 +129,6 @@ void	 conn_put_close(struct relay *, struct conn *, const char *reason,
 /* Reads once into buf and records it; as take() in conn.c. */
 ssize_t	 conn_read(struct relay *, struct conn *, unsigned char *buf, int from,
 	    enum side, enum rec_dir);
-int	 conn_deliver(struct relay *, struct conn *, struct half *, int to,
-	    enum side);
 void	 conn_park(struct relay *, struct conn *);
 void	 conn_end(struct relay *, struct conn *, int reset_client,
 	    int reset_server);

@@ -57,13 +57,7 @@ struct stages {
 	struct rec_reader rd;
 	struct rec	 rec;		/* the record being acted on */
 	int		 reading;	/* rfd is in the loop */
-	/* The current record waits for room at its receiver (held) or in
-	 * the output (parked): nothing more is read from the stage. */
-	int		 held;
-	struct conn	*held_c;
-	size_t		 held_off;	/* payload already delivered */
-	int		 shown;		/* it is on the output already */
-	int		 parked;
+	int		 parked;	/* waiting for room in the output */
 	int64_t		 wait_since;	/* records in, none back: since */
 	int		 failed;
 	char		 why[1040];
@@ -414,17 +408,82 @@ stage_connected(struct relay *r, struct conn *c)
 	st->tab[c->id % NBUCKET] = c;
 }
 
-/* The current record waits no more (its receiver went): read on. */
+/* The backlog of a direction: what the last stage gave for a receiver
+ * that has not taken it yet. */
 static void
-unhold(struct relay *r)
+dq_free(struct half *h)
 {
-	struct stages *st = r->stage;
+	struct chunk *ch;
 
-	st->held = 0;
-	st->held_c = NULL;
-	if (st->wait_since != 0)
-		st->wait_since = tm_mono_ms();
-	st_watch(r);
+	while ((ch = h->dq) != NULL) {
+		h->dq = ch->next;
+		free(ch);
+	}
+	h->dqtail = NULL;
+	h->len = 0;
+}
+
+static void
+dq_append(struct half *h, const unsigned char *p, size_t n)
+{
+	struct chunk *ch;
+
+	if ((ch = malloc(sizeof(*ch) + n)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	ch->next = NULL;
+	ch->c = NULL;
+	ch->off = 0;
+	ch->len = n;
+	memcpy(ch->data, p, n);
+	if (h->dqtail != NULL)
+		h->dqtail->next = ch;
+	else
+		h->dq = ch;
+	h->dqtail = ch;
+	h->len += n;
+}
+
+/* Sends the backlog as far as the receiver takes it now.  Returns 1 when
+ * all went, 0 when some waits, -1 when the socket failed (the connection
+ * then ends through the stages). */
+static int
+dq_send(struct relay *r, struct conn *c, struct half *h, int to,
+    enum side toside)
+{
+	struct iovec iov[64];
+	struct chunk *ch;
+	ssize_t k;
+	size_t n;
+	int i;
+
+	while (h->dq != NULL) {
+		for (i = 0, ch = h->dq; ch != NULL && i < 64; ch = ch->next, i++) {
+			iov[i].iov_base = ch->data + ch->off;
+			iov[i].iov_len = ch->len - ch->off;
+		}
+		if ((k = writev(to, iov, i)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			stage_side_failed(r, c, toside, errno);
+			return -1;
+		}
+		c->active = tm_mono_ms();
+		h->len -= (size_t)k;
+		while ((ch = h->dq) != NULL && k > 0) {
+			n = ch->len - ch->off;
+			if ((size_t)k < n) {
+				ch->off += (size_t)k;
+				break;
+			}
+			k -= (ssize_t)n;
+			if ((h->dq = ch->next) == NULL)
+				h->dqtail = NULL;
+			free(ch);
+		}
+	}
+	return 1;
 }
 
 void
@@ -439,8 +498,8 @@ stage_forget(struct relay *r, struct conn *c)
 		for (ch = st->head; ch != NULL; ch = ch->next)
 			if (ch->c == c)
 				ch->c = NULL;
-	if (st->held && st->held_c == c)
-		unhold(r);
+	dq_free(&c->c2s);
+	dq_free(&c->s2c);
 }
 
 /* Watches a socket; one that is finished both ways is taken out, as epoll
@@ -465,9 +524,13 @@ stage_watch(struct relay *r, struct conn *c)
 	if (c->connecting)
 		sev = LOOP_WRITE;
 	else {
-		if (rd && !c->c2s.eof && c->c2s.staged == 0)
+		/* A sender waits while its last read is still on its way
+		 * into the stages, or while its receiver is behind. */
+		if (rd && !c->c2s.eof && c->c2s.staged == 0 &&
+		    c->c2s.len < RELAY_BUF)
 			cev |= LOOP_READ;
-		if (rd && !c->s2c.eof && c->s2c.staged == 0)
+		if (rd && !c->s2c.eof && c->s2c.staged == 0 &&
+		    c->s2c.len < RELAY_BUF)
 			sev |= LOOP_READ;
 		if (c->s2c.len > 0)
 			cev |= LOOP_WRITE;
@@ -494,7 +557,6 @@ stage_conn_end(struct relay *r, struct conn *c, const char *reason,
 void
 stage_side_failed(struct relay *r, struct conn *c, enum side s, int e)
 {
-	struct stages *st = r->stage;
 	int *fdp = s == CLIENT ? &c->cfd : &c->sfd;
 	struct half *owed = s == CLIENT ? &c->s2c : &c->c2s;
 	int reset = e == ECONNRESET || e == EPIPE;
@@ -504,14 +566,12 @@ stage_side_failed(struct relay *r, struct conn *c, enum side s, int e)
 		close(*fdp);
 		*fdp = -1;
 	}
-	owed->len = owed->off = 0;
+	dq_free(owed);
 	if (!c->ending) {
 		c->ending = 1;
 		conn_put_close(r, c, reset ? "reset" : "error", s,
 		    reset ? NULL : strerror(e));
 	}
-	if (st->held && st->held_c == c)
-		unhold(r);
 	stage_watch(r, c);
 }
 
@@ -541,7 +601,7 @@ take(struct relay *r, struct conn *c, enum side s)
 
 	for (rounds = 0; rounds < 16; rounds++) {
 		if (c->ending || h->eof || h->staged > 0 ||
-		    (s == CLIENT ? c->cfd : c->sfd) == -1)
+		    h->len >= RELAY_BUF || (s == CLIENT ? c->cfd : c->sfd) == -1)
 			return;
 		if (!out_room(r)) {
 			conn_park(r, c);
@@ -557,7 +617,6 @@ take(struct relay *r, struct conn *c, enum side s)
 void
 stage_conn_event(struct relay *r, struct conn *c, int fd, unsigned ev)
 {
-	struct stages *st = r->stage;
 	enum side s = fd == c->cfd ? CLIENT : SERVER;
 	enum rec_dir out = s == CLIENT ? REC_S2C : REC_C2S;
 	struct half *h = half_of(c, out);
@@ -571,7 +630,7 @@ stage_conn_event(struct relay *r, struct conn *c, int fd, unsigned ev)
 		ev |= LOOP_READ | LOOP_WRITE;
 	}
 	if ((ev & LOOP_WRITE) && h->len > 0) {
-		if ((rc = conn_deliver(r, c, h, fd, s)) == -1)
+		if ((rc = dq_send(r, c, h, fd, s)) == -1)
 			return;
 		if (rc == 1)
 			pass_fin(r, c, h, fd);
@@ -579,13 +638,6 @@ stage_conn_event(struct relay *r, struct conn *c, int fd, unsigned ev)
 	if (ev & LOOP_READ)
 		take(r, c, s);
 	stage_watch(r, c);
-	/* Last: the record that waited may end the connection. */
-	if (st->held && st->held_c == c) {
-		st->held = 0;
-		act(r);
-		if (!st->held)
-			unhold(r);
-	}
 }
 
 /* Shows a record of the last stage on the output, as delivered now. */
@@ -619,25 +671,26 @@ show(struct relay *r, struct rec *rec)
 	return 0;
 }
 
-/* Delivers data from the stage: sent now as far as the receiver takes
- * it, the rest kept in the direction's buffer, and held when that is
- * full. */
+/*
+ * Delivers data from the stage: sent now as far as the receiver takes it,
+ * the rest kept in the direction's backlog.  The stage is never left
+ * unread for one slow receiver: with an echoing peer that would close a
+ * circle (the peer waits for us to read it, its bytes wait behind ours in
+ * the stage, ours wait for the peer).  The sender of that direction is
+ * not read meanwhile, so the backlog holds at most what the stages held
+ * of it.
+ */
 static void
 act_data(struct relay *r, struct conn *c, struct half *h, enum rec_dir d)
 {
 	struct stages *st = r->stage;
-	const unsigned char *p = st->rec.data + st->held_off;
-	size_t n = st->rec.len - st->held_off, k;
+	const unsigned char *p = st->rec.data;
+	size_t n = st->rec.len;
 	int to = to_fd(c, d);
 	ssize_t w;
 
-	if (!st->shown) {
-		if (show(r, &st->rec) == -1)
-			return;
-		st->shown = 1;
-	}
-	if (to == -1)
-		return;		/* its receiver is gone: dropped */
+	if (show(r, &st->rec) == -1 || to == -1)
+		return;		/* a receiver that is gone: dropped */
 	if (h->len == 0 && n > 0) {
 		w = send(to, p, n, MSG_NOSIGNAL);
 		if (w == -1) {
@@ -652,32 +705,14 @@ act_data(struct relay *r, struct conn *c, struct half *h, enum rec_dir d)
 		n -= (size_t)w;
 		c->active = tm_mono_ms();
 	}
-	if (n > 0) {
-		if (h->buf == NULL) {
-			h->buf = malloc(RELAY_BUF);
-			if (h->buf == NULL)
-				err(TM_EXIT_FAIL, "malloc");
-			h->off = h->len = 0;
-		}
-		if (h->off > 0) {
-			memmove(h->buf, h->buf + h->off, h->len);
-			h->off = 0;
-		}
-		k = RELAY_BUF - h->len < n ? RELAY_BUF - h->len : n;
-		memcpy(h->buf + h->len, p, k);
-		h->len += k;
-		n -= k;
-	}
-	if (n > 0) {
-		st->held = 1;
-		st->held_c = c;
-		st->held_off = st->rec.len - n;
-	}
+	if (n > 0)
+		dq_append(h, p, n);
 	stage_watch(r, c);
 }
 
-/* The stage's close: the sockets end as it says, once what came before
- * it is delivered; the relay's own close goes in if it has not. */
+/* The stage's close: what is owed goes out if the receiver takes it now
+ * (as without stages, best effort), then the sockets end as it says; the
+ * relay's own close goes in if it has not. */
 static void
 act_close(struct relay *r, struct conn *c)
 {
@@ -685,14 +720,12 @@ act_close(struct relay *r, struct conn *c)
 	const char *reason;
 	int reset;
 
-	if ((c->cfd != -1 && c->s2c.len > 0) ||
-	    (c->sfd != -1 && c->c2s.len > 0)) {
-		st->held = 1;
-		st->held_c = c;
-		return;
-	}
 	if (show(r, &st->rec) == -1)
 		return;
+	if (c->cfd != -1 && c->s2c.len > 0)
+		(void)dq_send(r, c, &c->s2c, c->cfd, CLIENT);
+	if (c->sfd != -1 && c->c2s.len > 0)
+		(void)dq_send(r, c, &c->c2s, c->sfd, SERVER);
 	if ((reason = rec_get(&st->rec, "reason")) == NULL)
 		reason = "eof";
 	/* An error resets too: without stages, a failed side resets the
@@ -705,7 +738,7 @@ act_close(struct relay *r, struct conn *c)
 	conn_end(r, c, reset, reset);
 }
 
-/* Acts on the record just read from the last stage (or held). */
+/* Acts on the record just read from the last stage. */
 static void
 act(struct relay *r)
 {
@@ -776,7 +809,7 @@ st_read(struct relay *r)
 	int i, rc;
 
 	for (i = 0; i < READ_BATCH; i++) {
-		if (st->held || st->parked || st->failed)
+		if (st->parked || st->failed)
 			break;
 		if (!out_room(r)) {
 			st->parked = 1;
@@ -794,8 +827,6 @@ st_read(struct relay *r)
 			return;
 		}
 		st->wait_since = 0;
-		st->held_off = 0;
-		st->shown = 0;
 		act(r);
 	}
 	st_watch(r);
@@ -816,7 +847,7 @@ static void
 st_watch(struct relay *r)
 {
 	struct stages *st = r->stage;
-	int want = !st->held && !st->parked && !st->failed;
+	int want = !st->parked && !st->failed;
 
 	if (want == st->reading)
 		return;
@@ -846,7 +877,7 @@ stage_sweep(struct relay *r)
 	struct stages *st = r->stage;
 	char dur[32];
 
-	if (st->wait_since == 0 || st->held || st->parked || st->failed ||
+	if (st->wait_since == 0 || st->parked || st->failed ||
 	    tm_mono_ms() - st->wait_since < (int64_t)st->timeout_ms)
 		return;
 	if (st->timeout_ms % 1000 == 0)
