@@ -130,7 +130,8 @@ fuzz-regress: fuzz-build
 # SOAK_SECONDS, then checks of bytes, records, descriptors and memory.
 # soak-valgrind: a shorter run with the relay under memcheck.
 SOAK_SECONDS ?= 120
-SOAK_ARGS ?=
+# The data path with a stage: every byte through tcpmon-throttle.
+SOAK_ARGS ?= --through 'tcpmon-throttle --rate 20m'
 soak: deps
 	@$(MAKE) --no-print-directory all
 	python3 tests/soak/soak.py $(BIN) $(SOAK_SECONDS) $(SOAK_ARGS)

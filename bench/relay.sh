@@ -144,6 +144,10 @@ wait_lines "$D/relayfile.err" 2
 PE[relay-file]=$(port_in "$D/relayfile.err" 1)
 PH[relay-file]=$(port_in "$D/relayfile.err" 2)
 [ -n "${PH[relay-file]}" ] && [ -n "${PH[relay-null]}" ] || die "relay did not announce two listeners"
+# The same with one stage that changes nothing: the cost of the stage path.
+start relaycat "$BIN/tcpmon-relay" -l 0 -t 127.0.0.1:"$ECHO" --through cat -o /dev/null
+wait_line "$D/relaycat.err" 'listening on'
+PE[relay-cat]=$(port_in "$D/relaycat.err" 1)
 
 declare -A BULK PING CRATE WRK
 for n in "${NAMES[@]}"; do
@@ -157,6 +161,9 @@ for n in "${NAMES[@]}"; do
 	# The capture of one step is not kept: only the disk would fill.
 	[ "$n" = relay-file ] && : > "$D/cap.tcpmon"
 done
+echo "bench: relay --through cat ..." >&2
+BULK[relay-cat]=$(timeout 180 "$TB" bulk "${PE[relay-cat]}" $((BULK_MIB * 1048576))) || die "relay-cat: bulk failed"
+PING[relay-cat]=$(timeout 180 "$TB" pingpong "${PE[relay-cat]}" "$PINGS") || die "relay-cat: pingpong failed"
 
 # 10,000 connections held open through a fresh relay, records to /dev/null.
 start relayhold "$BIN/tcpmon-relay" -l 0 -t 127.0.0.1:"$ECHO" -o /dev/null
@@ -198,6 +205,11 @@ printf '%-30s %10s %10s %10s %11s %11s\n' "ping-pong median RTT us" "${PING[dire
 printf '%-30s %10s %10s %10s %11s %11s\n' "  added latency us" 0 "$AL_S" "$AL_H" "$AL_N" "$AL_F"
 printf '%-30s %10s %10s %10s %11s %11s\n' "connections/s" "${CRATE[direct]}" "${CRATE[socat]}" "${CRATE[haproxy]}" "${CRATE[relay-null]}" "${CRATE[relay-file]}"
 printf '%-30s %10s %10s %10s %11s %11s\n' "HTTP requests/s (wrk)" "${WRK[direct]}" "${WRK[socat]}" "${WRK[haproxy]}" "${WRK[relay-null]}" "${WRK[relay-file]}"
+echo
+echo "with one stage, --through cat (records to /dev/null):"
+printf '%-30s %11s %11s %8s\n' step relay-null relay-cat ratio
+printf '%-30s %11s %11s %8s\n' "bulk MiB/s (both ways)" "${BULK[relay-null]}" "${BULK[relay-cat]}" "$(ratio "${BULK[relay-cat]}" "${BULK[relay-null]}")"
+printf '%-30s %11s %11s %8s\n' "ping-pong median RTT us" "${PING[relay-null]}" "${PING[relay-cat]}" "$(ratio "${PING[relay-cat]}" "${PING[relay-null]}")"
 echo
 R1=$(ratio "${BULK[relay-null]}" "${BULK[haproxy]}")
 R2=$(ratio "${BULK[relay-file]}" "${BULK[direct]}")

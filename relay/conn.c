@@ -18,8 +18,6 @@
  * others; level-triggered epoll calls us again. */
 #define MAX_ROUNDS	16
 
-enum side { CLIENT, SERVER };
-
 static void conn_event(struct loop *, int, unsigned, void *);
 
 static unsigned char *
@@ -52,6 +50,17 @@ pool_free(struct relay *r)
 		free(r->pool[--r->npool]);
 }
 
+/* Every record of a connection: with stages, it goes through them. */
+static void
+record(struct relay *r, struct conn *c, struct rec *rec, const void *p,
+    size_t n)
+{
+	if (r->stage != NULL)
+		stage_send(r, c, rec, p, n);
+	else
+		relay_put(r, rec, p, n);
+}
+
 static void
 put_simple(struct relay *r, struct conn *c, enum rec_type t, enum rec_dir d)
 {
@@ -60,7 +69,22 @@ put_simple(struct relay *r, struct conn *c, enum rec_type t, enum rec_dir d)
 	rec_init(&rec, t, c->id);
 	rec_set_src(&rec, r->src);
 	rec.dir = d;
-	relay_put(r, &rec, NULL, 0);
+	record(r, c, &rec, NULL, 0);
+}
+
+void
+conn_close_rec(struct relay *r, struct conn *c, struct rec *rec,
+    const char *reason, int side, const char *error)
+{
+	rec_init(rec, REC_CLOSE, c->id);
+	rec_set_src(rec, r->src);
+	rec_set(rec, "reason", reason);
+	if (error != NULL)
+		rec_set(rec, "error", error);
+	if (side >= 0)
+		rec_set(rec, "by", side == CLIENT ? "client" : "server");
+	rec_setf(rec, "c2s", "%llu", (unsigned long long)c->c2s.total);
+	rec_setf(rec, "s2c", "%llu", (unsigned long long)c->s2c.total);
 }
 
 static void
@@ -69,16 +93,8 @@ put_close(struct relay *r, struct conn *c, const char *reason, int side,
 {
 	struct rec rec;
 
-	rec_init(&rec, REC_CLOSE, c->id);
-	rec_set_src(&rec, r->src);
-	rec_set(&rec, "reason", reason);
-	if (error != NULL)
-		rec_set(&rec, "error", error);
-	if (side >= 0)
-		rec_set(&rec, "by", side == CLIENT ? "client" : "server");
-	rec_setf(&rec, "c2s", "%llu", (unsigned long long)c->c2s.total);
-	rec_setf(&rec, "s2c", "%llu", (unsigned long long)c->s2c.total);
-	relay_put(r, &rec, NULL, 0);
+	conn_close_rec(r, c, &rec, reason, side, error);
+	record(r, c, &rec, NULL, 0);
 	if (r->verbose)
 		warnx("conn %llu closed: %s%s%s (%llu bytes up, %llu down)",
 		    (unsigned long long)c->id, reason, error ? ": " : "",
@@ -101,11 +117,20 @@ unpark(struct relay *r, struct conn *c)
 	c->parked = 0;
 }
 
+void
+conn_put_close(struct relay *r, struct conn *c, const char *reason, int side,
+    const char *error)
+{
+	put_close(r, c, reason, side, error);
+}
+
 static void
 conn_free(struct relay *r, struct conn *c)
 {
 	if (c->hooks != NULL && c->hooks->gone != NULL)
 		c->hooks->gone(c, c->harg);
+	if (r->stage != NULL)
+		stage_forget(r, c);
 	unpark(r, c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -123,14 +148,16 @@ conn_free(struct relay *r, struct conn *c)
 
 /* Closes both sockets and frees the connection; each side is reset or
  * closed with a FIN as asked. */
-static void
+void
 conn_end(struct relay *r, struct conn *c, int reset_client, int reset_server)
 {
-	loop_del(r->loop, c->cfd);
-	if (reset_client)
-		sock_reset(c->cfd);
-	else
-		close(c->cfd);
+	if (c->cfd != -1) {	/* -1: a stage's connection lost it */
+		loop_del(r->loop, c->cfd);
+		if (reset_client)
+			sock_reset(c->cfd);
+		else
+			close(c->cfd);
+	}
 	if (c->sfd != -1) {
 		loop_del(r->loop, c->sfd);
 		if (reset_server)
@@ -197,7 +224,7 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 static void
 flush_before_end(struct half *h, int fd)
 {
-	if (h->len > 0 && fd != -1)
+	if (h->len > 0 && h->buf != NULL && fd != -1)
 		(void)send(fd, h->buf + h->off, h->len,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -209,6 +236,11 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
 {
 	int reset = e == ECONNRESET || e == EPIPE;
 
+	if (c->in_stage) {
+		/* The end goes through the stages like the rest. */
+		stage_side_failed(r, c, s, e);
+		return;
+	}
 	if (s == CLIENT)
 		flush_before_end(&c->c2s, c->sfd);
 	else
@@ -250,33 +282,29 @@ deliver(struct relay *r, struct conn *c, struct half *h, int to,
 }
 
 /*
- * Reads once from the socket from into h and records what came.  Returns
- * the bytes read, 0 at the sender's EOF, -2 when nothing is there now, -1
- * when the connection failed and was ended.
+ * Reads once from the socket from into buf (RELAY_BUF bytes) and records
+ * what came.  Returns the bytes read, 0 at the sender's EOF, -2 when
+ * nothing is there now, -1 when the connection failed (and was ended,
+ * unless it is in the stages).
  */
-static ssize_t
-take(struct relay *r, struct conn *c, struct half *h, int from,
+ssize_t
+conn_read(struct relay *r, struct conn *c, unsigned char *buf, int from,
     enum side fromside, enum rec_dir d)
 {
+	struct half *h = d == REC_C2S ? &c->c2s : &c->s2c;
 	struct rec rec;
 	ssize_t n;
 
-	if (h->buf == NULL)
-		h->buf = pool_get(r);
 	do
-		n = recv(from, h->buf, RELAY_BUF, 0);
+		n = recv(from, buf, RELAY_BUF, 0);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
-		pool_put(r, h->buf);
-		h->buf = NULL;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -2;
 		side_failed(r, c, fromside, errno);
 		return -1;
 	}
 	if (n == 0) {
-		pool_put(r, h->buf);
-		h->buf = NULL;
 		h->eof = 1;
 		put_simple(r, c, REC_SHUTDOWN, d);
 		return 0;
@@ -286,11 +314,31 @@ take(struct relay *r, struct conn *c, struct half *h, int from,
 	rec_init(&rec, REC_DATA, c->id);
 	rec_set_src(&rec, r->src);
 	rec.dir = d;
-	relay_put(r, &rec, h->buf, (size_t)n);
+	h->total += (size_t)n;
+	record(r, c, &rec, buf, (size_t)n);
+	c->active = tm_mono_ms();
+	return n;
+}
+
+/* Reads into h and records it: the bytes wait in h for the receiver.
+ * Returns as conn_read. */
+static ssize_t
+take(struct relay *r, struct conn *c, struct half *h, int from,
+    enum side fromside, enum rec_dir d)
+{
+	ssize_t n;
+
+	if (h->buf == NULL)
+		h->buf = pool_get(r);
+	if ((n = conn_read(r, c, h->buf, from, fromside, d)) == -1)
+		return -1;	/* ended, and its buffers with it */
+	if (n <= 0) {
+		pool_put(r, h->buf);
+		h->buf = NULL;
+		return n;
+	}
 	h->off = 0;
 	h->len = (size_t)n;
-	h->total += (size_t)n;
-	c->active = tm_mono_ms();
 	return n;
 }
 
@@ -305,6 +353,12 @@ park(struct relay *r, struct conn *c)
 	if (r->parked != NULL)
 		r->parked->pprev = c;
 	r->parked = c;
+}
+
+void
+conn_park(struct relay *r, struct conn *c)
+{
+	park(r, c);
 }
 
 /*
@@ -360,6 +414,10 @@ watch(struct relay *r, struct conn *c)
 {
 	unsigned cev = 0, sev = 0;
 
+	if (r->stage != NULL && !c->handshake) {
+		stage_watch(r, c);
+		return;
+	}
 	if (c->connecting)
 		sev = LOOP_WRITE;
 	else if (c->handshake)
@@ -434,6 +492,8 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		}
 		if (c->hooks != NULL && c->hooks->connected != NULL)
 			c->hooks->connected(c, c->harg);
+		if (r->stage != NULL)
+			stage_connected(r, c);
 	}
 	if (c->handshake) {
 		/* The upstream proxy's answer to CONNECT: the bytes after
@@ -450,6 +510,12 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		ev = LOOP_READ;
 		if (c->hooks != NULL && c->hooks->connected != NULL)
 			c->hooks->connected(c, c->harg);
+		if (r->stage != NULL)
+			stage_connected(r, c);
+	}
+	if (c->in_stage) {
+		stage_conn_event(r, c, fd, ev);
+		return;
 	}
 	/* Reading one side and writing the other are the same direction:
 	 * either event moves it. */
@@ -485,6 +551,8 @@ conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
 	c->l = l;
 	c->hooks = hooks;
 	c->harg = harg;
+	c->client_conn = client_conn;
+	snprintf(c->client, sizeof(c->client), "%s", client);
 	c->started = c->active = tm_mono_ms();
 	c->next = r->conns;
 	if (r->conns != NULL)
@@ -492,17 +560,8 @@ conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
 	r->conns = c;
 	r->nconns++;
 
-	rec_init(&rec, REC_OPEN, c->id);
-	rec_set_src(&rec, r->src);
-	rec_set(&rec, "client", client);
-	rec_set(&rec, "listen", l->text);
-	rec_set(&rec, "target", target);
-	if (client_conn != 0)
-		rec_setf(&rec, "client-conn", "%llu",
-		    (unsigned long long)client_conn);
-	if (r->upstream != NULL)
-		rec_set(&rec, "upstream-proxy", upstream_text(r));
-	relay_put(r, &rec, NULL, 0);
+	conn_open_rec(r, c, &rec);
+	record(r, c, &rec, NULL, 0);
 	if (r->verbose)
 		warnx("conn %llu: %s -> %s", (unsigned long long)c->id, client,
 		    target);
@@ -542,6 +601,21 @@ conn_put_data(struct relay *r, uint64_t id, enum rec_dir d, const char *key,
 }
 
 void
+conn_open_rec(struct relay *r, struct conn *c, struct rec *rec)
+{
+	rec_init(rec, REC_OPEN, c->id);
+	rec_set_src(rec, r->src);
+	rec_set(rec, "client", c->client);
+	rec_set(rec, "listen", c->l->text);
+	rec_set(rec, "target", c->target);
+	if (c->client_conn != 0)
+		rec_setf(rec, "client-conn", "%llu",
+		    (unsigned long long)c->client_conn);
+	if (r->upstream != NULL)
+		rec_set(rec, "upstream-proxy", upstream_text(r));
+}
+
+void
 conn_sweep(struct relay *r)
 {
 	struct conn *c, *next;
@@ -555,6 +629,10 @@ conn_sweep(struct relay *r)
 				connect_failed(r, c, ETIMEDOUT);
 		} else if (r->idle_ms > 0 &&
 		    now - c->active >= (int64_t)r->idle_ms) {
+			if (c->in_stage) {
+				stage_conn_end(r, c, "timeout", "idle timeout");
+				continue;
+			}
 			put_close(r, c, "timeout", -1, "idle timeout");
 			conn_end(r, c, 0, 0);
 		}
@@ -569,7 +647,8 @@ conn_stop_all(struct relay *r)
 	while ((c = r->conns) != NULL) {
 		flush_before_end(&c->c2s, c->sfd);
 		flush_before_end(&c->s2c, c->cfd);
-		put_close(r, c, "stopped", -1, NULL);
+		if (!c->ending)
+			put_close(r, c, "stopped", -1, NULL);
 		conn_end(r, c, 0, 0);
 	}
 }

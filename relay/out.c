@@ -195,6 +195,8 @@ out_maybe_unpark(struct relay *r)
 {
 	if (r->parked != NULL && r->out.len <= r->out.cap / 2)
 		conn_unpark_all(r);
+	if (r->stage != NULL && r->out.len <= r->out.cap / 2)
+		stage_unpark(r);
 }
 
 static void

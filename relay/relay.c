@@ -35,6 +35,9 @@ struct opts {
 	int		 proxy;
 	int		 nallow;
 	const char	*upstream;
+	char		*through[MAX_STAGES];
+	int		 nthrough;
+	uint64_t	 stage_ms;
 };
 
 static void __attribute__((noreturn))
@@ -45,7 +48,8 @@ usage(int status)
 	    "[-qv] [-o FILE]\n"
 	    "                    [--tap PATH] [--lossy] [--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
-	    "                    [--upstream-proxy HOST:PORT]\n"
+	    "                    [--upstream-proxy HOST:PORT] [--through CMD ...]\n"
+	    "                    [--stage-timeout DUR]\n"
 	    "       tcpmon-relay --proxy -l [ADDR:]PORT [-l ...] "
 	    "[--allow CIDR ...] [-qv]\n"
 	    "                    [-o FILE] [--tap PATH] [--lossy] "
@@ -57,7 +61,8 @@ usage(int status)
 }
 
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-    OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM };
+    OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM,
+    OPT_THROUGH, OPT_STAGE_TIMEOUT };
 
 static const struct option longopts[] = {
 	{ "allow",		required_argument, NULL, OPT_ALLOW },
@@ -70,9 +75,11 @@ static const struct option longopts[] = {
 	{ "output",		required_argument, NULL, 'o' },
 	{ "proxy",		no_argument,	   NULL, OPT_PROXY },
 	{ "quiet",		no_argument,	   NULL, 'q' },
+	{ "stage-timeout",	required_argument, NULL, OPT_STAGE_TIMEOUT },
 	{ "tap",		required_argument, NULL, OPT_TAP },
 	{ "target",		required_argument, NULL, 't' },
 	{ "upstream-proxy",	required_argument, NULL, OPT_UPSTREAM },
+	{ "through",		required_argument, NULL, OPT_THROUGH },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ NULL,			0,		   NULL, 0 }
@@ -86,6 +93,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->connect_ms = 10000;
+	o->stage_ms = 10000;
 	while ((ch = getopt_long(argc, argv, "hl:o:qt:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -161,6 +169,23 @@ parse_opts(int argc, char **argv, struct opts *o)
 			if (dur_parse(optarg, 86400000, &o->idle_ms, &e) == -1)
 				errx(TM_EXIT_USAGE, "--idle-timeout %s: %s",
 				    optarg, e);
+			break;
+		case OPT_THROUGH:
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "--through: empty command");
+			if (o->nthrough == MAX_STAGES)
+				errx(TM_EXIT_USAGE, "at most %d stages",
+				    MAX_STAGES);
+			o->through[o->nthrough++] = optarg;
+			break;
+		case OPT_STAGE_TIMEOUT:
+			if (dur_parse(optarg, 86400000, &o->stage_ms,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--stage-timeout %s: %s",
+				    optarg, e);
+			if (o->stage_ms == 0)
+				errx(TM_EXIT_USAGE, "--stage-timeout %s: too "
+				    "small", optarg);
 			break;
 		case OPT_VERSION:
 			printf("tcpmon-relay %s\n", TCPMON_VERSION);
@@ -271,10 +296,14 @@ on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 static void
 on_tick(struct loop *l, void *arg)
 {
+	struct relay *r = arg;
+
 	(void)l;
-	conn_sweep(arg);
-	proxy_sweep(arg);
-	tap_sweep(arg);
+	conn_sweep(r);
+	proxy_sweep(r);
+	tap_sweep(r);
+	if (r->stage != NULL)
+		stage_sweep(r);
 	relay_resume_listeners(arg);	/* after a pause for descriptors */
 }
 
@@ -377,6 +406,7 @@ relay_quit(struct relay *r)
 {
 	close_listeners(r);
 	tap_close(r);
+	stage_stop(r);
 	exit(TM_EXIT_OK);
 }
 
@@ -499,6 +529,10 @@ main(int argc, char **argv)
 		err(TM_EXIT_FAIL, "init");
 	set_output_nonblock(r);
 	raise_nofile(r);
+	/* Stages first: they do not inherit the listeners, and the relay
+	 * listens only once its data path is whole. */
+	if (o.nthrough > 0)
+		stage_start(r, o.through, o.nthrough, o.stage_ms);
 	open_listeners(r, &o);
 	if (o.tap != NULL && tap_open(r, o.tap) == -1)
 		err(TM_EXIT_FAIL, "--tap %s", o.tap);
@@ -532,11 +566,12 @@ main(int argc, char **argv)
 	if (loop_run(r->loop) == -1)
 		err(TM_EXIT_FAIL, "epoll_wait");
 
-	/* Stopped by a signal: every open connection gets its close
-	 * record, so the capture is complete. */
+	/* Stopped by a signal (or a failed stage): every open connection
+	 * gets its close record, so the capture is complete. */
 	close_listeners(r);
 	proxy_stop_all(r);
 	conn_stop_all(r);
+	stage_stop(r);
 	out_finish(r);
 	if (!r->out.sync)
 		(void)fcntl(fd, F_SETFL, r->out_fl);
@@ -549,6 +584,7 @@ main(int argc, char **argv)
 	proxy_free(r);
 	pool_free(r);
 	loop_free(r->loop);
+	st = r->status;
 	free(r);
-	return TM_EXIT_OK;
+	return st;
 }

@@ -18,6 +18,9 @@
 /* Free direction buffers kept for reuse rather than returned to malloc,
  * which would hand 256 KiB blocks back to the kernel every time. */
 #define POOL_MAX	32
+#define MAX_STAGES	16	/* --through, in one chain */
+
+enum side { CLIENT, SERVER };
 
 struct listener {
 	int		 fd;
@@ -38,6 +41,12 @@ struct half {
 	int		 eof;		/* the sender half-closed */
 	int		 shut;		/* and we passed the FIN on */
 	uint64_t	 total;
+	/* With stages, len counts what the last stage gave for the receiver
+	 * (in dq, not buf), and the sender is read into a scratch buffer. */
+	int		 fin;		/* the stage's shutdown came: FIN when
+					 * buf is drained */
+	size_t		 staged;	/* bytes not yet taken by the stage */
+	struct chunk	*dq, *dqtail;	/* stages: buf's place, any length */
 };
 
 struct conn;
@@ -59,6 +68,8 @@ struct conn {
 	int		 handshake;	/* CONNECT sent to --upstream-proxy */
 	struct listener	*l;
 	char		*target;	/* where it goes, as shown */
+	char		 client[ADDR_TEXT + 16];	/* where it came from */
+	uint64_t	 client_conn;	/* proxy mode: the client's connection */
 	const struct conn_hooks *hooks;
 	void		*harg;
 	struct half	 c2s, s2c;
@@ -68,6 +79,10 @@ struct conn {
 	struct relay	*r;
 	struct conn	*prev, *next;	/* every connection */
 	struct conn	*pprev, *pnext;	/* the parked ones */
+	int		 in_stage;	/* its open went into the stages */
+	int		 ending;	/* and its close: the sockets wait for
+					 * the stage's close */
+	struct conn	*hnext;		/* stages: by id */
 };
 
 /* Record bytes on their way to one file descriptor. */
@@ -116,6 +131,8 @@ struct relay {
 	int		 npool;
 	struct upstream	*upstream;	/* --upstream-proxy, or NULL */
 	struct proxy	*proxy;		/* proxy mode's state, or NULL */
+	struct stages	*stage;		/* --through, or NULL */
+	int		 status;	/* the exit status */
 };
 
 /* conn.c */
@@ -137,6 +154,18 @@ void	 conn_sweep(struct relay *);
 void	 conn_stop_all(struct relay *);
 void	 conn_unpark_all(struct relay *);
 void	 pool_free(struct relay *);
+/* The steps of a connection, for stage.c. */
+void	 conn_open_rec(struct relay *, struct conn *, struct rec *);
+void	 conn_close_rec(struct relay *, struct conn *, struct rec *,
+	    const char *reason, int side, const char *error);
+void	 conn_put_close(struct relay *, struct conn *, const char *reason,
+	    int side, const char *error);
+/* Reads once into buf and records it; as take() in conn.c. */
+ssize_t	 conn_read(struct relay *, struct conn *, unsigned char *buf, int from,
+	    enum side, enum rec_dir);
+void	 conn_park(struct relay *, struct conn *);
+void	 conn_end(struct relay *, struct conn *, int reset_client,
+	    int reset_server);
 
 /* upstream.c: --upstream-proxy */
 /* Parses HOST:PORT, resolves it and reads the credentials from the
@@ -165,6 +194,27 @@ void	 proxy_free(struct relay *);
 void	 relay_resume_listeners(struct relay *);
 /* Ends the relay at once, exit 0: the reader of the records is gone. */
 void	 relay_quit(struct relay *) __attribute__((noreturn));
+
+/* stage.c: the --through chain (tcpmon-relay(1), STAGES). */
+void	 stage_start(struct relay *, char *const *cmds, int n,
+	    uint64_t timeout_ms);
+/* Every record of a connection goes through here when there are stages:
+ * into the first stage once the connection is open there, and to the
+ * output marked at=sent. */
+void	 stage_send(struct relay *, struct conn *, struct rec *, const void *,
+	    size_t);
+void	 stage_connected(struct relay *, struct conn *);
+void	 stage_conn_event(struct relay *, struct conn *, int fd, unsigned ev);
+void	 stage_side_failed(struct relay *, struct conn *, enum side, int e);
+/* The relay ends a connection itself (idle timeout): its close goes in. */
+void	 stage_conn_end(struct relay *, struct conn *, const char *reason,
+	    const char *error);
+void	 stage_watch(struct relay *, struct conn *);
+void	 stage_forget(struct relay *, struct conn *);
+void	 stage_sweep(struct relay *);
+void	 stage_unpark(struct relay *);
+/* Ends and reaps the stages: at exit. */
+void	 stage_stop(struct relay *);
 
 /* out.c */
 int	 out_init(struct relay *, int fd, const char *name);

@@ -28,6 +28,7 @@ struct opts {
 	int		 width;
 	int		 dir;		/* --dir: REC_C2S, REC_S2C */
 	const char	*attach;
+	const char	*at;		/* --at: the copies shown, or NULL */
 	struct sel_opts	 sel;
 };
 
@@ -54,14 +55,16 @@ usage(int status)
 	    "[--until TIME]\n"
 	    "                  [-e PATTERN] [--header NAME[=PATTERN]] [-iv] "
 	    "[--max-hold SIZE]\n"
-	    "                  [--attach PATH | FILE ...]\n");
+	    "                  [--at sent|delivered|all] [--attach PATH | "
+	    "FILE ...]\n");
 	exit(status);
 }
 
-enum { OPT_ATTACH = 256, OPT_COLOR, OPT_DIR, OPT_JSON, OPT_LAYOUT,
+enum { OPT_AT = 255, OPT_ATTACH = 256, OPT_COLOR, OPT_DIR, OPT_JSON, OPT_LAYOUT,
     OPT_LIST, OPT_NO_HTTP, OPT_RAW, OPT_VERSION, OPT_WIDTH };
 
 static const struct option longopts[] = {
+	{ "at",		required_argument, NULL, OPT_AT },
 	{ "attach",	required_argument, NULL, OPT_ATTACH },
 	{ "color",	required_argument, NULL, OPT_COLOR },
 	{ "dir",	required_argument, NULL, OPT_DIR },
@@ -112,12 +115,23 @@ parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->color = -1;
 	o->http = 1;
+	o->at = "delivered";
 	sel_opts_init(&o->sel);
 	while ((ch = getopt_long(argc, argv, "h" SEL_SHORTOPTS, longopts,
 	    NULL)) != -1) {
 		if (sel_opt(&o->sel, ch, optarg))
 			continue;
 		switch (ch) {
+		case OPT_AT:
+			if (strcmp(optarg, "all") == 0)
+				o->at = NULL;
+			else if (strcmp(optarg, "sent") == 0 ||
+			    strcmp(optarg, "delivered") == 0)
+				o->at = optarg;
+			else
+				errx(TM_EXIT_USAGE, "--at %s: sent, delivered "
+				    "or all", optarg);
+			break;
 		case OPT_ATTACH:
 			o->attach = optarg;
 			break;
@@ -244,7 +258,15 @@ static void
 feed(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
 {
 	struct tap *t = arg;
+	const char *at;
 
+	/* A relay with stages records each event twice (tcpmon-relay(1),
+	 * STAGES); one copy is shown, as delivered unless --at says, but
+	 * the open as accepted: a stage's copy of it is an echo. */
+	if (t->o->at != NULL && (at = rec_get(r, "at")) != NULL &&
+	    (strcmp(t->o->at, "sent") == 0 ? strcmp(at, "sent") != 0 :
+	    (strcmp(at, "sent") == 0) != (r->type == REC_OPEN)))
+		return;
 	sel_feed(&t->sel, r, raw, rawlen);
 }
 

@@ -424,3 +424,25 @@ start_relay_to() {
 	wait_for "$T/relay.err" 'listening on' || return 1
 	RELAY_PORT=$(port_of "$T/relay.err")
 }
+
+# echo_xfer IN PORT OUT: sends the file IN to PORT while reading what comes
+# back into OUT (an echo peer would otherwise fill both ways and stop),
+# half-closes after IN, reads to the end.
+echo_xfer() {
+	timeout 30 python3 - "$1" "$2" "$3" <<'PY'
+import socket, sys, threading
+data = open(sys.argv[1], 'rb').read()
+s = socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=20)
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=send).start()
+got = b''
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+open(sys.argv[3], 'wb').write(got)
+PY
+}

@@ -6,7 +6,11 @@ readers check each other.
   recparse.py FILE kinds            one line per record: "KIND CONN DIR LEN"
   recparse.py FILE payload CONN DIR the payload bytes of CONN and DIR on stdout
   recparse.py FILE field CONN KIND KEY   the value of KEY in CONN's KIND record
+
+With RP_AT=sent or RP_AT=delivered in the environment, only the records with
+that `at` field (a relay with stages) are read.
 """
+import os
 import sys
 
 
@@ -25,6 +29,8 @@ def records(path):
         payload = data[nl + 1:nl + 1 + n]
         assert data[nl + 1 + n:nl + 2 + n] == b'\n'
         pos = nl + 2 + n
+        if os.environ.get('RP_AT') and fields.get('at') != os.environ['RP_AT']:
+            continue
         yield toks[1], fields, payload
 
 

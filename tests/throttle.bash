@@ -62,23 +62,8 @@ capture() {
 	start_echo
 	start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" -o "$T/cap.tcpmon"
 	head -c "$1" /dev/urandom > "$T/sent"
-	timeout 20 python3 - "$T/sent" "$RELAY_PORT" <<'PY'
-import socket, sys, threading
-data = open(sys.argv[1], 'rb').read()
-s = socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=10)
-# Send while reading: an echo peer would otherwise fill both ways and stop.
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-threading.Thread(target=send).start()
-got = b''
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    got += b
-assert got == data, (len(got), len(data))
-PY
+	echo_xfer "$T/sent" "$RELAY_PORT" "$T/echoed"
+	cmp "$T/sent" "$T/echoed"
 	wait_count "$T/cap.tcpmon" '^TCPMON/1 close ' 1
 	kill -TERM "$RELAY_PID"
 	wait_exit "$RELAY_PID"
