@@ -193,3 +193,18 @@ setup() {
 	wait_for "$T/viewer.out" 'close' 10
 	run -0 grep -a "127.0.0.1:$NGINX_PORT" "$T/viewer.out"
 }
+
+@test "proxy: stages work in proxy mode: --through tcpmon-throttle delays the answers, bytes unchanged" {
+	start_relay --proxy -l 0 --through "$(bin tcpmon-throttle) --down --latency 300"
+	local t0 t1
+	t0=$(date +%s%N)
+	run -0 timeout 20 curl -sS -x "127.0.0.1:$RELAY_PORT" \
+	    "http://127.0.0.1:$NGINX_PORT/kib.txt"
+	t1=$(date +%s%N)
+	assert_output "$(cat "$T/ngx/www/kib.txt")"
+	[ $(((t1 - t0) / 1000000)) -ge 300 ]
+	stop_relay
+	# What the server sent and what the client got are both recorded.
+	grep -aq '^TCPMON/1 data .*dir=s2c.* at=sent' "$T/relay.out"
+	grep -aq '^TCPMON/1 data .*dir=s2c.* at=delivered' "$T/relay.out"
+}
