@@ -55,7 +55,8 @@ usage(int status)
 	    "                    [-o FILE] [--tap PATH] [--lossy] "
 	    "[--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
-	    "                    [--upstream-proxy HOST:PORT]\n"
+	    "                    [--upstream-proxy HOST:PORT] [--through CMD ...]\n"
+	    "                    [--stage-timeout DUR]\n"
 	    "       tcpmon-relay -h | --version\n");
 	exit(status);
 }
