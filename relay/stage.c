@@ -206,10 +206,10 @@ fail_exited(struct relay *r, int idx, int status)
 		    WEXITSTATUS(status));
 }
 
-/* The last stage's output ended: a stage exited, most likely, and which
- * one is worth waiting a moment to learn. */
+/* A pipe to or from the stages ended: a stage exited, most likely, and
+ * which one, and how, is worth waiting a moment to learn. */
 static void
-stage_eof(struct relay *r)
+stage_gone(struct relay *r, int idx, const char *what)
 {
 	struct stages *st = r->stage;
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -225,7 +225,23 @@ stage_eof(struct relay *r)
 			}
 		nanosleep(&ts, NULL);
 	}
-	stage_fail(r, st->n - 1, "closed its output");
+	stage_fail(r, idx, "%s", what);
+}
+
+static void
+stage_eof(struct relay *r)
+{
+	stage_gone(r, r->stage->n - 1, "closed its output");
+}
+
+/* Writing into the first stage failed. */
+static void
+stage_wfail(struct relay *r)
+{
+	if (errno == EPIPE)
+		stage_gone(r, 0, "closed its input");
+	else
+		stage_fail(r, 0, "%s", strerror(errno));
 }
 
 static void
@@ -269,8 +285,7 @@ q_flush(struct relay *r)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			stage_fail(r, 0, "%s", errno == EPIPE ?
-			    "closed its input" : strerror(errno));
+			stage_wfail(r);
 			return;
 		}
 		while ((ch = st->head) != NULL && k > 0) {
@@ -325,8 +340,7 @@ q_put(struct relay *r, struct conn *c, enum rec_dir d, struct iovec *iov,
 		while (k == -1 && errno == EINTR);
 		if (k == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				stage_fail(r, 0, "%s", errno == EPIPE ?
-				    "closed its input" : strerror(errno));
+				stage_wfail(r);
 				return;
 			}
 			k = 0;
