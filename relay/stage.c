@@ -26,6 +26,10 @@
 /* Socket buffers toward and from the stages: a few reads' worth, so that
  * a stage that keeps up never makes the relay wait. */
 #define PAIR_BUF	(1024 * 1024)
+/* Chunks of up to one read and its header come from a free list: the
+ * steady state allocates nothing. */
+#define CHUNK_DATA	(RELAY_BUF + REC_MAX_HEADER + 1)
+#define CHUNK_KEEP	32
 /* At exit, how long stages get to end after SIGTERM before SIGKILL. */
 #define STOP_MS		2000
 
@@ -62,11 +66,39 @@ struct stages {
 	int		 failed;
 	char		 why[1040];
 	unsigned char	*rbuf;		/* what a socket read goes into */
+	struct chunk	*spare[CHUNK_KEEP];
+	int		 nspare;
 	struct conn	*tab[NBUCKET];
 };
 
 static void st_watch(struct relay *);
 static void act(struct relay *);
+
+static struct chunk *
+chunk_new(struct stages *st, size_t n)
+{
+	struct chunk *ch;
+
+	if (n <= CHUNK_DATA && st->nspare > 0)
+		ch = st->spare[--st->nspare];
+	else if ((ch = malloc(sizeof(*ch) + (n <= CHUNK_DATA ?
+	    CHUNK_DATA : n))) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	ch->next = NULL;
+	ch->c = NULL;
+	ch->off = 0;
+	ch->len = n;
+	return ch;
+}
+
+static void
+chunk_put(struct stages *st, struct chunk *ch)
+{
+	if (ch->len <= CHUNK_DATA && st->nspare < CHUNK_KEEP)
+		st->spare[st->nspare++] = ch;
+	else
+		free(ch);
+}
 
 static struct half *
 half_of(struct conn *c, enum rec_dir d)
@@ -301,7 +333,7 @@ q_flush(struct relay *r)
 				half_of(ch->c, ch->dir)->staged -= ch->len;
 				stage_watch(r, ch->c);
 			}
-			free(ch);
+			chunk_put(st, ch);
 		}
 	}
 	loop_mod(r->loop, st->wfd, st->head != NULL ? LOOP_WRITE : 0);
@@ -348,11 +380,7 @@ q_put(struct relay *r, struct conn *c, enum rec_dir d, struct iovec *iov,
 		if ((size_t)k == total)
 			return;
 	}
-	if ((ch = malloc(sizeof(*ch) + total - (size_t)k)) == NULL)
-		err(TM_EXIT_FAIL, "malloc");
-	ch->next = NULL;
-	ch->off = 0;
-	ch->len = total - (size_t)k;
+	ch = chunk_new(st, total - (size_t)k);
 	ch->dir = d;
 	ch->c = c != NULL && d != REC_NODIR ? c : NULL;
 	for (i = 0, skip = (size_t)k, at = 0; i < niov; i++) {
@@ -425,29 +453,23 @@ stage_connected(struct relay *r, struct conn *c)
 /* The backlog of a direction: what the last stage gave for a receiver
  * that has not taken it yet. */
 static void
-dq_free(struct half *h)
+dq_free(struct stages *st, struct half *h)
 {
 	struct chunk *ch;
 
 	while ((ch = h->dq) != NULL) {
 		h->dq = ch->next;
-		free(ch);
+		chunk_put(st, ch);
 	}
 	h->dqtail = NULL;
 	h->len = 0;
 }
 
 static void
-dq_append(struct half *h, const unsigned char *p, size_t n)
+dq_append(struct stages *st, struct half *h, const unsigned char *p, size_t n)
 {
-	struct chunk *ch;
+	struct chunk *ch = chunk_new(st, n);
 
-	if ((ch = malloc(sizeof(*ch) + n)) == NULL)
-		err(TM_EXIT_FAIL, "malloc");
-	ch->next = NULL;
-	ch->c = NULL;
-	ch->off = 0;
-	ch->len = n;
 	memcpy(ch->data, p, n);
 	if (h->dqtail != NULL)
 		h->dqtail->next = ch;
@@ -494,7 +516,7 @@ dq_send(struct relay *r, struct conn *c, struct half *h, int to,
 			k -= (ssize_t)n;
 			if ((h->dq = ch->next) == NULL)
 				h->dqtail = NULL;
-			free(ch);
+			chunk_put(r->stage, ch);
 		}
 	}
 	return 1;
@@ -512,8 +534,8 @@ stage_forget(struct relay *r, struct conn *c)
 		for (ch = st->head; ch != NULL; ch = ch->next)
 			if (ch->c == c)
 				ch->c = NULL;
-	dq_free(&c->c2s);
-	dq_free(&c->s2c);
+	dq_free(st, &c->c2s);
+	dq_free(st, &c->s2c);
 }
 
 /* Watches a socket; one that is finished both ways is taken out, as epoll
@@ -580,7 +602,7 @@ stage_side_failed(struct relay *r, struct conn *c, enum side s, int e)
 		close(*fdp);
 		*fdp = -1;
 	}
-	dq_free(owed);
+	dq_free(r->stage, owed);
 	if (!c->ending) {
 		c->ending = 1;
 		conn_put_close(r, c, reset ? "reset" : "error", s,
@@ -720,7 +742,7 @@ act_data(struct relay *r, struct conn *c, struct half *h, enum rec_dir d)
 		c->active = tm_mono_ms();
 	}
 	if (n > 0)
-		dq_append(h, p, n);
+		dq_append(st, h, p, n);
 	stage_watch(r, c);
 }
 
@@ -1061,6 +1083,8 @@ stage_stop(struct relay *r)
 		st->head = ch->next;
 		free(ch);
 	}
+	while (st->nspare > 0)
+		free(st->spare[--st->nspare]);
 	recr_free(&st->rd);
 	free(st->rbuf);
 	free(st);
