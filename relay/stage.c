@@ -294,47 +294,68 @@ violation(struct relay *r, const char *fmt, ...)
 	    (unsigned long long)st->rd.nrec, what);
 }
 
-/* Writes what the first stage takes now, chunk by chunk; a direction
- * whose chunk went is read again. */
-static void
-q_flush(struct relay *r)
+/*
+ * Writes a list of chunks to fd as far as it takes them now; a chunk that
+ * went no longer counts against its direction, which is read again.
+ * Returns 1 when all went, 0 when some waits, -1 with errno set; *moved
+ * gets the bytes written.
+ */
+static int
+chunks_write(struct relay *r, int fd, struct chunk **head,
+    struct chunk **tail, size_t *moved)
 {
-	struct stages *st = r->stage;
 	struct iovec iov[64];
 	struct chunk *ch;
 	ssize_t k;
 	size_t n;
 	int i;
 
-	while (st->head != NULL && !st->failed) {
-		for (i = 0, ch = st->head; ch != NULL && i < 64;
+	*moved = 0;
+	while (*head != NULL) {
+		for (i = 0, ch = *head; ch != NULL && i < 64;
 		    ch = ch->next, i++) {
 			iov[i].iov_base = ch->data + ch->off;
 			iov[i].iov_len = ch->len - ch->off;
 		}
-		if ((k = writev(st->wfd, iov, i)) == -1) {
+		if ((k = writev(fd, iov, i)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			stage_wfail(r);
-			return;
+				return 0;
+			return -1;
 		}
-		while ((ch = st->head) != NULL && k > 0) {
+		*moved += (size_t)k;
+		while ((ch = *head) != NULL && k > 0) {
 			n = ch->len - ch->off;
 			if ((size_t)k < n) {
 				ch->off += (size_t)k;
 				break;
 			}
 			k -= (ssize_t)n;
-			if ((st->head = ch->next) == NULL)
-				st->tail = NULL;
+			if ((*head = ch->next) == NULL)
+				*tail = NULL;
 			if (ch->c != NULL) {
 				half_of(ch->c, ch->dir)->staged -= ch->len;
 				stage_watch(r, ch->c);
 			}
-			chunk_put(st, ch);
+			chunk_put(r->stage, ch);
 		}
+	}
+	return 1;
+}
+
+/* Writes what the first stage takes now. */
+static void
+q_flush(struct relay *r)
+{
+	struct stages *st = r->stage;
+	size_t moved;
+
+	if (st->failed)
+		return;
+	if (chunks_write(r, st->wfd, &st->head, &st->tail, &moved) == -1) {
+		stage_wfail(r);
+		return;
 	}
 	loop_mod(r->loop, st->wfd, st->head != NULL ? LOOP_WRITE : 0);
 }
@@ -486,40 +507,16 @@ static int
 dq_send(struct relay *r, struct conn *c, struct half *h, int to,
     enum side toside)
 {
-	struct iovec iov[64];
-	struct chunk *ch;
-	ssize_t k;
-	size_t n;
-	int i;
+	size_t moved;
+	int rc;
 
-	while (h->dq != NULL) {
-		for (i = 0, ch = h->dq; ch != NULL && i < 64; ch = ch->next, i++) {
-			iov[i].iov_base = ch->data + ch->off;
-			iov[i].iov_len = ch->len - ch->off;
-		}
-		if ((k = writev(to, iov, i)) == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			stage_side_failed(r, c, toside, errno);
-			return -1;
-		}
+	rc = chunks_write(r, to, &h->dq, &h->dqtail, &moved);
+	h->len -= moved;
+	if (moved > 0)
 		c->active = tm_mono_ms();
-		h->len -= (size_t)k;
-		while ((ch = h->dq) != NULL && k > 0) {
-			n = ch->len - ch->off;
-			if ((size_t)k < n) {
-				ch->off += (size_t)k;
-				break;
-			}
-			k -= (ssize_t)n;
-			if ((h->dq = ch->next) == NULL)
-				h->dqtail = NULL;
-			chunk_put(r->stage, ch);
-		}
-	}
-	return 1;
+	if (rc == -1)
+		stage_side_failed(r, c, toside, errno);
+	return rc;
 }
 
 void
