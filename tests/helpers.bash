@@ -437,9 +437,11 @@ def send():
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
 threading.Thread(target=send).start()
-got = b''
+# A bytearray: appending to bytes copies it all each time, which made
+# a 32 MiB echo take longer than its timeout on a busy machine.
+got = bytearray()
 while True:
-    b = s.recv(65536)
+    b = s.recv(1 << 20)
     if not b:
         break
     got += b
