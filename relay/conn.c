@@ -140,6 +140,8 @@ conn_free(struct relay *r, struct conn *c)
 		c->next->prev = c->prev;
 	pool_put(r, c->c2s.buf);
 	pool_put(r, c->s2c.buf);
+	sp_drop(r, &c->c2s);
+	sp_drop(r, &c->s2c);
 	free(c->target);
 	free(c);
 	r->nconns--;
@@ -222,9 +224,11 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 /* Best effort: what the surviving side is owed goes out before its reset
  * or close. */
 static void
-flush_before_end(struct half *h, int fd)
+flush_before_end(struct relay *r, struct half *h, int fd)
 {
-	if (h->len > 0 && h->buf != NULL && fd != -1)
+	if (h->len > 0 && h->sp != NULL && fd != -1)
+		(void)sp_send(r, h, fd);
+	else if (h->len > 0 && h->buf != NULL && fd != -1)
 		(void)send(fd, h->buf + h->off, h->len,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -242,9 +246,9 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
 		return;
 	}
 	if (s == CLIENT)
-		flush_before_end(&c->c2s, c->sfd);
+		flush_before_end(r, &c->c2s, c->sfd);
 	else
-		flush_before_end(&c->s2c, c->cfd);
+		flush_before_end(r, &c->s2c, c->cfd);
 	put_close(r, c, reset ? "reset" : "error", s,
 	    reset ? NULL : strerror(e));
 	conn_end(r, c, s == SERVER, s == CLIENT);
@@ -262,7 +266,10 @@ deliver(struct relay *r, struct conn *c, struct half *h, int to,
 	ssize_t n;
 
 	while (h->len > 0) {
-		n = send(to, h->buf + h->off, h->len, MSG_NOSIGNAL);
+		if (h->sp != NULL)
+			n = sp_send(r, h, to);
+		else
+			n = send(to, h->buf + h->off, h->len, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -291,13 +298,21 @@ ssize_t
 conn_read(struct relay *r, struct conn *c, unsigned char *buf, int from,
     enum side fromside, enum rec_dir d)
 {
-	struct half *h = d == REC_C2S ? &c->c2s : &c->s2c;
-	struct rec rec;
 	ssize_t n;
 
 	do
 		n = recv(from, buf, RELAY_BUF, 0);
 	while (n == -1 && errno == EINTR);
+	return conn_got(r, c, n, buf, -1, fromside, d);
+}
+
+ssize_t
+conn_got(struct relay *r, struct conn *c, ssize_t n, const unsigned char *buf,
+    int pfd, enum side fromside, enum rec_dir d)
+{
+	struct half *h = d == REC_C2S ? &c->c2s : &c->s2c;
+	struct rec rec;
+
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -2;
@@ -315,7 +330,10 @@ conn_read(struct relay *r, struct conn *c, unsigned char *buf, int from,
 	rec_set_src(&rec, r->src);
 	rec.dir = d;
 	h->total += (size_t)n;
-	record(r, c, &rec, buf, (size_t)n);
+	if (pfd != -1)
+		relay_put_pipe(r, &rec, pfd, (size_t)n);
+	else
+		record(r, c, &rec, buf, (size_t)n);
 	c->active = tm_mono_ms();
 	return n;
 }
@@ -328,6 +346,9 @@ take(struct relay *r, struct conn *c, struct half *h, int from,
 {
 	ssize_t n;
 
+	if (sp_usable(r, c) &&
+	    (n = sp_take(r, c, h, from, fromside, d)) != -3)
+		return n;
 	if (h->buf == NULL)
 		h->buf = pool_get(r);
 	if ((n = conn_read(r, c, h->buf, from, fromside, d)) == -1)
@@ -645,8 +666,8 @@ conn_stop_all(struct relay *r)
 	struct conn *c;
 
 	while ((c = r->conns) != NULL) {
-		flush_before_end(&c->c2s, c->sfd);
-		flush_before_end(&c->s2c, c->cfd);
+		flush_before_end(r, &c->c2s, c->sfd);
+		flush_before_end(r, &c->s2c, c->cfd);
 		if (!c->ending)
 			put_close(r, c, "stopped", -1, NULL);
 		conn_end(r, c, 0, 0);

@@ -3,6 +3,7 @@
  * lossless unless --lossy: when it is full, connections stop reading. */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +341,72 @@ relay_put(struct relay *r, struct rec *rec, const void *data, size_t n)
 		r->drop_recs++;
 		r->drop_bytes += n;
 	}
+}
+
+/* The payload in the pipe fd, copied: for an output that refuses splice
+ * (a file opened O_APPEND, some devices). */
+static void
+pipe_copy(struct relay *r, int fd, size_t n)
+{
+	unsigned char buf[64 * 1024];
+	struct iovec iov;
+	ssize_t k;
+
+	while (n > 0) {
+		k = read(fd, buf, n < sizeof(buf) ? n : sizeof(buf));
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			errx(TM_EXIT_FAIL, "splice: %zu bytes missing", n);
+		iov.iov_base = buf;
+		iov.iov_len = (size_t)k;
+		if (q_writev(&r->out, &iov, 1) == -1)
+			out_failed(r);
+		n -= (size_t)k;
+	}
+}
+
+void
+relay_put_pipe(struct relay *r, struct rec *rec, int fd, size_t n)
+{
+	char hdr[REC_MAX_HEADER];
+	struct outq *q = &r->out;
+	struct iovec iov;
+	struct pollfd pfd;
+	ssize_t k;
+
+	if ((iov.iov_len = rec_header(rec, n, hdr, sizeof(hdr))) == 0)
+		errx(TM_EXIT_FAIL, "a %s record does not fit in a header line",
+		    rec->kind);
+	iov.iov_base = hdr;
+	/* What waits in the queue, then the header: the queue is sync, so
+	 * this returns with all of it written. */
+	if (q_writev(q, &iov, 1) == -1)
+		out_failed(r);
+	while (n > 0) {
+		k = splice(fd, NULL, q->fd, NULL, n, SPLICE_F_MOVE);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1 && errno == EAGAIN) {
+			pfd.fd = q->fd;
+			pfd.events = POLLOUT;
+			(void)poll(&pfd, 1, -1);
+			continue;
+		}
+		if (k == -1 && errno == EINVAL) {
+			r->nosplice = 1;
+			pipe_copy(r, fd, n);
+			break;
+		}
+		if (k == -1)
+			out_failed(r);
+		if (k == 0)
+			errx(TM_EXIT_FAIL, "splice: %zu bytes missing", n);
+		n -= (size_t)k;
+	}
+	iov.iov_base = "\n";
+	iov.iov_len = 1;
+	q_append(q, &iov, 1);
 }
 
 int

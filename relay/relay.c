@@ -584,6 +584,7 @@ main(int argc, char **argv)
 	close(sfd);
 	proxy_free(r);
 	pool_free(r);
+	sp_free(r);
 	loop_free(r->loop);
 	st = r->status;
 	free(r);

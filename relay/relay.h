@@ -47,6 +47,8 @@ struct half {
 					 * buf is drained */
 	size_t		 staged;	/* bytes not yet taken by the stage */
 	struct chunk	*dq, *dqtail;	/* stages: buf's place, any length */
+	struct spipe	*sp;		/* spliced: the bytes wait in sp->a,
+					 * not in buf (splice.c) */
 };
 
 struct conn;
@@ -133,6 +135,9 @@ struct relay {
 	struct proxy	*proxy;		/* proxy mode's state, or NULL */
 	struct stages	*stage;		/* --through, or NULL */
 	int		 status;	/* the exit status */
+	struct spipe	*spare;		/* free pipe pairs (splice.c) */
+	int		 nspare, nsp;	/* free, and in all */
+	int		 nosplice;	/* the output refused splice */
 };
 
 /* conn.c */
@@ -163,6 +168,10 @@ void	 conn_put_close(struct relay *, struct conn *, const char *reason,
 /* Reads once into buf and records it; as take() in conn.c. */
 ssize_t	 conn_read(struct relay *, struct conn *, unsigned char *buf, int from,
 	    enum side, enum rec_dir);
+/* What a read gave (n as recv(2) returns it, errno set on -1), recorded:
+ * bytes in buf, or waiting in the pipe pfd when it is not -1. */
+ssize_t	 conn_got(struct relay *, struct conn *, ssize_t n,
+	    const unsigned char *buf, int pfd, enum side, enum rec_dir);
 void	 conn_park(struct relay *, struct conn *);
 void	 conn_end(struct relay *, struct conn *, int reset_client,
 	    int reset_server);
@@ -216,11 +225,29 @@ void	 stage_unpark(struct relay *);
 /* Ends and reaps the stages: at exit. */
 void	 stage_stop(struct relay *);
 
+/* splice.c: the zero-copy data path, taken when the records go to a file
+ * or a device and nothing else wants the bytes in memory. */
+/* Whether conn c may read with splice now. */
+int	 sp_usable(struct relay *, struct conn *);
+/* As conn_read, into a pipe pair that h then holds; -3 when no pair could
+ * be had (the caller reads as usual). */
+ssize_t	 sp_take(struct relay *, struct conn *, struct half *, int from,
+	    enum side, enum rec_dir);
+/* Moves what h holds to fd: as send(2), and the pair goes back once
+ * empty. */
+ssize_t	 sp_send(struct relay *, struct half *, int fd);
+/* Gives h's pair back (at the connection's end). */
+void	 sp_drop(struct relay *, struct half *);
+void	 sp_free(struct relay *);
+
 /* out.c */
 int	 out_init(struct relay *, int fd, const char *name);
 /* Writes a record to the output and to every viewer.  Lossless, it waits
  * for room when it must; --lossy, it drops what does not fit. */
 void	 relay_put(struct relay *, struct rec *, const void *, size_t);
+/* The same for n payload bytes waiting in the pipe fd, which it empties:
+ * only for a sync output without viewers. */
+void	 relay_put_pipe(struct relay *, struct rec *, int fd, size_t n);
 /* The stream record that starts the output and each viewer's stream. */
 void	 relay_stream_rec(struct relay *, struct rec *);
 /* Whether a data record of RELAY_BUF bytes may be taken now.  When not,

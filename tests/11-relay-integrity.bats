@@ -88,3 +88,40 @@ PY
 	assert_line "c2s $(sha "$T/in") 67108864"
 	assert_line "s2c $(sha "$T/in") 67108864"
 }
+
+# The records of a file or a device are spliced (relay/splice.c) unless
+# something else wants the bytes in memory; each way must record the same.
+@test "integrity: records spliced to a file, appended to a file (no splice), and to /dev/null" {
+	start_echo
+	head -c 20000000 /dev/urandom > "$T/in"
+	printf 'kept\n' > "$T/appended.tcpmon"
+	"$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:"$ECHO_PORT" >> "$T/appended.tcpmon" 2> "$T/app.err" < /dev/null 3>&- &
+	local app=$!
+	BG_PIDS+=("$app")
+	wait_for "$T/app.err" 'listening on'
+	bg null "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:"$ECHO_PORT" -o /dev/null
+	local null=$BG_PID
+	wait_for "$T/null.err" 'listening on'
+	start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" -o "$T/cap.tcpmon"
+	local p
+	for p in "$RELAY_PORT" "$(port_of "$T/app.err")" "$(port_of "$T/null.err")"; do
+		timeout 60 socat -t 30 -b 262144 - TCP:127.0.0.1:"$p" < "$T/in" > "$T/out"
+		cmp "$T/in" "$T/out"
+	done
+	wait_count "$T/cap.tcpmon" '^TCPMON/1 close ' 1 30
+	wait_count "$T/appended.tcpmon" '^TCPMON/1 close ' 1 30
+	for p in "$RELAY_PID" "$app" "$null"; do
+		kill -TERM "$p"
+		wait_exit "$p" 30
+		[ "$BG_STATUS" -eq 0 ]
+	done
+	# What was in the appended file stays, and the records follow it.
+	[ "$(head -n 1 "$T/appended.tcpmon")" = kept ]
+	tail -c +6 "$T/appended.tcpmon" > "$T/app.tcpmon"
+	for f in cap app; do
+		peer digests "$T/$f.tcpmon" > "$T/$f.digests"
+		run -0 awk '{ print $2, $3, $4 }' "$T/$f.digests"
+		assert_line "c2s $(sha "$T/in") 20000000"
+		assert_line "s2c $(sha "$T/in") 20000000"
+	done
+}
