@@ -161,6 +161,13 @@ for n in "${NAMES[@]}"; do
 	# The capture of one step is not kept: only the disk would fill.
 	[ "$n" = relay-file ] && : > "$D/cap.tcpmon"
 done
+# The ceiling for relay-file: the same bytes (both ways) written to the same
+# file system by dd, with nothing else running.
+echo "bench: file system write rate (dd) ..." >&2
+DD=$(dd if=/dev/zero of="$D/dd.out" bs=256K count=$((BULK_MIB * 8)) 2>&1 |
+    awk '/copied/ { for (i = 1; i <= NF; i++) if ($i ~ /^copied/) s = $(i + 1);
+	printf "%.1f", $1 / 1048576 / s }')
+rm -f "$D/dd.out"
 echo "bench: relay --through cat ..." >&2
 BULK[relay-cat]=$(timeout 180 "$TB" bulk "${PE[relay-cat]}" $((BULK_MIB * 1048576))) || die "relay-cat: bulk failed"
 PING[relay-cat]=$(timeout 180 "$TB" pingpong "${PE[relay-cat]}" "$PINGS") || die "relay-cat: pingpong failed"
@@ -205,6 +212,7 @@ printf '%-30s %10s %10s %10s %11s %11s\n' "ping-pong median RTT us" "${PING[dire
 printf '%-30s %10s %10s %10s %11s %11s\n' "  added latency us" 0 "$AL_S" "$AL_H" "$AL_N" "$AL_F"
 printf '%-30s %10s %10s %10s %11s %11s\n' "connections/s" "${CRATE[direct]}" "${CRATE[socat]}" "${CRATE[haproxy]}" "${CRATE[relay-null]}" "${CRATE[relay-file]}"
 printf '%-30s %10s %10s %10s %11s %11s\n' "HTTP requests/s (wrk)" "${WRK[direct]}" "${WRK[socat]}" "${WRK[haproxy]}" "${WRK[relay-null]}" "${WRK[relay-file]}"
+printf '%-30s %10s %10s %10s %11s %11s\n' "file write ceiling (dd) MiB/s" "" "" "" "" "$DD"
 echo
 echo "with one stage, --through cat (records to /dev/null):"
 printf '%-30s %11s %11s %8s\n' step relay-null relay-cat ratio
@@ -219,6 +227,7 @@ R5=$(ratio "${WRK[relay-null]}" "${WRK[haproxy]}")
 printf '%-52s %7s  %-8s %s\n' target ratio needed verdict
 printf '%-52s %7s  %-8s %s\n' "bulk, records to /dev/null vs haproxy" "$R1" ">= 1" "$(verdict "$R1" 1 ge)"
 printf '%-52s %7s  %-8s %s\n' "bulk, records to a file vs direct" "$R2" ">= 0.60" "$(verdict "$R2" 0.6 ge)"
+printf '%-52s %7s  %-8s %s\n' "  (the file system's own ceiling vs direct)" "$(ratio "$DD" "${BULK[direct]}")" "" ""
 printf '%-52s %7s  %-8s %s\n' "added ping-pong latency (/dev/null) vs haproxy's" "$R3" "<= 1" "$(verdict "$R3" 1 le)"
 printf '%-52s %7s  %-8s %s\n' "connection rate (/dev/null) vs haproxy" "$R4" ">= 1" "$(verdict "$R4" 1 ge)"
 printf '%-52s %7s  %-8s %s\n' "HTTP requests/s (/dev/null) vs haproxy" "$R5" ">= 1" "$(verdict "$R5" 1 ge)"
