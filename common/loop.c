@@ -24,6 +24,7 @@ struct timer {
 	void		*arg;
 	int		 every;		/* 0: once */
 	int64_t		 next;
+	unsigned	 gen;		/* bumped at each arming: in the id */
 };
 
 struct loop {
@@ -149,7 +150,18 @@ add_timer(struct loop *l, int ms, int every, loop_timer_fn *fn, void *arg)
 	t->arg = arg;
 	t->every = every;
 	t->next = tm_mono_ms() + ms;
-	return i;
+	/* The id carries the arming's generation, so that cancelling a
+	 * timer that has fired never frees the slot's next tenant. */
+	t->gen = (t->gen + 1) & 0x7fffff;
+	return (int)(t->gen << 8) | i;
+}
+
+static void
+free_timer(struct loop *l, int i)
+{
+	l->timers[i].fn = NULL;
+	while (l->ntimers > 0 && l->timers[l->ntimers - 1].fn == NULL)
+		l->ntimers--;
 }
 
 int
@@ -169,11 +181,12 @@ loop_once(struct loop *l, int ms, loop_timer_fn *fn, void *arg)
 void
 loop_cancel(struct loop *l, int id)
 {
-	if (id < 0 || id >= l->ntimers || l->timers[id].every != 0)
+	int i = id & 0xff;
+
+	if (id < 0 || i >= l->ntimers || l->timers[i].fn == NULL ||
+	    l->timers[i].every != 0 || l->timers[i].gen != (unsigned)id >> 8)
 		return;
-	l->timers[id].fn = NULL;
-	while (l->ntimers > 0 && l->timers[l->ntimers - 1].fn == NULL)
-		l->ntimers--;
+	free_timer(l, i);
 }
 
 void
@@ -226,7 +239,7 @@ run_timers(struct loop *l)
 		/* A one-shot timer is free before it runs, so that its
 		 * callback can arm the next one. */
 		if (l->timers[i].every == 0)
-			loop_cancel(l, i);
+			free_timer(l, i);
 		else
 			l->timers[i].next = now + l->timers[i].every;
 		fn(l, arg);
@@ -241,6 +254,7 @@ loop_run(struct loop *l)
 	unsigned what;
 	int n, i, fd;
 
+	l->stop = 0;	/* a loop can be run again after loop_stop */
 	while (!l->stop) {
 		n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
 		if (n == -1) {

@@ -25,7 +25,8 @@ int	 loop_every(struct loop *, int ms, loop_timer_fn *, void *);
 /* Calls fn once, ms milliseconds from now (0: after the next batch).
  * Returns an id for loop_cancel, or -1 when every timer slot is taken. */
 int	 loop_once(struct loop *, int ms, loop_timer_fn *, void *);
-/* Forgets a timer of loop_once that has not fired yet; -1 is a no-op. */
+/* Forgets a timer of loop_once; -1, or the id of one that has fired
+ * (even if its slot was armed again since), is a no-op. */
 void	 loop_cancel(struct loop *, int id);
 /* Called once after each batch of events (the record writer flushes here). */
 void	 loop_after(struct loop *, loop_timer_fn *, void *);

@@ -69,6 +69,22 @@ test_once(void)
 	}
 	ok(!full, "cancelled slots are reused");
 	loop_free(l);
+
+	/* The id of a fired timer is stale: cancelling it later leaves the
+	 * timer that took its slot alone. */
+	l = loop_new();
+	a.n = b.n = 0;
+	id = loop_once(l, 0, fired, &a);
+	ok(loop_once(l, 20, stop, NULL) >= 0, "stop timer armed");
+	(void)loop_run(l);
+	ok(a.n == 1, "first tenant fired");
+	i = loop_once(l, 5, fired, &b);
+	ok((i & 0xff) == (id & 0xff) && i != id, "slot reused under a new id");
+	loop_cancel(l, id);
+	ok(loop_once(l, 30, stop, NULL) >= 0, "stop timer armed again");
+	(void)loop_run(l);
+	ok(b.n == 1, "a stale id did not cancel the slot's new timer (%d)", b.n);
+	loop_free(l);
 }
 
 static void
