@@ -16,7 +16,9 @@ rec() {
 data() {
 	printf 'TCPMON/1 data conn=%s src=h time=2026-01-01T00:00:00.000000Z dir=%s len=%d\n' \
 	    "$1" "$2" "$3"
-	python3 -c 'import sys; n=int(sys.argv[1]); sys.stdout.write((("abcdefghijklmnopqrstuvwxyz"*(n//26+1))[:n])+"\n")' "$3"
+	local s=abcdefghijklmnopqrstuvwxyz
+	while [ "${#s}" -lt "$3" ]; do s=$s$s; done
+	printf '%s\n' "${s:0:$3}"
 }
 
 # conn_recs CONN C2S S2C: a whole connection: open, a data record each way
