@@ -201,6 +201,45 @@ sock_nonblock(int fd)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Whether the Unix socket at sa is a leftover: a socket file that nobody
+ * listens on any more (its owner died without removing it). */
+static int
+stale_unix(const struct sockaddr_any *sa)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&sa->ss;
+	struct stat st;
+	int fd, r;
+
+	if (sun->sun_path[0] == '\0' || lstat(sun->sun_path, &st) == -1 ||
+	    !S_ISSOCK(st.st_mode))
+		return 0;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	r = connect(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1 &&
+	    errno == ECONNREFUSED;
+	close(fd);
+	return r;
+}
+
+/* bind(2), and once more after removing a leftover Unix socket file, as
+ * a relay killed by a signal leaves behind (a live one is never taken
+ * over). */
+static int
+bind_once(int fd, const struct sockaddr_any *sa)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&sa->ss;
+
+	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == 0)
+		return 0;
+	if (sa->ss.ss_family != AF_UNIX || errno != EADDRINUSE)
+		return -1;
+	if (!stale_unix(sa) || unlink(sun->sun_path) == -1) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return bind(fd, (const struct sockaddr *)&sa->ss, sa->len);
+}
+
 int
 sock_listen(const struct sockaddr_any *sa, int backlog)
 {
@@ -219,7 +258,7 @@ sock_listen(const struct sockaddr_any *sa, int backlog)
 	 * connect. */
 	if (family == AF_UNIX)
 		old = umask(0177);
-	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1) {
+	if (bind_once(fd, sa) == -1) {
 		saved = errno;
 		if (family == AF_UNIX)
 			umask(old);

@@ -45,6 +45,31 @@ rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 	assert_output "local daemon"
 }
 
+@test "addrs: a socket file left by a killed relay is replaced; a live relay's socket and other files are not" {
+	bg uecho socat -d -d UNIX-LISTEN:"$T/e.sock",fork EXEC:cat
+	wait_for "$T/uecho.err" 'listening on'
+	# A relay killed outright leaves its sockets behind.
+	start_relay -l unix:"$T/r.sock" -t unix:"$T/e.sock" --tap "$T/tap.sock"
+	kill -KILL "$RELAY_PID"
+	wait "$RELAY_PID" || true
+	[ -S "$T/r.sock" ] && [ -S "$T/tap.sock" ]
+	start_relay -l unix:"$T/r.sock" -t unix:"$T/e.sock" --tap "$T/tap.sock"
+	run -0 timeout 10 socat -t 5 - UNIX-CONNECT:"$T/r.sock" <<< "second life"
+	assert_output "second life"
+	[ "$(stat -c %a "$T/r.sock")" = 600 ] && [ "$(stat -c %a "$T/tap.sock")" = 600 ]
+	# The live relay's sockets are not taken over by a second one.
+	run -1 --separate-stderr timeout 10 "$(bin tcpmon-relay)" -l unix:"$T/r.sock" -t unix:"$T/e.sock"
+	assert_equal "$stderr" "tcpmon-relay: listen unix:$T/r.sock: Address already in use"
+	run -1 --separate-stderr timeout 10 "$(bin tcpmon-relay)" -l 0 -t unix:"$T/e.sock" --tap "$T/tap.sock"
+	[[ $stderr == *"$T/tap.sock"*"Address already in use"* ]]
+	run -0 timeout 10 socat -t 5 - UNIX-CONNECT:"$T/r.sock" <<< "still served"
+	assert_output "still served"
+	# A file that is not a socket is never removed.
+	echo keep > "$T/plain"
+	run -1 --separate-stderr timeout 10 "$(bin tcpmon-relay)" -l unix:"$T/plain" -t unix:"$T/e.sock"
+	[ "$(cat "$T/plain")" = keep ]
+}
+
 @test "addrs: one process serves several listeners (IPv4, IPv6, Unix), each to its own target" {
 	start_echo
 	bg uecho socat -d -d UNIX-LISTEN:"$T/e.sock",fork SYSTEM:'tr a-z A-Z'
