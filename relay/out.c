@@ -34,6 +34,7 @@ q_init(struct outq *q, int fd, size_t cap)
 	memset(q, 0, sizeof(*q));
 	q->fd = fd;
 	q->cap = cap;
+	q->stall_ms = -1;
 	if ((q->buf = malloc(cap)) == NULL)
 		return -1;
 	return 0;
@@ -156,11 +157,13 @@ q_write(struct outq *q)
 	return 0;
 }
 
-/* Writes all of the queue, waiting for the descriptor if it must. */
+/* Writes all of the queue, waiting for the descriptor if it must; a wait
+ * longer than q->stall_ms fails with ETIMEDOUT. */
 static int
 q_drain(struct outq *q)
 {
 	struct pollfd pfd;
+	int n;
 
 	for (;;) {
 		if (q_write(q) == -1)
@@ -169,8 +172,12 @@ q_drain(struct outq *q)
 			return 0;
 		pfd.fd = q->fd;
 		pfd.events = POLLOUT;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+		if ((n = poll(&pfd, 1, q->stall_ms)) == -1 && errno != EINTR)
 			return -1;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
 	}
 }
 
@@ -179,6 +186,10 @@ out_failed(struct relay *r)
 {
 	if (errno == EPIPE)
 		relay_quit(r);	/* the reader is gone: `| head` */
+	if (errno == ETIMEDOUT)
+		errx(TM_EXIT_FAIL, "%s: the reader took nothing for %d s at "
+		    "exit; %zu bytes of records unwritten", r->outname,
+		    r->out.stall_ms / 1000, r->out.len);
 	err(TM_EXIT_FAIL, "write %s", r->outname);
 }
 

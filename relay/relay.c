@@ -568,7 +568,10 @@ main(int argc, char **argv)
 		err(TM_EXIT_FAIL, "epoll_wait");
 
 	/* Stopped by a signal (or a failed stage): every open connection
-	 * gets its close record, so the capture is complete. */
+	 * gets its close record, so the capture is complete.  A reader
+	 * that takes nothing for EXIT_STALL_MS is not waited for longer:
+	 * the relay ends, saying how much it could not write. */
+	r->out.stall_ms = EXIT_STALL_MS;
 	close_listeners(r);
 	proxy_stop_all(r);
 	conn_stop_all(r);

@@ -19,6 +19,9 @@
  * which would hand 256 KiB blocks back to the kernel every time. */
 #define POOL_MAX	32
 #define MAX_STAGES	16	/* --through, in one chain */
+/* At exit, how long the output may take nothing before the relay gives
+ * up on it (lossless recording waits for a slow reader, not a dead one). */
+#define EXIT_STALL_MS	10000
 
 enum side { CLIENT, SERVER };
 
@@ -94,6 +97,8 @@ struct outq {
 					 * in place, as epoll cannot watch it */
 	unsigned char	*buf;
 	size_t		 cap, off, len;
+	int		 stall_ms;	/* how long a wait for the reader may
+					 * take nothing: -1, for ever */
 };
 
 struct viewer {

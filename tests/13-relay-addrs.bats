@@ -51,7 +51,7 @@ rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 	# A relay killed outright leaves its sockets behind.
 	start_relay -l unix:"$T/r.sock" -t unix:"$T/e.sock" --tap "$T/tap.sock"
 	kill -KILL "$RELAY_PID"
-	wait "$RELAY_PID" || true
+	wait_exit "$RELAY_PID"
 	[ -S "$T/r.sock" ] && [ -S "$T/tap.sock" ]
 	start_relay -l unix:"$T/r.sock" -t unix:"$T/e.sock" --tap "$T/tap.sock"
 	run -0 timeout 10 socat -t 5 - UNIX-CONNECT:"$T/r.sock" <<< "second life"

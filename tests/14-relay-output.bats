@@ -187,3 +187,27 @@ PY
 	run -0 python3 "$TESTS_DIR/recparse.py" "$T/cap.tcpmon" kinds
 	assert_line --index 10 --regexp '^close [0-9] - 0$'
 }
+
+@test "output: at exit, a reader that takes nothing is waited for 10 s, not for ever: exit 1, the loss counted" {
+	start_echo
+	mkfifo "$T/fifo"
+	# The reader holds the fifo open and never reads it.
+	bg_in reader3 "$T/fifo" sleep 120
+	start_relay_to "$T/fifo" -l 0 -t 127.0.0.1:"$ECHO_PORT"
+	head -c 16777216 /dev/urandom > "$T/in"
+	timeout 60 socat -t 30 -b 262144 - TCP:127.0.0.1:"$RELAY_PORT" < "$T/in" > "$T/out" 3>&- &
+	local cpid=$!
+	# The output fills, the traffic waits.
+	wait_for "$T/relay.err" 'listening on'
+	local i
+	for i in $(seq 20); do sleep 0.1; done
+	kill -0 "$cpid"
+	local t0=$SECONDS
+	kill -TERM "$RELAY_PID"
+	wait_exit "$RELAY_PID" 30
+	[ "$BG_STATUS" -eq 1 ]
+	[ $((SECONDS - t0)) -ge 9 ]
+	run -0 cat "$T/relay.err"
+	assert_line --regexp "^tcpmon-relay: stdout: the reader took nothing for 10 s at exit; [0-9]+ bytes of records unwritten$"
+	kill "$cpid" 2>/dev/null || true
+}

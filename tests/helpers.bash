@@ -89,8 +89,8 @@ wait_for() {
 wait_exit() {
 	local pid=$1 secs=${2:-10}
 	timeout "$secs" tail --pid="$pid" -f /dev/null || return 1
-	wait "$pid"
-	BG_STATUS=$?
+	BG_STATUS=0
+	wait "$pid" || BG_STATUS=$?	# a failure status is not the test's
 }
 
 # port_of FILE: the port in the first "listening on ADDR:PORT" line.
