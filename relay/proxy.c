@@ -106,6 +106,7 @@ struct pconn {
 	int		 upbad;		/* not to be used again */
 	struct lookup	*lk;
 	int64_t		 deadline;	/* monotonic ms, or 0 */
+	int64_t		 active;	/* the client's last bytes: --idle-timeout */
 	size_t		 headlen;	/* of the head at in[0], once whole */
 	struct http_conn hc;		/* framing of the exchange */
 	int		 hclive;
@@ -334,6 +335,7 @@ status_text(int status)
 	switch (status) {
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
+	case 408: return "Request Timeout";
 	case 431: return "Request Header Fields Too Large";
 	case 502: return "Bad Gateway";
 	case 504: return "Gateway Timeout";
@@ -865,6 +867,7 @@ read_client(struct pconn *p)
 	if (n == 0)
 		p->client_eof = 1;
 	p->inlen += (size_t)n;
+	p->active = tm_mono_ms();
 	return 1;
 }
 
@@ -1368,6 +1371,7 @@ proxy_accept(struct relay *r, struct listener *l, int cfd)
 	p->cfd = cfd;
 	p->spfd = -1;
 	p->st = P_HEAD;
+	p->active = tm_mono_ms();
 	p->denied = !allowed(cfd);
 	addr_fmt_peer(cfd, p->client, sizeof(p->client));
 	p->next = px->list;
@@ -1390,6 +1394,20 @@ proxy_sweep(struct relay *r)
 		return;
 	for (p = r->proxy->list; p != NULL; p = next) {
 		next = p->next;
+		/* A client between requests (or in the middle of a head)
+		 * that says nothing for --idle-timeout: a keep-alive
+		 * connection goes quietly, a head cut short gets a 408.  An
+		 * exchange under way is the conversation's own (conn.c). */
+		if (p->st == P_HEAD && r->idle_ms > 0 &&
+		    now - p->active >= (int64_t)r->idle_ms) {
+			if (p->inlen == 0)
+				pconn_close(p);
+			else {
+				answer(p, 0, 408, "timeout", "idle timeout");
+				step(p);
+			}
+			continue;
+		}
 		if (p->deadline == 0 || now < p->deadline)
 			continue;
 		if (p->st == P_DRAIN)

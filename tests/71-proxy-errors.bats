@@ -170,3 +170,28 @@ time.sleep(60)'
 	run -0 "$r" -h
 	assert_output --partial "tcpmon-relay --proxy -l [ADDR:]PORT"
 }
+
+@test "proxy --idle-timeout: a silent client goes quietly, a head left unfinished gets 408, a keep-alive client between requests goes" {
+	start_nginx_send
+	start_relay --proxy -l 0 --idle-timeout 1s
+	# Silent from the start: closed, nothing said, nothing recorded.
+	local t0=$SECONDS
+	run -0 timeout 10 socat -t 0.5 -T 8 - TCP:127.0.0.1:"$RELAY_PORT" < <(sleep 6)
+	assert_output ""
+	[ $((SECONDS - t0)) -lt 5 ]
+	# A head cut short: 408, recorded with what the client sent.
+	run -0 timeout 10 socat -t 0.5 -T 8 - TCP:127.0.0.1:"$RELAY_PORT" \
+	    < <(printf 'GET http://127.0.0.1:%s/ HTTP/1.1\r\nHost: x\r\n' "$NGINX_PORT"; sleep 6)
+	assert_line --index 0 --partial "HTTP/1.1 408 Request Timeout"
+	assert_line "idle timeout"
+	wait_count "$T/relay.out" '^TCPMON/1 close .*reason=timeout' 1
+	# Keep-alive: one answer, then the connection ends while idle.
+	t0=$SECONDS
+	run -0 timeout 10 socat -t 0.5 -T 8 - TCP:127.0.0.1:"$RELAY_PORT" \
+	    < <(printf 'GET http://127.0.0.1:%s/ HTTP/1.1\r\nHost: x\r\n\r\n' "$NGINX_PORT"; sleep 6)
+	assert_line --index 0 --partial "HTTP/1.1 200"
+	[ $((SECONDS - t0)) -lt 5 ]
+	kill -TERM "$RELAY_PID"
+	wait_exit "$RELAY_PID"
+	[ "$BG_STATUS" -eq 0 ]
+}
