@@ -194,6 +194,21 @@ SH
 	fails_with 'exited with status 3$'
 }
 
+@test "stage: without pidfd_open (valgrind 3.19 lacks it), a stage's exit is still seen" {
+	[[ $TCPMON_BIN != */san/* ]] || skip "valgrind cannot run an ASan build"
+	# The stage's shell exits, but the sleep it leaves keeps the pipes
+	# open: only the exit itself can tell the relay.
+	valgrind -q --error-exitcode=9 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 \
+	    --through 'sleep 30 & exit 3' > "$T/relay.out" 2> "$T/relay.err" < /dev/null 3>&- &
+	RELAY_PID=$!
+	BG_PIDS+=("$RELAY_PID")
+	BG_NAMES+=(relay)
+	wait_for "$T/relay.err" 'listening on' 30
+	fails_with 'exited with status 3$'
+	# valgrind refused pidfd_open (434): the fallback was the path taken.
+	grep -Eq 'unhandled [a-z0-9]+-linux syscall: 434' "$T/relay.err"
+}
+
 @test "stage: a stage that stalls past --stage-timeout ends the relay" {
 	start_echo
 	start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" --through 'sleep 1000' --stage-timeout 700ms
