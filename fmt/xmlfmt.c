@@ -100,21 +100,41 @@ doctype_span(const unsigned char *p, size_t n, size_t *at)
 		if (quote != 0) {
 			if (p[i] == quote)
 				quote = 0;
+		} else if (sub > 0 && n - i >= 4 &&
+		    memcmp(p + i, "<!--", 4) == 0) {
+			/* A comment in the internal subset may hold quotes
+			 * and brackets of its own. */
+			if ((q = memmem(p + i + 4, n - i - 4, "-->", 3)) == NULL)
+				return 0;
+			i = (size_t)(q - p) + 2;
+		} else if (sub > 0 && n - i >= 2 &&
+		    memcmp(p + i, "<?", 2) == 0) {
+			if ((q = memmem(p + i + 2, n - i - 2, "?>", 2)) == NULL)
+				return 0;
+			i = (size_t)(q - p) + 1;
 		} else if (p[i] == '"' || p[i] == '\'')
 			quote = p[i];
 		else if (p[i] == '[')
 			sub++;
 		else if (p[i] == ']' && sub > 0)
 			sub--;
-		else if (p[i] == '>' && sub == 0)
+		else if (p[i] == '>' && sub == 0) {
+			/* libxml2 reads an internal subset that comes right
+			 * after the '>' too (<!DOCTYPE a>[...]>): found by
+			 * fuzzing, where the subset was dropped and its
+			 * entities with it. */
+			if (i + 1 < n && p[i + 1] == '[')
+				continue;
 			return i + 1 - *at;
+		}
 	}
 	return 0;
 }
 
 /* Saves the nodes of the document one by one; the DOCTYPE is copied as
  * it was written, because libxml2 does not keep all of an internal subset
- * (parameter entity references, comments). */
+ * (parameter entity references, comments).  Returns 0, -1 when the
+ * output is over its limit, -2 when the DOCTYPE's bytes are not found. */
 static int
 save_children(xmlSaveCtxtPtr save, xmlDocPtr doc, const unsigned char *in,
     size_t n, struct fmt_buf *out)
@@ -126,7 +146,7 @@ save_children(xmlSaveCtxtPtr save, xmlDocPtr doc, const unsigned char *in,
 		if (node->type == XML_DTD_NODE) {
 			/* Never drop it: its entities are used below. */
 			if ((dn = doctype_span(in, n, &at)) == 0)
-				return -1;
+				return -2;
 			if (xmlSaveFlush(save) == -1 ||
 			    fmt_buf_add(out, in + at, dn) == -1)
 				return -1;
@@ -237,10 +257,14 @@ xmlfmt_format(const unsigned char *in, size_t n, const struct fmt_opts *o,
 	else {
 		rc = save_children(save, doc, in, n, out);
 		/* Always closed: that frees the context. */
-		if (xmlSaveClose(save) == -1)
+		if (xmlSaveClose(save) == -1 && rc == 0)
 			rc = -1;
-		if (rc == -1)
+		if (rc == -2)
+			set_err(err, "its DOCTYPE declaration could not be "
+			    "copied as written");
+		else if (rc == -1)
 			set_err(err, "formatted document over the size limit");
+		rc = rc < 0 ? -1 : 0;
 	}
 	xmlTreeIndentString = oldindent;
 	xmlFreeDoc(doc);

@@ -294,3 +294,14 @@ capture_soap() {
 	run -2 --separate-stderr fmt_xml "$T/notrec"
 	assert_equal "$stderr" "tcpmon-fmt-xml: $T/notrec: record 1 at byte 0: not a tcpmon record stream"
 }
+
+@test "fmt-xml: a DOCTYPE whose internal subset has a comment with a quote is kept as written, and the document formatted" {
+	local doc="<!DOCTYPE a [<!-- don't [ -->
+<!ENTITY e \"x\">]><a><b>&e;</b></a>"
+	rec_data "$T/in" 1 c2s "$doc"
+	fmt_xml "$T/in" > "$T/out"
+	grep -aq 'xform=xml' "$T/out"
+	run -1 grep -a '^TCPMON/1 note' "$T/out"
+	grep -aqx "<!DOCTYPE a \[<!-- don't \[ -->" "$T/out"
+	grep -aqx '  <b>&e;</b>' "$T/out"
+}
