@@ -1,6 +1,6 @@
 # relay/ - tcpmon-relay, the intermediary.
 PROGS += tcpmon-relay
-tcpmon-relay_SRCS := relay/relay.c relay/conn.c relay/out.c \
+tcpmon-relay_SRCS := relay/relay.c relay/conn.c relay/out.c relay/preq.c \
 	relay/proxy.c relay/upstream.c relay/stage.c
 MAN += man/tcpmon-relay.1
 # The peers bench/relay.sh measures against, and its HTTP load.
