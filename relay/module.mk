@@ -7,3 +7,6 @@ MAN += man/tcpmon-relay.1
 DEB_PACKAGES += haproxy nginx wrk
 # Proxy mode's peers: a browser in the tests, a proxy in bench/proxy.sh.
 DEB_PACKAGES += chromium tinyproxy openssl
+# libFuzzer target of the proxy's request head (tests/fuzz/).
+fuzz_proxy_SRCS := relay/preq.c
+fuzz_proxy_CFLAGS := -Irelay
