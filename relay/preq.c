@@ -152,10 +152,12 @@ preq_parse(const char *s, size_t n, struct preq *q)
 	const char *end, *eol, *sp1, *sp2, *name, *v, *t, *ve, *why;
 	size_t nl, vl, tl, i;
 	int hosts = 0, te = 0, cl = 0, close_tok = 0, keep_tok = 0;
+	int fields = 0;
 	const char *clv = NULL;
 	size_t clvl = 0;
 
 	memset(q, 0, sizeof(*q));
+	q->status = 400;
 	for (i = 0; i < n; i++)
 		if (s[i] == '\0' || (s[i] == '\n' && (i == 0 ||
 		    s[i - 1] != '\r')) || (s[i] == '\r' && (i + 1 == n ||
@@ -210,6 +212,11 @@ preq_parse(const char *s, size_t n, struct preq *q)
 	q->lineslen = (size_t)(end - q->lines);
 	for (s = q->lines; s < end; s = eol + 2) {
 		eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
+		_Static_assert(PREQ_MAX_FIELDS == 126, "the reason names it");
+		if (++fields > PREQ_MAX_FIELDS) {
+			q->status = 431;
+			return "request head with more than 126 header fields";
+		}
 		if (*s == ' ' || *s == '\t')
 			return "folded header line";
 		if (header_split(s, (size_t)(eol - s), &name, &nl, &v,

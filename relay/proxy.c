@@ -431,7 +431,7 @@ static const struct conn_hooks hooks = { up_connected, up_failed, up_gone };
 
 /*
  * Parses the head at in[0..headlen) (preq.c), and names the target it asks
- * for.  Returns NULL, or a reason for a 400.
+ * for.  Returns NULL, or a reason for the answer in q->status.
  */
 static const char *
 parse_request(struct pconn *p, struct preq *q)
@@ -666,8 +666,9 @@ on_head(struct pconn *p)
 	if ((why = parse_request(p, &q)) != NULL) {
 		if (p->denied)
 			goto denied;
-		snprintf(msg, sizeof(msg), "malformed request: %s", why);
-		answer(p, 0, 400, "error", msg);
+		snprintf(msg, sizeof(msg), "%s%s", q.status == 400 ?
+		    "malformed request: " : "", why);
+		answer(p, 0, q.status, "error", msg);
 		return;
 	}
 	if (p->denied) {

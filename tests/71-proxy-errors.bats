@@ -65,6 +65,22 @@ ask() {
 	assert_output "431 request head over 64 KiB"
 }
 
+@test "proxy errors: more header fields than the proxy can frame get 431" {
+	start_nginx_send
+	printf 'first file\n' > "$T/ngx/www/a.txt"
+	start_relay --proxy -l 0
+	# 126 pass; one more, and the proxy could not tell where the request
+	# and its answer end.
+	fields() { for ((i = 1; i < $1; i++)); do printf 'X-%d: %d\\r\\n' $i $i; done; }
+	run -0 ask "GET http://127.0.0.1:$NGINX_PORT/a.txt HTTP/1.1\r\nHost: x\r\n$(fields 126)\r\n"
+	assert_output "HTTP/1.1 200 OK"
+	run -0 ask "GET http://127.0.0.1:$NGINX_PORT/a.txt HTTP/1.1\r\nHost: x\r\n$(fields 127)\r\n"
+	assert_output "HTTP/1.1 431 Request Header Fields Too Large"
+	run -0 tail -n 1 "$T/ans"
+	assert_output "request head with more than 126 header fields"
+	stop_relay
+}
+
 @test "proxy errors: a refused target is 502, a target that does not answer 504, an unknown name 502" {
 	port=$(free_port)
 	# A listener whose queue is full drops further SYNs: the connect hangs.
