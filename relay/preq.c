@@ -236,11 +236,15 @@ preq_parse(const char *s, size_t n, struct preq *q)
 			clvl = vl;
 			cl = 1;
 		} else if (ieq(name, nl, "Transfer-Encoding")) {
-			/* Only chunked, last, frames a request body. */
+			/* Only chunked, last, frames a request body; an
+			 * empty list frames nothing. */
 			te++;
-			while (next_token(&v, ve, &t, &tl))
+			if (!next_token(&v, ve, &t, &tl))
+				return "unsupported Transfer-Encoding";
+			do
 				if (!ieq(t, tl, "chunked") || v < ve)
 					return "unsupported Transfer-Encoding";
+			while (next_token(&v, ve, &t, &tl));
 		} else if (ieq(name, nl, "Connection") ||
 		    ieq(name, nl, "Proxy-Connection")) {
 			while (next_token(&v, ve, &t, &tl)) {

@@ -28,6 +28,8 @@ ask() {
 	run -0 grep -c 'no Host header' "$T/ans"
 	run -0 ask 'POST http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'
 	run -0 grep -c 'both Transfer-Encoding and Content-Length' "$T/ans"
+	run -0 ask 'POST http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n'
+	run -0 grep -c 'unsupported Transfer-Encoding' "$T/ans"
 	run -0 ask 'GET http://127.0.0.1:99999/ HTTP/1.1\r\nHost: x\r\n\r\n'
 	run -0 grep -c 'bad port' "$T/ans"
 	run -0 ask 'GET http://127.0.0.1:1/ HTTP/2.0\r\nHost: x\r\n\r\n'
@@ -47,7 +49,7 @@ ask() {
 	assert_output --partial "GET /a.txt HTTP/1.1"
 	run -0 grep -ac '^TCPMON/1 data conn=1 .*dir=s2c from=proxy ' "$T/relay.out"
 	run -0 grep -ac '^TCPMON/1 close .*reason=error' "$T/relay.out"
-	assert_output "9"
+	assert_output "10"
 }
 
 @test "proxy errors: a head over 64 KiB gets 431" {
