@@ -48,7 +48,10 @@ cb_head(void *arg, const struct http_head *h)
 		x->keepalive = h->minor >= 1 ?
 		    !http_header_has(h, "Connection", "close") :
 		    http_header_has(h, "Connection", "keep-alive");
-		if (h->body == HTTP_BODY_EOF || h->body == HTTP_BODY_TUNNEL)
+		/* Nor after a body held for 100 Continue and never sent:
+		 * the server may still wait for it, whatever else it says. */
+		if (h->body == HTTP_BODY_EOF || h->body == HTTP_BODY_TUNNEL ||
+		    x->skipped)
 			x->keepalive = 0;
 	}
 	if (x->ops->head != NULL)
