@@ -100,7 +100,7 @@ sel_parse_time(const char *s, int64_t now, int64_t *usec, int *tod)
 }
 
 int
-sel_opt(struct sel_opts *o, int ch, char *arg)
+sel_opt_parse(struct sel_opts *o, int ch, char *arg, char *msg, size_t msglen)
 {
 	const char *e, *p;
 	char buf[4096], *tok, *save;
@@ -108,32 +108,35 @@ sel_opt(struct sel_opts *o, int ch, char *arg)
 	int64_t t;
 	int tod;
 
+#define BAD(...) do {							\
+	snprintf(msg, msglen, __VA_ARGS__);				\
+	return -1;							\
+} while (0)
 	switch (ch) {
 	case SEL_OPT_CONN:
 		if (strlen(arg) >= sizeof(buf))
-			errx(TM_EXIT_USAGE, "--conn: list too long");
+			BAD("--conn: list too long");
 		strcpy(buf, arg);
 		for (tok = strtok_r(buf, ",", &save); tok != NULL;
 		    tok = strtok_r(NULL, ",", &save)) {
 			if (num_parse(tok, 1, UINT64_MAX, &v, &e) == -1 ||
 			    strpbrk(tok, "kmgKMG") != NULL)
-				errx(TM_EXIT_USAGE, "--conn %s: %s: %s", arg,
-				    tok, e != NULL ? e : "invalid");
+				BAD("--conn %s: %s: %s", arg, tok,
+				    e != NULL ? e : "invalid");
 			if (o->nconn == SEL_MAX_CONNS)
-				errx(TM_EXIT_USAGE, "--conn: at most %d "
-				    "connections", SEL_MAX_CONNS);
+				BAD("--conn: at most %d connections",
+				    SEL_MAX_CONNS);
 			o->conn[o->nconn++] = v;
 		}
 		if (o->nconn == 0)
-			errx(TM_EXIT_USAGE, "--conn %s: no number", arg);
+			BAD("--conn %s: no number", arg);
 		return 1;
 	case SEL_OPT_SINCE:
 	case SEL_OPT_UNTIL:
 		if (sel_parse_time(arg, tm_now_us(), &t, &tod) == -1)
-			errx(TM_EXIT_USAGE, "--%s %s: not a time (use "
-			    "2026-11-22T10:00:00Z, 2026-11-22, 10:00[:00] "
-			    "or -DURATION such as -10m)", ch == SEL_OPT_SINCE ?
-			    "since" : "until", arg);
+			BAD("--%s %s: not a time (use 2026-11-22T10:00:00Z, "
+			    "2026-11-22, 10:00[:00] or -DURATION such as -10m)",
+			    ch == SEL_OPT_SINCE ? "since" : "until", arg);
 		if (ch == SEL_OPT_SINCE) {
 			o->since = t;
 			o->since_tod = tod;
@@ -144,21 +147,18 @@ sel_opt(struct sel_opts *o, int ch, char *arg)
 		return 1;
 	case 'e':
 		if (o->nre == SEL_MAX_RE)
-			errx(TM_EXIT_USAGE, "-e: at most %d patterns",
-			    SEL_MAX_RE);
+			BAD("-e: at most %d patterns", SEL_MAX_RE);
 		o->re[o->nre++] = arg;
 		return 1;
 	case SEL_OPT_HEADER:
 		if (o->nhdr == SEL_MAX_HDR)
-			errx(TM_EXIT_USAGE, "--header: at most %d",
-			    SEL_MAX_HDR);
+			BAD("--header: at most %d", SEL_MAX_HDR);
 		p = strchr(arg, '=');
 		if (arg[0] == '\0' || arg[0] == '=')
-			errx(TM_EXIT_USAGE, "--header %s: no header name", arg);
+			BAD("--header %s: no header name", arg);
 		for (e = arg; *e != '\0' && *e != '='; e++)
 			if (*e <= ' ' || *e == ':' || *e >= 0x7f)
-				errx(TM_EXIT_USAGE, "--header %s: bad header "
-				    "name", arg);
+				BAD("--header %s: bad header name", arg);
 		/* The name is cut off its pattern in place: argv is ours. */
 		if (p != NULL) {
 			arg[p - arg] = '\0';
@@ -174,17 +174,30 @@ sel_opt(struct sel_opts *o, int ch, char *arg)
 		return 1;
 	case SEL_OPT_MAX_HOLD:
 		if (num_parse(arg, 0, 1ull << 40, &o->max_hold, &e) == -1)
-			errx(TM_EXIT_USAGE, "--max-hold %s: %s", arg, e);
+			BAD("--max-hold %s: %s", arg, e);
 		return 1;
 	}
+#undef BAD
 	return 0;
 }
 
-/* Compiles pat; a bad one ends the program with the pattern named. */
-static struct sel_re *
-re_new(const char *what, const char *pat, int icase)
+int
+sel_opt(struct sel_opts *o, int ch, char *arg)
 {
-	PCRE2_UCHAR msg[256];
+	char msg[SEL_MSG_MAX];
+	int rc;
+
+	if ((rc = sel_opt_parse(o, ch, arg, msg, sizeof(msg))) == -1)
+		errx(TM_EXIT_USAGE, "%s", msg);
+	return rc;
+}
+
+/* Compiles pat; NULL for a bad one, with the pattern named in msg. */
+static struct sel_re *
+re_new(const char *what, const char *pat, int icase, char *msg,
+    size_t msglen)
+{
+	PCRE2_UCHAR why[256];
 	PCRE2_SIZE eoff;
 	struct sel_re *re;
 	pcre2_code *code;
@@ -194,9 +207,10 @@ re_new(const char *what, const char *pat, int icase)
 	code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
 	    icase ? PCRE2_CASELESS : 0, &ec, &eoff, NULL);
 	if (code == NULL) {
-		pcre2_get_error_message(ec, msg, sizeof(msg));
-		errx(TM_EXIT_USAGE, "%s '%s': %s at offset %zu", what, pat,
-		    (char *)msg, (size_t)eoff);
+		pcre2_get_error_message(ec, why, sizeof(why));
+		snprintf(msg, msglen, "%s '%s': %s at offset %zu", what, pat,
+		    (char *)why, (size_t)eoff);
+		return NULL;
 	}
 	if ((re = calloc(1, sizeof(*re))) == NULL)
 		err(TM_EXIT_FAIL, "calloc");
@@ -364,9 +378,9 @@ hdr_head(void *arg, const struct http_head *h)
 static const struct http_callbacks hdr_cb = { NULL, hdr_head, NULL, NULL,
     NULL };
 
-void
-sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
-    void *arg)
+int
+sel_setup(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
+    void *arg, char *msg, size_t msglen)
 {
 	struct sel_re *one;
 	char *all, what[64];
@@ -386,12 +400,14 @@ sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
 	/* Each pattern alone first, so that an error names it; then all
 	 * as alternatives of one, so that the payload is scanned once. */
 	for (i = 0; i < o->nre; i++) {
-		one = re_new("-e", o->re[i], o->icase);
+		if ((one = re_new("-e", o->re[i], o->icase, msg,
+		    msglen)) == NULL)
+			return -1;
 		re_free(one);
 		n += strlen(o->re[i]) + 8;
 	}
 	if (o->nre == 1)
-		s->re = re_new("-e", o->re[0], o->icase);
+		s->re = re_new("-e", o->re[0], o->icase, msg, msglen);
 	else if (o->nre > 1) {
 		if ((all = malloc(n + 1)) == NULL)
 			err(TM_EXIT_FAIL, "malloc");
@@ -403,15 +419,31 @@ sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
 			strcat(all, o->re[i]);
 			strcat(all, ")");
 		}
-		s->re = re_new("-e (all patterns together)", all, o->icase);
+		s->re = re_new("-e (all patterns together)", all, o->icase,
+		    msg, msglen);
 		free(all);
 	}
+	if (o->nre > 0 && s->re == NULL)
+		return -1;
 	for (i = 0; i < o->nhdr; i++)
 		if (o->hpat[i] != NULL) {
 			snprintf(what, sizeof(what), "--header %.40s",
 			    o->hname[i]);
-			s->hre[i] = re_new(what, o->hpat[i], o->icase);
+			if ((s->hre[i] = re_new(what, o->hpat[i], o->icase,
+			    msg, msglen)) == NULL)
+				return -1;
 		}
+	return 0;
+}
+
+void
+sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
+    void *arg)
+{
+	char msg[SEL_MSG_MAX];
+
+	if (sel_setup(s, o, emit, arg, msg, sizeof(msg)) == -1)
+		errx(TM_EXIT_USAGE, "%s", msg);
 }
 
 /* Drops what c holds, keeping the buffer for another connection. */
