@@ -295,6 +295,10 @@ re_scan(struct sel_re *re, struct tail *t, const unsigned char *p, size_t n)
 	uint64_t off;
 	int rc;
 
+	/* A record without bytes adds nothing to match (and a tail that
+	 * holds none yet has no buffer to match in). */
+	if (n == 0)
+		return 0;
 	if (t->len == 0 && re->lookbehind == 0) {
 		subj = p;
 		len = n;
