@@ -4,6 +4,7 @@
  * Patterns run over each direction's bytes as they come, with PCRE2's
  * partial matching carrying a match across record boundaries. */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
 #include <err.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ struct sconn {
 	int		 state;
 	int		 conn_ok, time_ok, re_ok, hdr_ok; /* 1, -1, 0: unknown */
 	uint32_t	 hdr_seen;	/* the --header selectors matched */
-	struct tail	 tail[2];
+	struct tail	*tail;		/* per pattern of sel.re, both ways */
 	struct http_conn *hc;
 	unsigned char	*hold;
 	size_t		 holdlen, holdcap;
@@ -244,6 +245,55 @@ re_free(struct sel_re *re)
 	free(re);
 }
 
+/*
+ * Whether pat (compiled as re) can be one alternative of the patterns
+ * together and mean what it means alone.  Its text must end where its
+ * group does: a \Q or an extended-mode comment would run on into the next
+ * alternative.  It must not refer to groups by number or recurse: the
+ * groups of the patterns before it would be the ones it names.  And it
+ * must not hold a (*VERB): a (*COMMIT) or (*PRUNE) that fails would keep
+ * the other alternatives from being tried.  The others are scanned each
+ * on its own.
+ */
+static int
+re_combinable(const struct sel_re *re, const char *pat, int icase)
+{
+	static const char *calls[] = { "(?R", "(?&", "(?P>", "(?(", "\\g",
+	    "(*" };
+	pcre2_code *code;
+	PCRE2_SIZE eoff;
+	uint32_t refs, n, nw;
+	const char *p;
+	size_t i;
+	char *w;
+	int ec;
+
+	pcre2_pattern_info(re->code, PCRE2_INFO_BACKREFMAX, &refs);
+	if (refs > 0)
+		return 0;
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (strstr(pat, calls[i]) != NULL)
+			return 0;
+	for (p = pat; (p = strstr(p, "(?")) != NULL; p += 2)
+		if (isdigit((unsigned char)p[2]) || ((p[2] == '+' ||
+		    p[2] == '-') && isdigit((unsigned char)p[3])))
+			return 0;
+	/* Wrapped as it will be, with a group after it that must still be
+	 * there. */
+	if ((w = malloc(strlen(pat) + 16)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	sprintf(w, "(?:%s\\E)()", pat);
+	code = pcre2_compile((PCRE2_SPTR)w, PCRE2_ZERO_TERMINATED,
+	    icase ? PCRE2_CASELESS : 0, &ec, &eoff, NULL);
+	free(w);
+	if (code == NULL)
+		return 0;
+	pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &n);
+	pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &nw);
+	pcre2_code_free(code);
+	return nw == n + 1;
+}
+
 /* 1 a match, 0 none, PCRE2_ERROR_PARTIAL a match may go on past n. */
 static int
 re_match(struct sel_re *re, const unsigned char *p, size_t n, size_t start,
@@ -386,10 +436,10 @@ int
 sel_setup(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
     void *arg, char *msg, size_t msglen)
 {
-	struct sel_re *one;
-	char *all, what[64];
+	struct sel_re *all;
+	char *text, what[64];
 	size_t n = 0;
-	int i;
+	int i, combine;
 
 	memset(s, 0, sizeof(*s));
 	s->o = o;
@@ -402,33 +452,39 @@ sel_setup(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
 	if ((s->tmp = malloc(sizeof(*s->tmp))) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
 	/* Each pattern alone first, so that an error names it; then all
-	 * as alternatives of one, so that the payload is scanned once. */
+	 * as alternatives of one, so that the payload is scanned once,
+	 * when that means the same. */
+	combine = o->nre > 1;
 	for (i = 0; i < o->nre; i++) {
-		if ((one = re_new("-e", o->re[i], o->icase, msg,
+		if ((s->re[i] = re_new("-e", o->re[i], o->icase, msg,
 		    msglen)) == NULL)
 			return -1;
-		re_free(one);
+		s->nre++;
+		combine = combine && re_combinable(s->re[i], o->re[i],
+		    o->icase);
 		n += strlen(o->re[i]) + 8;
 	}
-	if (o->nre == 1)
-		s->re = re_new("-e", o->re[0], o->icase, msg, msglen);
-	else if (o->nre > 1) {
-		if ((all = malloc(n + 1)) == NULL)
+	if (combine) {
+		if ((text = malloc(n + 1)) == NULL)
 			err(TM_EXIT_FAIL, "malloc");
-		all[0] = '\0';
+		text[0] = '\0';
 		for (i = 0; i < o->nre; i++) {
 			if (i > 0)
-				strcat(all, "|");
-			strcat(all, "(?:");
-			strcat(all, o->re[i]);
-			strcat(all, ")");
+				strcat(text, "|");
+			strcat(text, "(?:");
+			strcat(text, o->re[i]);
+			strcat(text, "\\E)");
 		}
-		s->re = re_new("-e (all patterns together)", all, o->icase,
-		    msg, msglen);
-		free(all);
+		/* Group names the patterns share make it fail: then each
+		 * goes on its own. */
+		if ((all = re_new("-e", text, o->icase, msg, msglen)) !=
+		    NULL) {
+			while (s->nre > 0)
+				re_free(s->re[--s->nre]);
+			s->re[s->nre++] = all;
+		}
+		free(text);
 	}
-	if (o->nre > 0 && s->re == NULL)
-		return -1;
 	for (i = 0; i < o->nhdr; i++)
 		if (o->hpat[i] != NULL) {
 			snprintf(what, sizeof(what), "--header %.40s",
@@ -450,6 +506,19 @@ sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
 		errx(TM_EXIT_USAGE, "%s", msg);
 }
 
+static void
+tails_free(struct sel *s, struct sconn *c)
+{
+	int i;
+
+	if (c->tail == NULL)
+		return;
+	for (i = 0; i < 2 * s->nre; i++)
+		free(c->tail[i].b);
+	free(c->tail);
+	c->tail = NULL;
+}
+
 /* Drops what c holds, keeping the buffer for another connection. */
 static void
 unhold(struct sel *s, struct sconn *c)
@@ -468,8 +537,7 @@ static void
 conn_free(struct sel *s, struct sconn *c)
 {
 	unhold(s, c);
-	free(c->tail[0].b);
-	free(c->tail[1].b);
+	tails_free(s, c);
 	if (c->hc != NULL) {
 		http_conn_free(c->hc);
 		free(c->hc);
@@ -520,9 +588,7 @@ decide(struct sel *s, struct sconn *c)
 		release(s, c);
 	}
 	unhold(s, c);
-	free(c->tail[0].b);
-	free(c->tail[1].b);
-	memset(c->tail, 0, sizeof(c->tail));
+	tails_free(s, c);
 	if (c->hc != NULL) {
 		http_conn_free(c->hc);
 		free(c->hc);
@@ -534,9 +600,12 @@ decide(struct sel *s, struct sconn *c)
 static void
 finish(struct sel *s, struct sconn *c)
 {
-	if (c->re_ok == 0 && s->re != NULL && (re_final(s->re, &c->tail[0]) ||
-	    re_final(s->re, &c->tail[1])))
-		c->re_ok = 1;
+	int i;
+
+	for (i = 0; c->re_ok == 0 && c->tail != NULL && i < s->nre; i++)
+		if (re_final(s->re[i], &c->tail[2 * i]) ||
+		    re_final(s->re[i], &c->tail[2 * i + 1]))
+			c->re_ok = 1;
 	if (c->re_ok == 0)
 		c->re_ok = -1;
 	if (c->time_ok == 0)
@@ -647,7 +716,7 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 	const struct sel_opts *o = s->o;
 	struct sconn *c;
 	enum http_dir d;
-	int isnew;
+	int isnew, i;
 
 	if (!s->active || r->conn == 0) {
 		s->emit(s->arg, r, raw, rawlen);
@@ -660,6 +729,9 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 		c->s = s;
 		c->state = PENDING;
 		c->conn_ok = conn_wanted(o, r->conn) ? 1 : -1;
+		if (s->nre > 0 && (c->tail = calloc(2 * (size_t)s->nre,
+		    sizeof(*c->tail))) == NULL)
+			err(TM_EXIT_FAIL, "calloc");
 		if (o->nhdr > 0) {
 			if ((c->hc = malloc(sizeof(*c->hc))) == NULL)
 				err(TM_EXIT_FAIL, "malloc");
@@ -676,9 +748,10 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 		}
 		if (r->type == REC_DATA && r->dir != REC_NODIR) {
 			d = r->dir == REC_C2S ? HTTP_REQ : HTTP_RESP;
-			if (s->re != NULL && c->re_ok == 0 &&
-			    re_scan(s->re, &c->tail[d], r->data, r->len))
-				c->re_ok = 1;
+			for (i = 0; c->re_ok == 0 && i < s->nre; i++)
+				if (re_scan(s->re[i], &c->tail[2 * i + d],
+				    r->data, r->len))
+					c->re_ok = 1;
 			if (c->hc != NULL && c->hdr_ok == 0)
 				http_conn_feed(c->hc, d, r->data, r->len);
 		}
@@ -718,7 +791,8 @@ sel_free(struct sel *s)
 
 	sel_end(s);
 	ctab_free(&s->conns);
-	re_free(s->re);
+	while (s->nre > 0)
+		re_free(s->re[--s->nre]);
 	for (i = 0; i < SEL_MAX_HDR; i++)
 		re_free(s->hre[i]);
 	while (s->npool > 0)

@@ -72,7 +72,9 @@ struct sel_re;
 
 struct sel {
 	const struct sel_opts *o;
-	struct sel_re	*re;		/* the -e patterns, as one */
+	struct sel_re	*re[SEL_MAX_RE]; /* the -e patterns: all as one, or
+					  * each alone (see select.c) */
+	int		 nre;
 	struct sel_re	*hre[SEL_MAX_HDR];
 	struct ctab	 conns;
 	sel_emit_fn	*emit;
