@@ -279,8 +279,10 @@ parse_head(struct http_conn *hc, struct http_parser *p)
 	}
 	if (te != NULL) {
 		n = strlen(te);
+		/* OWS before the last coding is a space or a tab. */
 		if (n >= 7 && strcasecmp(te + n - 7, "chunked") == 0 &&
-		    (n == 7 || te[n - 8] == ' ' || te[n - 8] == ',')) {
+		    (n == 7 || te[n - 8] == ' ' || te[n - 8] == '\t' ||
+		    te[n - 8] == ',')) {
 			h->body = HTTP_BODY_CHUNKED;
 			return NULL;
 		}

@@ -48,7 +48,10 @@ cb_head(void *arg, const struct http_head *h)
 		x->keepalive = h->minor >= 1 ?
 		    !http_header_has(h, "Connection", "close") :
 		    http_header_has(h, "Connection", "keep-alive");
-		if (h->body == HTTP_BODY_EOF || h->body == HTTP_BODY_TUNNEL)
+		/* Nor after a body held for 100 Continue and never sent:
+		 * the server may still wait for it, whatever else it says. */
+		if (h->body == HTTP_BODY_EOF || h->body == HTTP_BODY_TUNNEL ||
+		    x->skipped)
 			x->keepalive = 0;
 	}
 	if (x->ops->head != NULL)
@@ -144,17 +147,13 @@ set_deadline(struct xchg *x, int64_t from)
 }
 
 void
-xchg_start(struct xchg *x, struct loop *l, const struct plan *pl,
-    uint64_t timeout_ms, uint64_t connect_ms, const struct xchg_ops *ops,
-    void *arg)
+xchg_reset(struct xchg *x, const struct plan *pl, uint64_t timeout_ms,
+    uint64_t connect_ms, const struct xchg_ops *ops, void *arg)
 {
-	int pending, e;
-
 	if (x->buf == NULL && (x->buf = malloc(SEND_BUF)) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
 	http_conn_free(&x->hc);
 	http_conn_init(&x->hc, &parse_cbs, x);
-	x->loop = l;
 	x->plan = pl;
 	x->ops = ops;
 	x->arg = arg;
@@ -178,7 +177,17 @@ xchg_start(struct xchg *x, struct loop *l, const struct plan *pl,
 	x->errtext = NULL;
 	x->local[0] = '\0';
 	set_deadline(x, x->t_req);
+}
 
+void
+xchg_start(struct xchg *x, struct loop *l, const struct plan *pl,
+    uint64_t timeout_ms, uint64_t connect_ms, const struct xchg_ops *ops,
+    void *arg)
+{
+	int pending, e;
+
+	xchg_reset(x, pl, timeout_ms, connect_ms, ops, arg);
+	x->loop = l;
 	x->fd = sock_connect(&pl->sa, &pending);
 	x->state = X_CONNECTING;
 	if (x->fd == -1) {
@@ -218,15 +227,61 @@ xchg_resend(struct xchg *x)
 	watch(x);
 }
 
-/* Whether every request sent has its final answer, nothing is left to send
- * and no answer is half read. */
-static int
-answered(const struct xchg *x)
+int
+xchg_answered(const struct xchg *x)
 {
 	return x->ci == x->plan->nchunk && x->nreq > 0 &&
 	    x->nfinal >= x->nreq && !http_conn_is_raw(&x->hc, HTTP_REQ) &&
 	    !http_conn_is_raw(&x->hc, HTTP_RESP) &&
 	    !x->hc.p[HTTP_RESP].in_msg;
+}
+
+void
+xchg_sent(struct xchg *x, size_t n)
+{
+	const struct chunk *c = &x->plan->chunk[x->ci];
+
+	if (x->ops->sent != NULL)
+		x->ops->sent(x->arg, x, c->p + x->coff, n);
+	http_conn_feed(&x->hc, HTTP_REQ, c->p + x->coff, n);
+	x->c2s += n;
+	x->coff += n;
+	if (x->coff == c->len) {
+		x->ci++;
+		x->coff = 0;
+	}
+}
+
+/* The server answered (finally) before we sent a body it was to ask for:
+ * that body is never sent, and the connection cannot carry more. */
+static void
+skip_held_body(struct xchg *x)
+{
+	if (x->ci < x->plan->nchunk && x->coff == 0 &&
+	    x->plan->chunk[x->ci].wait100 && x->nfinal >= x->nreq &&
+	    x->nreq > 0) {
+		x->ci = x->plan->nchunk;
+		x->skipped = 1;
+		x->keepalive = 0;
+		x->wait_until = 0;
+		if (x->t_sent == 0)
+			x->t_sent = now_us();
+	}
+}
+
+int
+xchg_rcvd(struct xchg *x, const unsigned char *p, size_t n)
+{
+	int before;
+
+	x->s2c += n;
+	if (x->ops->rcvd != NULL)
+		x->ops->rcvd(x->arg, x, p, n);
+	before = x->nfinal;
+	http_conn_feed(&x->hc, HTTP_RESP, p, n);
+	if (x->nfinal != before)
+		skip_held_body(x);
+	return xchg_answered(x);
 }
 
 /* Sends what may go now.  Returns -1 when x ended. */
@@ -266,15 +321,7 @@ pump(struct xchg *x)
 			    "reset" : "error", errno, NULL);
 			return -1;
 		}
-		if (x->ops->sent != NULL)
-			x->ops->sent(x->arg, x, c->p + x->coff, (size_t)n);
-		http_conn_feed(&x->hc, HTTP_REQ, c->p + x->coff, (size_t)n);
-		x->c2s += (size_t)n;
-		x->coff += (size_t)n;
-		if (x->coff == c->len) {
-			x->ci++;
-			x->coff = 0;
-		}
+		xchg_sent(x, (size_t)n);
 	}
 	if (x->t_sent == 0) {
 		x->t_sent = now_us();
@@ -286,28 +333,11 @@ pump(struct xchg *x)
 	return 0;
 }
 
-/* The server answered (finally) before we sent a body it was to ask for:
- * that body is never sent, and the connection cannot carry more. */
-static void
-skip_held_body(struct xchg *x)
-{
-	if (x->ci < x->plan->nchunk && x->coff == 0 &&
-	    x->plan->chunk[x->ci].wait100 && x->nfinal >= x->nreq &&
-	    x->nreq > 0) {
-		x->ci = x->plan->nchunk;
-		x->skipped = 1;
-		x->keepalive = 0;
-		x->wait_until = 0;
-		if (x->t_sent == 0)
-			x->t_sent = now_us();
-	}
-}
-
 /* Reads what has come.  Returns -1 when x ended or was handed back. */
 static int
 drain(struct xchg *x)
 {
-	int rounds, before;
+	int rounds;
 	ssize_t n;
 
 	for (rounds = 0; rounds < MAX_ROUNDS; rounds++) {
@@ -330,14 +360,7 @@ drain(struct xchg *x)
 		}
 		if (x->t_first == 0)
 			x->t_first = now_us();
-		x->s2c += (size_t)n;
-		if (x->ops->rcvd != NULL)
-			x->ops->rcvd(x->arg, x, x->buf, (size_t)n);
-		before = x->nfinal;
-		http_conn_feed(&x->hc, HTTP_RESP, x->buf, (size_t)n);
-		if (x->nfinal != before)
-			skip_held_body(x);
-		if (answered(x)) {
+		if (xchg_rcvd(x, x->buf, (size_t)n)) {
 			x->t_end = now_us();
 			x->ops->idle(x->arg, x);
 			return -1;
@@ -377,7 +400,7 @@ on_event(struct loop *l, int fd, unsigned ev, void *arg)
 		return;
 	/* An answer that came before the last bytes went out (a server
 	 * that refused the body early) is complete only now. */
-	if (answered(x)) {
+	if (xchg_answered(x)) {
 		x->t_end = now_us();
 		x->ops->idle(x->arg, x);
 		return;

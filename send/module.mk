@@ -7,3 +7,6 @@ tcpmon-send_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lx
 send_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2) -Ifmt
 MAN += man/tcpmon-send.1
 DEB_PACKAGES += libxml2-dev nginx-light python3 python3-spyne curl
+# libFuzzer target of the answers' parsing (tests/fuzz/).
+fuzz_sendresp_SRCS := send/exchange.c
+fuzz_sendresp_CFLAGS := -Isend

@@ -181,6 +181,17 @@ void	 xchg_close(struct xchg *, const char *reason, int error,
 	    const char *text);
 /* Timeouts, the held body, --pace: called every tick. */
 void	 xchg_tick(struct xchg *);
+/* The parsing side of an exchange, apart from the socket, for the loop
+ * above and for tests/fuzz/fuzz_sendresp.c.  xchg_reset: all of
+ * xchg_start but the connect.  xchg_sent: n bytes of the current chunk
+ * went out.  xchg_rcvd: p came from the server; 1 when xchg_answered.
+ * xchg_answered: every request sent has its final answer, nothing is
+ * left to send and no answer is half read. */
+void	 xchg_reset(struct xchg *, const struct plan *, uint64_t timeout_ms,
+	    uint64_t connect_ms, const struct xchg_ops *, void *arg);
+void	 xchg_sent(struct xchg *, size_t n);
+int	 xchg_rcvd(struct xchg *, const unsigned char *p, size_t n);
+int	 xchg_answered(const struct xchg *);
 void	 xchg_free(struct xchg *);
 /* "Connection refused", "timed out" ...: what ended x, for a person. */
 const char *xchg_why(const struct xchg *);

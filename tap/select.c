@@ -4,6 +4,7 @@
  * Patterns run over each direction's bytes as they come, with PCRE2's
  * partial matching carrying a match across record boundaries. */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
 #include <err.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ struct sconn {
 	int		 state;
 	int		 conn_ok, time_ok, re_ok, hdr_ok; /* 1, -1, 0: unknown */
 	uint32_t	 hdr_seen;	/* the --header selectors matched */
-	struct tail	 tail[2];
+	struct tail	*tail;		/* per pattern of sel.re, both ways */
 	struct http_conn *hc;
 	unsigned char	*hold;
 	size_t		 holdlen, holdcap;
@@ -100,7 +101,7 @@ sel_parse_time(const char *s, int64_t now, int64_t *usec, int *tod)
 }
 
 int
-sel_opt(struct sel_opts *o, int ch, char *arg)
+sel_opt_parse(struct sel_opts *o, int ch, char *arg, char *msg, size_t msglen)
 {
 	const char *e, *p;
 	char buf[4096], *tok, *save;
@@ -108,32 +109,35 @@ sel_opt(struct sel_opts *o, int ch, char *arg)
 	int64_t t;
 	int tod;
 
+#define BAD(...) do {							\
+	snprintf(msg, msglen, __VA_ARGS__);				\
+	return -1;							\
+} while (0)
 	switch (ch) {
 	case SEL_OPT_CONN:
 		if (strlen(arg) >= sizeof(buf))
-			errx(TM_EXIT_USAGE, "--conn: list too long");
+			BAD("--conn: list too long");
 		strcpy(buf, arg);
 		for (tok = strtok_r(buf, ",", &save); tok != NULL;
 		    tok = strtok_r(NULL, ",", &save)) {
 			if (num_parse(tok, 1, UINT64_MAX, &v, &e) == -1 ||
 			    strpbrk(tok, "kmgKMG") != NULL)
-				errx(TM_EXIT_USAGE, "--conn %s: %s: %s", arg,
-				    tok, e != NULL ? e : "invalid");
+				BAD("--conn %s: %s: %s", arg, tok,
+				    e != NULL ? e : "invalid");
 			if (o->nconn == SEL_MAX_CONNS)
-				errx(TM_EXIT_USAGE, "--conn: at most %d "
-				    "connections", SEL_MAX_CONNS);
+				BAD("--conn: at most %d connections",
+				    SEL_MAX_CONNS);
 			o->conn[o->nconn++] = v;
 		}
 		if (o->nconn == 0)
-			errx(TM_EXIT_USAGE, "--conn %s: no number", arg);
+			BAD("--conn %s: no number", arg);
 		return 1;
 	case SEL_OPT_SINCE:
 	case SEL_OPT_UNTIL:
 		if (sel_parse_time(arg, tm_now_us(), &t, &tod) == -1)
-			errx(TM_EXIT_USAGE, "--%s %s: not a time (use "
-			    "2026-11-22T10:00:00Z, 2026-11-22, 10:00[:00] "
-			    "or -DURATION such as -10m)", ch == SEL_OPT_SINCE ?
-			    "since" : "until", arg);
+			BAD("--%s %s: not a time (use 2026-11-22T10:00:00Z, "
+			    "2026-11-22, 10:00[:00] or -DURATION such as -10m)",
+			    ch == SEL_OPT_SINCE ? "since" : "until", arg);
 		if (ch == SEL_OPT_SINCE) {
 			o->since = t;
 			o->since_tod = tod;
@@ -144,21 +148,18 @@ sel_opt(struct sel_opts *o, int ch, char *arg)
 		return 1;
 	case 'e':
 		if (o->nre == SEL_MAX_RE)
-			errx(TM_EXIT_USAGE, "-e: at most %d patterns",
-			    SEL_MAX_RE);
+			BAD("-e: at most %d patterns", SEL_MAX_RE);
 		o->re[o->nre++] = arg;
 		return 1;
 	case SEL_OPT_HEADER:
 		if (o->nhdr == SEL_MAX_HDR)
-			errx(TM_EXIT_USAGE, "--header: at most %d",
-			    SEL_MAX_HDR);
+			BAD("--header: at most %d", SEL_MAX_HDR);
 		p = strchr(arg, '=');
 		if (arg[0] == '\0' || arg[0] == '=')
-			errx(TM_EXIT_USAGE, "--header %s: no header name", arg);
+			BAD("--header %s: no header name", arg);
 		for (e = arg; *e != '\0' && *e != '='; e++)
 			if (*e <= ' ' || *e == ':' || *e >= 0x7f)
-				errx(TM_EXIT_USAGE, "--header %s: bad header "
-				    "name", arg);
+				BAD("--header %s: bad header name", arg);
 		/* The name is cut off its pattern in place: argv is ours. */
 		if (p != NULL) {
 			arg[p - arg] = '\0';
@@ -174,17 +175,30 @@ sel_opt(struct sel_opts *o, int ch, char *arg)
 		return 1;
 	case SEL_OPT_MAX_HOLD:
 		if (num_parse(arg, 0, 1ull << 40, &o->max_hold, &e) == -1)
-			errx(TM_EXIT_USAGE, "--max-hold %s: %s", arg, e);
+			BAD("--max-hold %s: %s", arg, e);
 		return 1;
 	}
+#undef BAD
 	return 0;
 }
 
-/* Compiles pat; a bad one ends the program with the pattern named. */
-static struct sel_re *
-re_new(const char *what, const char *pat, int icase)
+int
+sel_opt(struct sel_opts *o, int ch, char *arg)
 {
-	PCRE2_UCHAR msg[256];
+	char msg[SEL_MSG_MAX];
+	int rc;
+
+	if ((rc = sel_opt_parse(o, ch, arg, msg, sizeof(msg))) == -1)
+		errx(TM_EXIT_USAGE, "%s", msg);
+	return rc;
+}
+
+/* Compiles pat; NULL for a bad one, with the pattern named in msg. */
+static struct sel_re *
+re_new(const char *what, const char *pat, int icase, char *msg,
+    size_t msglen)
+{
+	PCRE2_UCHAR why[256];
 	PCRE2_SIZE eoff;
 	struct sel_re *re;
 	pcre2_code *code;
@@ -194,9 +208,10 @@ re_new(const char *what, const char *pat, int icase)
 	code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
 	    icase ? PCRE2_CASELESS : 0, &ec, &eoff, NULL);
 	if (code == NULL) {
-		pcre2_get_error_message(ec, msg, sizeof(msg));
-		errx(TM_EXIT_USAGE, "%s '%s': %s at offset %zu", what, pat,
-		    (char *)msg, (size_t)eoff);
+		pcre2_get_error_message(ec, why, sizeof(why));
+		snprintf(msg, msglen, "%s '%s': %s at offset %zu", what, pat,
+		    (char *)why, (size_t)eoff);
+		return NULL;
 	}
 	if ((re = calloc(1, sizeof(*re))) == NULL)
 		err(TM_EXIT_FAIL, "calloc");
@@ -228,6 +243,55 @@ re_free(struct sel_re *re)
 	pcre2_match_data_free(re->md);
 	pcre2_code_free(re->code);
 	free(re);
+}
+
+/*
+ * Whether pat (compiled as re) can be one alternative of the patterns
+ * together and mean what it means alone.  Its text must end where its
+ * group does: a \Q or an extended-mode comment would run on into the next
+ * alternative.  It must not refer to groups by number or recurse: the
+ * groups of the patterns before it would be the ones it names.  And it
+ * must not hold a (*VERB): a (*COMMIT) or (*PRUNE) that fails would keep
+ * the other alternatives from being tried.  The others are scanned each
+ * on its own.
+ */
+static int
+re_combinable(const struct sel_re *re, const char *pat, int icase)
+{
+	static const char *calls[] = { "(?R", "(?&", "(?P>", "(?(", "\\g",
+	    "(*" };
+	pcre2_code *code;
+	PCRE2_SIZE eoff;
+	uint32_t refs, n, nw;
+	const char *p;
+	size_t i;
+	char *w;
+	int ec;
+
+	pcre2_pattern_info(re->code, PCRE2_INFO_BACKREFMAX, &refs);
+	if (refs > 0)
+		return 0;
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (strstr(pat, calls[i]) != NULL)
+			return 0;
+	for (p = pat; (p = strstr(p, "(?")) != NULL; p += 2)
+		if (isdigit((unsigned char)p[2]) || ((p[2] == '+' ||
+		    p[2] == '-') && isdigit((unsigned char)p[3])))
+			return 0;
+	/* Wrapped as it will be, with a group after it that must still be
+	 * there. */
+	if ((w = malloc(strlen(pat) + 16)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
+	sprintf(w, "(?:%s\\E)()", pat);
+	code = pcre2_compile((PCRE2_SPTR)w, PCRE2_ZERO_TERMINATED,
+	    icase ? PCRE2_CASELESS : 0, &ec, &eoff, NULL);
+	free(w);
+	if (code == NULL)
+		return 0;
+	pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &n);
+	pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &nw);
+	pcre2_code_free(code);
+	return nw == n + 1;
 }
 
 /* 1 a match, 0 none, PCRE2_ERROR_PARTIAL a match may go on past n. */
@@ -281,6 +345,10 @@ re_scan(struct sel_re *re, struct tail *t, const unsigned char *p, size_t n)
 	uint64_t off;
 	int rc;
 
+	/* A record without bytes adds nothing to match (and a tail that
+	 * holds none yet has no buffer to match in). */
+	if (n == 0)
+		return 0;
 	if (t->len == 0 && re->lookbehind == 0) {
 		subj = p;
 		len = n;
@@ -364,14 +432,14 @@ hdr_head(void *arg, const struct http_head *h)
 static const struct http_callbacks hdr_cb = { NULL, hdr_head, NULL, NULL,
     NULL };
 
-void
-sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
-    void *arg)
+int
+sel_setup(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
+    void *arg, char *msg, size_t msglen)
 {
-	struct sel_re *one;
-	char *all, what[64];
+	struct sel_re *all;
+	char *text, what[64];
 	size_t n = 0;
-	int i;
+	int i, combine;
 
 	memset(s, 0, sizeof(*s));
 	s->o = o;
@@ -384,34 +452,71 @@ sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
 	if ((s->tmp = malloc(sizeof(*s->tmp))) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
 	/* Each pattern alone first, so that an error names it; then all
-	 * as alternatives of one, so that the payload is scanned once. */
+	 * as alternatives of one, so that the payload is scanned once,
+	 * when that means the same. */
+	combine = o->nre > 1;
 	for (i = 0; i < o->nre; i++) {
-		one = re_new("-e", o->re[i], o->icase);
-		re_free(one);
+		if ((s->re[i] = re_new("-e", o->re[i], o->icase, msg,
+		    msglen)) == NULL)
+			return -1;
+		s->nre++;
+		combine = combine && re_combinable(s->re[i], o->re[i],
+		    o->icase);
 		n += strlen(o->re[i]) + 8;
 	}
-	if (o->nre == 1)
-		s->re = re_new("-e", o->re[0], o->icase);
-	else if (o->nre > 1) {
-		if ((all = malloc(n + 1)) == NULL)
+	if (combine) {
+		if ((text = malloc(n + 1)) == NULL)
 			err(TM_EXIT_FAIL, "malloc");
-		all[0] = '\0';
+		text[0] = '\0';
 		for (i = 0; i < o->nre; i++) {
 			if (i > 0)
-				strcat(all, "|");
-			strcat(all, "(?:");
-			strcat(all, o->re[i]);
-			strcat(all, ")");
+				strcat(text, "|");
+			strcat(text, "(?:");
+			strcat(text, o->re[i]);
+			strcat(text, "\\E)");
 		}
-		s->re = re_new("-e (all patterns together)", all, o->icase);
-		free(all);
+		/* Group names the patterns share make it fail: then each
+		 * goes on its own. */
+		if ((all = re_new("-e", text, o->icase, msg, msglen)) !=
+		    NULL) {
+			while (s->nre > 0)
+				re_free(s->re[--s->nre]);
+			s->re[s->nre++] = all;
+		}
+		free(text);
 	}
 	for (i = 0; i < o->nhdr; i++)
 		if (o->hpat[i] != NULL) {
 			snprintf(what, sizeof(what), "--header %.40s",
 			    o->hname[i]);
-			s->hre[i] = re_new(what, o->hpat[i], o->icase);
+			if ((s->hre[i] = re_new(what, o->hpat[i], o->icase,
+			    msg, msglen)) == NULL)
+				return -1;
 		}
+	return 0;
+}
+
+void
+sel_init(struct sel *s, const struct sel_opts *o, sel_emit_fn *emit,
+    void *arg)
+{
+	char msg[SEL_MSG_MAX];
+
+	if (sel_setup(s, o, emit, arg, msg, sizeof(msg)) == -1)
+		errx(TM_EXIT_USAGE, "%s", msg);
+}
+
+static void
+tails_free(struct sel *s, struct sconn *c)
+{
+	int i;
+
+	if (c->tail == NULL)
+		return;
+	for (i = 0; i < 2 * s->nre; i++)
+		free(c->tail[i].b);
+	free(c->tail);
+	c->tail = NULL;
 }
 
 /* Drops what c holds, keeping the buffer for another connection. */
@@ -432,8 +537,7 @@ static void
 conn_free(struct sel *s, struct sconn *c)
 {
 	unhold(s, c);
-	free(c->tail[0].b);
-	free(c->tail[1].b);
+	tails_free(s, c);
 	if (c->hc != NULL) {
 		http_conn_free(c->hc);
 		free(c->hc);
@@ -484,9 +588,7 @@ decide(struct sel *s, struct sconn *c)
 		release(s, c);
 	}
 	unhold(s, c);
-	free(c->tail[0].b);
-	free(c->tail[1].b);
-	memset(c->tail, 0, sizeof(c->tail));
+	tails_free(s, c);
 	if (c->hc != NULL) {
 		http_conn_free(c->hc);
 		free(c->hc);
@@ -498,9 +600,12 @@ decide(struct sel *s, struct sconn *c)
 static void
 finish(struct sel *s, struct sconn *c)
 {
-	if (c->re_ok == 0 && s->re != NULL && (re_final(s->re, &c->tail[0]) ||
-	    re_final(s->re, &c->tail[1])))
-		c->re_ok = 1;
+	int i;
+
+	for (i = 0; c->re_ok == 0 && c->tail != NULL && i < s->nre; i++)
+		if (re_final(s->re[i], &c->tail[2 * i]) ||
+		    re_final(s->re[i], &c->tail[2 * i + 1]))
+			c->re_ok = 1;
 	if (c->re_ok == 0)
 		c->re_ok = -1;
 	if (c->time_ok == 0)
@@ -611,7 +716,7 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 	const struct sel_opts *o = s->o;
 	struct sconn *c;
 	enum http_dir d;
-	int isnew;
+	int isnew, i;
 
 	if (!s->active || r->conn == 0) {
 		s->emit(s->arg, r, raw, rawlen);
@@ -624,6 +729,9 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 		c->s = s;
 		c->state = PENDING;
 		c->conn_ok = conn_wanted(o, r->conn) ? 1 : -1;
+		if (s->nre > 0 && (c->tail = calloc(2 * (size_t)s->nre,
+		    sizeof(*c->tail))) == NULL)
+			err(TM_EXIT_FAIL, "calloc");
 		if (o->nhdr > 0) {
 			if ((c->hc = malloc(sizeof(*c->hc))) == NULL)
 				err(TM_EXIT_FAIL, "malloc");
@@ -640,9 +748,10 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 		}
 		if (r->type == REC_DATA && r->dir != REC_NODIR) {
 			d = r->dir == REC_C2S ? HTTP_REQ : HTTP_RESP;
-			if (s->re != NULL && c->re_ok == 0 &&
-			    re_scan(s->re, &c->tail[d], r->data, r->len))
-				c->re_ok = 1;
+			for (i = 0; c->re_ok == 0 && i < s->nre; i++)
+				if (re_scan(s->re[i], &c->tail[2 * i + d],
+				    r->data, r->len))
+					c->re_ok = 1;
 			if (c->hc != NULL && c->hdr_ok == 0)
 				http_conn_feed(c->hc, d, r->data, r->len);
 		}
@@ -682,7 +791,8 @@ sel_free(struct sel *s)
 
 	sel_end(s);
 	ctab_free(&s->conns);
-	re_free(s->re);
+	while (s->nre > 0)
+		re_free(s->re[--s->nre]);
 	for (i = 0; i < SEL_MAX_HDR; i++)
 		re_free(s->hre[i]);
 	while (s->npool > 0)

@@ -50,11 +50,17 @@ struct sel_opts {
 	const char	*note_src;	/* src of the notes we write */
 };
 
+/* The room for a message about a bad option or pattern. */
+#define SEL_MSG_MAX	(3 * 4096)
+
 void	 sel_opts_init(struct sel_opts *);
 /* Takes one option of SEL_LONGOPTS; returns 0 if ch is not one, 1 if it
  * took it; exits with status 2 for a bad value.  A --header value is cut
  * in two in place. */
 int	 sel_opt(struct sel_opts *, int ch, char *arg);
+/* sel_opt without the exit: -1 for a bad value, with msg set. */
+int	 sel_opt_parse(struct sel_opts *, int ch, char *arg, char *msg,
+	    size_t msglen);
 /* Whether any selector was given. */
 int	 sel_any(const struct sel_opts *);
 
@@ -66,7 +72,9 @@ struct sel_re;
 
 struct sel {
 	const struct sel_opts *o;
-	struct sel_re	*re;		/* the -e patterns, as one */
+	struct sel_re	*re[SEL_MAX_RE]; /* the -e patterns: all as one, or
+					  * each alone (see select.c) */
+	int		 nre;
 	struct sel_re	*hre[SEL_MAX_HDR];
 	struct ctab	 conns;
 	sel_emit_fn	*emit;
@@ -88,6 +96,10 @@ struct sel {
  * is read. */
 void	 sel_init(struct sel *, const struct sel_opts *, sel_emit_fn *,
 	    void *arg);
+/* sel_init without the exit: -1 for a bad pattern, with msg set; s is
+ * still to be freed with sel_free. */
+int	 sel_setup(struct sel *, const struct sel_opts *, sel_emit_fn *,
+	    void *arg, char *msg, size_t msglen);
 /* One record in; records come out through emit, possibly later. */
 void	 sel_feed(struct sel *, const struct rec *, const unsigned char *raw,
 	    size_t rawlen);

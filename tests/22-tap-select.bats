@@ -56,6 +56,20 @@ conns() { grep -oE '\[#[0-9]+\] open' | grep -oE '[0-9]+' | sort -n | sed 's/^/#
 	[ "$(conns <<< "$output")" = "#2 #3 " ]
 }
 
+@test "select: several -e patterns each mean what they mean alone" {
+	streams
+	# Taken together they are one pattern, unless a pattern refers to
+	# its groups by number or its text would run on past it.
+	run -0 "$(bin tcpmon-tap)" -e '(z)\1' -e '(x)\1' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#1 " ]
+	run -0 "$(bin tcpmon-tap)" -e '\Qnomatch' -e 'hello\E' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#3 " ]
+	run -0 "$(bin tcpmon-tap)" -e '(*UCP)\bsomething\b' -e 'nomatch' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#2 " ]
+	run -0 "$(bin tcpmon-tap)" -e '(?x) hel lo  # a comment' -e 'other dir' "$T/s.tcpmon"
+	[ "$(conns <<< "$output")" = "#2 #3 " ]
+}
+
 @test "select: ^ is the start of a direction, not of each record; lookbehind spans records" {
 	streams
 	run -0 "$(bin tcpmon-tap)" -e '^GET' "$T/s.tcpmon"

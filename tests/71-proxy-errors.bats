@@ -28,6 +28,8 @@ ask() {
 	run -0 grep -c 'no Host header' "$T/ans"
 	run -0 ask 'POST http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'
 	run -0 grep -c 'both Transfer-Encoding and Content-Length' "$T/ans"
+	run -0 ask 'POST http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n'
+	run -0 grep -c 'unsupported Transfer-Encoding' "$T/ans"
 	run -0 ask 'GET http://127.0.0.1:99999/ HTTP/1.1\r\nHost: x\r\n\r\n'
 	run -0 grep -c 'bad port' "$T/ans"
 	run -0 ask 'GET http://127.0.0.1:1/ HTTP/2.0\r\nHost: x\r\n\r\n'
@@ -47,7 +49,7 @@ ask() {
 	assert_output --partial "GET /a.txt HTTP/1.1"
 	run -0 grep -ac '^TCPMON/1 data conn=1 .*dir=s2c from=proxy ' "$T/relay.out"
 	run -0 grep -ac '^TCPMON/1 close .*reason=error' "$T/relay.out"
-	assert_output "9"
+	assert_output "10"
 }
 
 @test "proxy errors: a head over 64 KiB gets 431" {
@@ -63,6 +65,22 @@ ask() {
 	stop_relay
 	run -0 rp "$T/relay.out" field 1 close error
 	assert_output "431 request head over 64 KiB"
+}
+
+@test "proxy errors: more header fields than the proxy can frame get 431" {
+	start_nginx_send
+	printf 'first file\n' > "$T/ngx/www/a.txt"
+	start_relay --proxy -l 0
+	# 126 pass; one more, and the proxy could not tell where the request
+	# and its answer end.
+	fields() { for ((i = 1; i < $1; i++)); do printf 'X-%d: %d\\r\\n' $i $i; done; }
+	run -0 ask "GET http://127.0.0.1:$NGINX_PORT/a.txt HTTP/1.1\r\nHost: x\r\n$(fields 126)\r\n"
+	assert_output "HTTP/1.1 200 OK"
+	run -0 ask "GET http://127.0.0.1:$NGINX_PORT/a.txt HTTP/1.1\r\nHost: x\r\n$(fields 127)\r\n"
+	assert_output "HTTP/1.1 431 Request Header Fields Too Large"
+	run -0 tail -n 1 "$T/ans"
+	assert_output "request head with more than 126 header fields"
+	stop_relay
 }
 
 @test "proxy errors: a refused target is 502, a target that does not answer 504, an unknown name 502" {

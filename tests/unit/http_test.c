@@ -333,6 +333,12 @@ main(void)
 		    "zz\r\n" },
 		END
 	};
+	static const struct step tabchunked[] = {
+		{ HTTP_REQ, "GET / HTTP/1.1\r\n\r\n" },
+		{ HTTP_RESP, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\tchunked"
+		    "\r\n\r\n1\r\na\r\n0\r\n\r\n" },
+		END
+	};
 	static const struct step xml[] = {
 		{ HTTP_REQ, "<?xml version=\"1.0\"?><a/>" },
 		END
@@ -363,6 +369,8 @@ main(void)
 	    "[raw 0 conflicting Content-Length headers][resp 200 OK 2]"
 	    "[raw 1 bad chunk size]");
 	check("XML without HTTP is raw", xml, "[raw 0 not HTTP]");
+	check("a tab before chunked", tabchunked,
+	    "[req GET / 0][end 0 0][resp 200 OK 2]a[end 1 0]");
 	check_splits("GET", get);
 	check_splits("chunked", chunked);
 	check_splits("pipelined", pipelined);
