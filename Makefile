@@ -98,7 +98,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	     -fno-sanitize-recover=all
 .SECONDEXPANSION:
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard common/*.h) $$($$*_SRCS)
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard common/*.h */*.h) $$($$*_SRCS)
 	@mkdir -p $(@D)
 	clang -Icommon -D_GNU_SOURCE $(FUZZ_FLAGS) $(WARN) -o $@ $< \
 	    $(COMMON_SRCS) $($*_SRCS) $($*_CFLAGS) $($*_LIBS) -lz
