@@ -49,14 +49,6 @@ within(const char *p, size_t n, const char *s, size_t sn)
 }
 
 static int
-tchar(int ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static int
 hop_by_hop(const char *name)
 {
 	static const char *hop[] = { "Proxy-Connection", "Keep-Alive",
@@ -196,7 +188,7 @@ check(const char *s, size_t n, const struct preq *q)
 	if (hl == 0 || hl == sizeof(q->host))
 		abort();
 	for (i = 0; i < hl; i++)
-		if (!(tchar((unsigned char)q->host[i]) || q->host[i] == ':') ||
+		if (!(preq_tchar((unsigned char)q->host[i]) || q->host[i] == ':') ||
 		    q->host[i] == '%')
 			abort();
 	if (strnlen(q->port, sizeof(q->port)) == sizeof(q->port))
