@@ -969,10 +969,76 @@ set_bufs(int fd)
 }
 
 /*
+ * The first process of a stage's group: it starts the stage's shell and
+ * stays, so that the whole group ends with the relay even when the relay
+ * is killed outright.  The kernel's parent-death signal reaches only the
+ * relay's own child, not the programs a shell starts; this process takes
+ * it and passes it to the group (SIGKILL after STOP_MS for any that stay).
+ * It exits as the stage's shell did, so the relay sees the stage's status.
+ */
+static void __attribute__((noreturn))
+guard(pid_t parent, const char *cmd)
+{
+	struct timespec grace = { STOP_MS / 1000, 0 };
+	sigset_t set, none;
+	siginfo_t si;
+	pid_t pid;
+	int status, ending = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(127);
+	switch (pid = fork()) {
+	case -1:
+		warn("fork");
+		_exit(127);
+	case 0:
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		warn("/bin/sh");
+		_exit(127);
+	}
+	/* The stage alone holds its ends: its EOF is the relay's. */
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	for (;;) {
+		if (sigtimedwait(&set, &si, ending ? &grace : NULL) == -1) {
+			if (errno == EAGAIN)	/* the grace is over */
+				kill(-getpid(), SIGKILL);
+			continue;
+		}
+		if (si.si_signo == SIGTERM && !ending) {
+			/* From the relay's stage_stop (the group has it
+			 * already) or from the kernel, the relay gone. */
+			ending = 1;
+			kill(-getpid(), SIGTERM);
+			continue;
+		}
+		if (si.si_signo != SIGCHLD ||
+		    waitpid(pid, &status, WNOHANG) != pid)
+			continue;
+		if (WIFSIGNALED(status)) {
+			signal(WTERMSIG(status), SIG_DFL);
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			raise(WTERMSIG(status));
+		}
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+	}
+}
+
+/*
  * Starts the chain: stage i reads pair i and writes pair i + 1; the relay
  * writes pair 0 and reads pair n.  Each stage is its own process group,
  * so that a Ctrl-C reaches the relay alone and it ends the stages in
- * order; the kernel ends them if the relay dies.
+ * order; the group ends if the relay dies (guard).
  */
 void
 stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
@@ -981,7 +1047,6 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 	struct rec rec;
 	int pair[MAX_STAGES + 1][2], i, j;
 	pid_t parent = getpid();
-	sigset_t none;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->rbuf = malloc(RELAY_BUF)) == NULL)
@@ -1001,18 +1066,14 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 			err(TM_EXIT_FAIL, "fork");
 		case 0:
 			setpgid(0, 0);
-			(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() != parent)
-				_exit(127);
-			signal(SIGPIPE, SIG_DFL);
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
 			if (dup2(pair[i][1], STDIN_FILENO) == -1 ||
 			    dup2(pair[i + 1][0], STDOUT_FILENO) == -1)
 				_exit(127);
-			execl("/bin/sh", "sh", "-c", cmds[i], (char *)NULL);
-			warn("/bin/sh");
-			_exit(127);
+			/* No exec here to close the relay's descriptors:
+			 * a copy of another stage's end would keep its EOF
+			 * from coming. */
+			close_range(3, ~0u, 0);
+			guard(parent, cmds[i]);
 		}
 		/* Both sides set it: no race with the signals at exit. */
 		(void)setpgid(st->s[i].pid, st->s[i].pid);

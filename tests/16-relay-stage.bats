@@ -247,6 +247,24 @@ SH
 	[ "$status" -ne 0 ]
 }
 
+@test "stage: a stage that reads nothing goes with the relay when the relay is killed outright" {
+	echo_through -v --through 'sleep 1000; :'
+	wait_count "$T/relay.err" 'stage [0-9]: .*pid [0-9]+' 1
+	local pid
+	pid=$(sed -n 's/.*stage [0-9]: .*, pid \([0-9]*\)$/\1/p' "$T/relay.err")
+	# The shell's sleep is in the stage's process group.
+	pgrep -g "$pid" -f '^sleep 1000$'
+	kill -9 "$RELAY_PID"
+	wait_exit "$RELAY_PID"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		pgrep -g "$pid" > /dev/null || break
+		sleep 0.1
+	done
+	run pgrep -g "$pid"
+	[ "$status" -ne 0 ]
+}
+
 @test "stage: usage errors" {
 	run -2 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 --through ''
 	run -2 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 --through cat --stage-timeout 0
