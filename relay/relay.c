@@ -551,6 +551,35 @@ open_capture(const char *path)
 	return fd;
 }
 
+/*
+ * --tap PATH publishes every record, secrets included.  In a directory that
+ * another user may write (without the sticky bit that keeps them from
+ * replacing what is not theirs), or that belongs to another user, the
+ * socket could be swapped for theirs: refused, as ssh's StrictModes does.
+ */
+static void
+check_tap_dir(const char *path)
+{
+	char dir[4096], *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1)
+		return;		/* bind says what is wrong */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		errx(TM_EXIT_FAIL, "--tap %s: %s is writable by other users "
+		    "and not sticky: refused", path, dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		errx(TM_EXIT_FAIL, "--tap %s: %s belongs to another user "
+		    "(uid %lu): refused", path, dir, (unsigned long)st.st_uid);
+}
+
 /* Chooses where the records go when not -o FILE: the terminal view or
  * stdout. */
 static int
@@ -624,6 +653,8 @@ main(int argc, char **argv)
 	if (o.nthrough > 0)
 		stage_start(r, o.through, o.nthrough, o.stage_ms);
 	open_listeners(r, &o);
+	if (o.tap != NULL)
+		check_tap_dir(o.tap);
 	if (o.tap != NULL && tap_open(r, o.tap) == -1)
 		err(TM_EXIT_FAIL, "--tap %s", o.tap);
 	if (o.out != NULL)

@@ -271,3 +271,14 @@ time.sleep(30)' "$RELAY_PORT"
 	touch "$T/go"
 	wait_count "$T/reader.out" '^TCPMON/1 close ' 1 30
 }
+
+@test "faults: --tap in a directory other users may write (no sticky bit) is refused" {
+	mkdir -m 0777 "$T/open"
+	chmod 0777 "$T/open"
+	run -1 --separate-stderr "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 --tap "$T/open/tap.sock"
+	assert_equal "$stderr" "tcpmon-relay: --tap $T/open/tap.sock: $T/open is writable by other users and not sticky: refused"
+	[ ! -e "$T/open/tap.sock" ]
+	chmod 1777 "$T/open"
+	start_relay -l 0 -t 127.0.0.1:9 --tap "$T/open/tap.sock"
+	wait_for "$T/relay.err" "viewers attach to unix:$T/open/tap.sock"
+}
