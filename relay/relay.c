@@ -650,8 +650,10 @@ main(int argc, char **argv)
 	raise_nofile(r);
 	/* Stages first: they do not inherit the listeners, and the relay
 	 * listens only once its data path is whole. */
-	if (o.nthrough > 0)
+	if (o.nthrough > 0) {
 		stage_start(r, o.through, o.nthrough, o.stage_ms);
+		stage_ready(r);
+	}
 	open_listeners(r, &o);
 	if (o.tap != NULL)
 		check_tap_dir(o.tap);

@@ -234,6 +234,8 @@ void	 relay_abort(struct relay *, const char *fmt, ...)
 /* stage.c: the --through chain (tcpmon-relay(1), STAGES). */
 void	 stage_start(struct relay *, char *const *cmds, int n,
 	    uint64_t timeout_ms);
+/* Exits 1 when a stage could not start. */
+void	 stage_ready(struct relay *);
 /* Every record of a connection goes through here when there are stages:
  * into the first stage once the connection is open there, and to the
  * output marked at=sent. */
