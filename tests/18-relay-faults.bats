@@ -158,6 +158,7 @@ teardown() {
 @test "faults: 200 KiB sent just before a reset all reach the server, ten times of ten" {
 	local k
 	for k in 1 2 3 4 5 6 7 8 9 10; do
+		rm -f "$T/relay.err"	# the next relay's port, not the last's
 		start_peer "server$k" count
 		start_relay -l 0 -t 127.0.0.1:"$PEER_PORT" -o "$T/cap$k.tcpmon"
 		run -0 timeout 20 python3 "$TESTS_DIR/relay-peer.py" client send-reset=204800 "$RELAY_PORT"
