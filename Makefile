@@ -127,7 +127,8 @@ fuzz-regress: fuzz-build
 	done
 
 # The soak test (tests/soak/soak.py): the relay under mixed load for
-# SOAK_SECONDS, then checks of bytes, records, descriptors and memory.
+# SOAK_SECONDS, with its reader of the records stopped for 10 s on the way,
+# then checks of bytes, records, descriptors, memory and CPU while stopped.
 # soak-valgrind: a shorter run with the relay under memcheck, with the same
 # stage (valgrind 3.19 does not know pidfd_open: the relay then watches its
 # stages with waitpid, and valgrind warns of the unknown call once).
@@ -138,7 +139,8 @@ SOAK_ARGS ?= --through 'tcpmon-throttle --rate 20m'
 # that the RSS check sees the relay's memory, not the sanitizer's.
 soak: deps
 	@$(MAKE) --no-print-directory all
-	ASAN_OPTIONS=quarantine_size_mb=8 python3 tests/soak/soak.py $(BIN) $(SOAK_SECONDS) $(SOAK_ARGS)
+	ASAN_OPTIONS=quarantine_size_mb=8 python3 tests/soak/soak.py $(BIN) $(SOAK_SECONDS) $(SOAK_ARGS) \
+	    --stall-reader 10
 
 soak-valgrind: deps
 	@$(MAKE) --no-print-directory all

@@ -17,6 +17,7 @@ struct slot {
 	void		*arg;
 	unsigned	 events;
 	uint32_t	 gen;	/* bumped by every loop_add of this fd */
+	int		 off;	/* out of the epoll set: quiet and hung up */
 };
 
 struct timer {
@@ -101,6 +102,7 @@ loop_add(struct loop *l, int fd, unsigned events, loop_fd_fn *fn, void *arg)
 	l->slots[fd].fn = fn;
 	l->slots[fd].arg = arg;
 	l->slots[fd].events = events;
+	l->slots[fd].off = 0;
 	return 0;
 }
 
@@ -116,7 +118,14 @@ loop_mod(struct loop *l, int fd, unsigned events)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = to_epoll(events);
 	ev.data.u64 = (uint64_t)l->slots[fd].gen << 32 | (uint32_t)fd;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
+	if (l->slots[fd].off) {
+		/* Back in the set once its owner wants something of it. */
+		if (events != 0) {
+			if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+				return -1;
+			l->slots[fd].off = 0;
+		}
+	} else if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
 		return -1;
 	l->slots[fd].events = events;
 	return 0;
@@ -127,7 +136,9 @@ loop_del(struct loop *l, int fd)
 {
 	if (fd < 0 || fd >= l->nslots || l->slots[fd].fn == NULL)
 		return;
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (!l->slots[fd].off)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	l->slots[fd].off = 0;
 	l->slots[fd].fn = NULL;
 	l->slots[fd].arg = NULL;
 	l->slots[fd].events = 0;
@@ -278,6 +289,18 @@ loop_run(struct loop *l)
 			if (evs[i].events & (EPOLLERR | EPOLLHUP))
 				what |= LOOP_ERROR;
 			s->fn(l, fd, what, s->arg);
+			/* epoll reports a hang-up even to a descriptor that
+			 * asks for nothing, at every wait: once told, an
+			 * owner that still asks for nothing (a connection
+			 * waiting for room in the output) would be called in
+			 * a busy loop.  Such a descriptor leaves the set
+			 * until loop_mod asks for events again. */
+			s = &l->slots[fd];	/* fn may have grown slots */
+			if ((what & LOOP_ERROR) && s->fn != NULL &&
+			    s->gen == (uint32_t)(evs[i].data.u64 >> 32) &&
+			    s->events == 0 && !s->off &&
+			    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) == 0)
+				s->off = 1;
 		}
 		run_timers(l);
 		if (l->after != NULL)

@@ -6,7 +6,9 @@
 
 #define LOOP_READ	1u
 #define LOOP_WRITE	2u
-#define LOOP_ERROR	4u	/* reported only: hang-up or error */
+#define LOOP_ERROR	4u	/* reported only: hang-up or error; to a
+				 * descriptor watched for nothing (0), once
+				 * until it is watched for something again */
 
 struct loop;
 typedef void loop_fd_fn(struct loop *, int fd, unsigned events, void *arg);

@@ -304,10 +304,16 @@ sock_connect(const struct sockaddr_any *sa, int *pending)
 void
 sock_reset(int fd)
 {
+	sock_set_reset(fd);
+	close(fd);
+}
+
+void
+sock_set_reset(int fd)
+{
 	struct linger l = { 1, 0 };
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
 }
 
 int

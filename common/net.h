@@ -43,6 +43,8 @@ int	 sock_connect(const struct sockaddr_any *, int *pending);
 int	 sock_nonblock(int fd);
 /* Closes with an RST rather than a FIN (SO_LINGER 0). */
 void	 sock_reset(int fd);
+/* Makes the close of fd a reset (SO_LINGER 0). */
+void	 sock_set_reset(int fd);
 /* The pending error of a socket (SO_ERROR), as an errno value. */
 int	 sock_error(int fd);
 /* The reason a close record gives for a connect that failed with errno e:

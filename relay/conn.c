@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +19,8 @@
 /* Reads per direction per wakeup: a fast sender must not starve the
  * others; level-triggered epoll calls us again. */
 #define MAX_ROUNDS	16
+/* How long a reset may wait for the bytes before it to leave the socket. */
+#define LINGER_MS	5000
 
 static void conn_event(struct loop *, int, unsigned, void *);
 
@@ -83,6 +87,11 @@ conn_close_rec(struct relay *r, struct conn *c, struct rec *rec,
 		rec_set(rec, "error", error);
 	if (side >= 0)
 		rec_set(rec, "by", side == CLIENT ? "client" : "server");
+	/* What the peers saw of the end: a reset tells a peer that the
+	 * conversation did not end as it should have. */
+	if (c->rsides != 0)
+		rec_set(rec, "reset", c->rsides == 3 ? "both" :
+		    c->rsides == 1 ? "client" : "server");
 	rec_setf(rec, "c2s", "%llu", (unsigned long long)c->c2s.total);
 	rec_setf(rec, "s2c", "%llu", (unsigned long long)c->s2c.total);
 }
@@ -148,6 +157,57 @@ conn_free(struct relay *r, struct conn *c)
 	relay_resume_listeners(r);
 }
 
+/* A reset waiting for the bytes before it to leave: a reset throws away
+ * what the socket has not sent yet. */
+struct lingering {
+	int		  fd;
+	int64_t		  until;	/* monotonic ms */
+	struct lingering *next;
+};
+
+static int
+unsent(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, SIOCOUTQNSD, &n) == 0 ? n : 0;
+}
+
+/* Resets fd once what it holds for its peer has gone, within LINGER_MS;
+ * at once when the relay is stopping, as the peer will not get the rest
+ * of the conversation anyway. */
+static void
+reset_fd(struct relay *r, int fd)
+{
+	struct lingering *lg;
+
+	if (r->stopping || unsent(fd) == 0 ||
+	    (lg = malloc(sizeof(*lg))) == NULL) {
+		sock_reset(fd);
+		return;
+	}
+	lg->fd = fd;
+	lg->until = tm_mono_ms() + LINGER_MS;
+	lg->next = r->lingering;
+	r->lingering = lg;
+}
+
+void
+conn_linger_sweep(struct relay *r)
+{
+	struct lingering **pp = &r->lingering, *lg;
+	int64_t now = tm_mono_ms();
+
+	while ((lg = *pp) != NULL) {
+		if (r->stopping || now >= lg->until || unsent(lg->fd) == 0) {
+			sock_reset(lg->fd);
+			*pp = lg->next;
+			free(lg);
+		} else
+			pp = &lg->next;
+	}
+}
+
 /* Closes both sockets and frees the connection; each side is reset or
  * closed with a FIN as asked. */
 void
@@ -156,14 +216,14 @@ conn_end(struct relay *r, struct conn *c, int reset_client, int reset_server)
 	if (c->cfd != -1) {	/* -1: a stage's connection lost it */
 		loop_del(r->loop, c->cfd);
 		if (reset_client)
-			sock_reset(c->cfd);
+			reset_fd(r, c->cfd);
 		else
 			close(c->cfd);
 	}
 	if (c->sfd != -1) {
 		loop_del(r->loop, c->sfd);
 		if (reset_server)
-			sock_reset(c->sfd);
+			reset_fd(r, c->sfd);
 		else
 			close(c->sfd);
 	}
@@ -178,6 +238,7 @@ conn_fail(struct relay *r, struct conn *c, const char *reason,
 {
 	if (c->hooks != NULL && c->hooks->failed != NULL)
 		c->hooks->failed(c, c->harg, reason, msg);
+	c->rsides = 1;
 	put_close(r, c, reason, SERVER, msg);
 	if (!r->quiet)
 		warnx("%s", msg);
@@ -249,6 +310,7 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
 		flush_before_end(r, &c->c2s, c->sfd);
 	else
 		flush_before_end(r, &c->s2c, c->cfd);
+	c->rsides = s == CLIENT ? 2 : 1;
 	put_close(r, c, reset ? "reset" : "error", s,
 	    reset ? NULL : strerror(e));
 	conn_end(r, c, s == SERVER, s == CLIENT);
@@ -317,6 +379,12 @@ conn_got(struct relay *r, struct conn *c, ssize_t n, const unsigned char *buf,
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -2;
 		side_failed(r, c, fromside, errno);
+		return -1;
+	}
+	if (n == 0 && h->rst != 0) {
+		/* All that came before the reset has gone on: now the
+		 * reset does. */
+		side_failed(r, c, fromside, h->rst);
 		return -1;
 	}
 	if (n == 0) {
@@ -444,13 +512,17 @@ watch(struct relay *r, struct conn *c)
 	else if (c->handshake)
 		sev = LOOP_READ;
 	else {
-		if (!c->c2s.eof && c->c2s.len == 0 && !c->parked)
+		/* A side that reset takes nothing more, and nothing more is
+		 * read for it; what it sent before still goes on. */
+		if (!c->c2s.eof && c->c2s.len == 0 && !c->parked &&
+		    !c->s2c.rst)
 			cev |= LOOP_READ;
-		if (!c->s2c.eof && c->s2c.len == 0 && !c->parked)
+		if (!c->s2c.eof && c->s2c.len == 0 && !c->parked &&
+		    !c->c2s.rst)
 			sev |= LOOP_READ;
-		if (c->s2c.len > 0)
+		if (c->s2c.len > 0 && !c->c2s.rst)
 			cev |= LOOP_WRITE;
-		if (c->c2s.len > 0)
+		if (c->c2s.len > 0 && !c->s2c.rst)
 			sev |= LOOP_WRITE;
 	}
 	loop_mod(r->loop, c->cfd, cev);
@@ -468,6 +540,20 @@ conn_unpark_all(struct relay *r)
 	}
 }
 
+/* Whether side s has bytes waiting to be read: after a reset, what came
+ * before it. */
+static int
+unread(struct conn *c, enum side s)
+{
+	struct half *h = s == CLIENT ? &c->c2s : &c->s2c;
+	int n = 0;
+
+	if (h->eof)
+		return 0;
+	return ioctl(s == CLIENT ? c->cfd : c->sfd, FIONREAD, &n) == 0 &&
+	    n > 0;
+}
+
 static void
 conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 {
@@ -482,8 +568,16 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		if ((e = sock_error(fd)) != 0) {
 			if ((c->connecting || c->handshake) && s == SERVER)
 				connect_failed(r, c, e);
-			else
+			else if (c->in_stage || !unread(c, s))
 				side_failed(r, c, s, e);
+			else {
+				/* Linux keeps what arrived before a reset
+				 * readable: it is read, recorded and
+				 * delivered, and the reset goes on after
+				 * it (conn_got). */
+				(s == CLIENT ? &c->c2s : &c->s2c)->rst = e;
+				watch(r, c);
+			}
 			return;
 		}
 		ev |= LOOP_READ | LOOP_WRITE;
@@ -539,11 +633,11 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		return;
 	}
 	/* Reading one side and writing the other are the same direction:
-	 * either event moves it. */
-	if (ev & (s == CLIENT ? LOOP_READ : LOOP_WRITE))
+	 * either event moves it.  Nothing moves toward a side that reset. */
+	if ((ev & (s == CLIENT ? LOOP_READ : LOOP_WRITE)) && !c->s2c.rst)
 		if (flow(r, c, REC_C2S) == -1)
 			return;
-	if (ev & (s == CLIENT ? LOOP_WRITE : LOOP_READ))
+	if ((ev & (s == CLIENT ? LOOP_WRITE : LOOP_READ)) && !c->c2s.rst)
 		if (flow(r, c, REC_S2C) == -1)
 			return;
 	if (c->c2s.shut && c->s2c.shut) {
@@ -654,22 +748,51 @@ conn_sweep(struct relay *r)
 				stage_conn_end(r, c, "timeout", "idle timeout");
 				continue;
 			}
+			/* Quiet both ways: a FIN; with bytes still owed to
+			 * a peer that takes nothing, a reset, so that it
+			 * does not take what it got for all there was. */
+			if (c->c2s.len > 0 || c->s2c.len > 0)
+				c->rsides = 3;
 			put_close(r, c, "timeout", -1, "idle timeout");
-			conn_end(r, c, 0, 0);
+			conn_end(r, c, c->rsides != 0, c->rsides != 0);
 		}
 	}
 }
 
+/* Stopping (a signal): the relay does not carry these connections to their
+ * end, so both peers get a reset, never a FIN that would make a cut
+ * transfer look complete; the records say so. */
 void
 conn_stop_all(struct relay *r)
 {
 	struct conn *c;
 
+	r->stopping = 1;
 	while ((c = r->conns) != NULL) {
 		flush_before_end(r, &c->c2s, c->sfd);
 		flush_before_end(r, &c->s2c, c->cfd);
+		c->rsides = 3;
 		if (!c->ending)
 			put_close(r, c, "stopped", -1, NULL);
-		conn_end(r, c, 0, 0);
+		conn_end(r, c, 1, 1);
 	}
+	conn_linger_sweep(r);
+}
+
+uint64_t
+conn_reset_all(struct relay *r)
+{
+	struct conn *c;
+	uint64_t n = 0;
+
+	r->stopping = 1;
+	for (c = r->conns; c != NULL; c = c->next, n++) {
+		if (c->cfd != -1)
+			sock_reset(c->cfd);
+		if (c->sfd != -1)
+			sock_reset(c->sfd);
+		c->cfd = c->sfd = -1;
+	}
+	conn_linger_sweep(r);
+	return n;
 }

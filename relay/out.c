@@ -89,11 +89,23 @@ iov_skip(const struct iovec *rec, int nrec, size_t skip, struct iovec *out)
 	return n;
 }
 
+/* A write that failed for want of room on the device: the bytes wait and
+ * the write is tried again later, as for a slow reader. */
+static int
+q_no_room(struct outq *q, int e)
+{
+	if (e != ENOSPC && e != EDQUOT)
+		return 0;
+	q->err = e;
+	return 1;
+}
+
 /*
  * Writes what the queue holds and, after it, the iovecs of one record, in
  * one writev: no copy of a large payload.  Blocks only on a sync queue;
  * otherwise what the kernel does not take now is copied into the queue
- * (the caller checked that it fits).  Returns 0, or -1 with errno set.
+ * (the caller checked that it fits).  With the device full (q->err), the
+ * record is only queued.  Returns 0, or -1 with errno set.
  */
 static int
 q_writev(struct outq *q, const struct iovec *rec, int nrec)
@@ -104,7 +116,7 @@ q_writev(struct outq *q, const struct iovec *rec, int nrec)
 	ssize_t k;
 	int n;
 
-	for (;;) {
+	while (!q->err) {
 		n = 0;
 		if (q->len > 0) {
 			iov[0].iov_base = q->buf + q->off;
@@ -117,6 +129,8 @@ q_writev(struct outq *q, const struct iovec *rec, int nrec)
 		if ((k = writev(q->fd, iov, n)) == -1) {
 			if (errno == EINTR)
 				continue;
+			if (q_no_room(q, errno))
+				break;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -1;
 			k = 0;
@@ -138,17 +152,19 @@ q_writev(struct outq *q, const struct iovec *rec, int nrec)
 }
 
 /* Writes from the queue what the kernel takes now (all of it on a sync
- * queue).  Returns 0, or -1 with errno set. */
+ * queue); nothing while the device is full (out_retry tries).  Returns 0,
+ * or -1 with errno set. */
 static int
 q_write(struct outq *q)
 {
 	ssize_t k;
 
-	while (q->len > 0) {
+	while (q->len > 0 && !q->err) {
 		if ((k = write(q->fd, q->buf + q->off, q->len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    q_no_room(q, errno))
 				return 0;
 			return -1;
 		}
@@ -157,19 +173,34 @@ q_write(struct outq *q)
 	return 0;
 }
 
-/* Writes all of the queue, waiting for the descriptor if it must; a wait
- * longer than q->stall_ms fails with ETIMEDOUT. */
+/* Writes all of the queue, waiting for the descriptor (or, with the
+ * device full, for room on it) if it must; a wait longer than q->stall_ms
+ * fails with ETIMEDOUT, or with the device's error. */
 static int
 q_drain(struct outq *q)
 {
 	struct pollfd pfd;
-	int n;
+	int n, waited = 0;
 
 	for (;;) {
 		if (q_write(q) == -1)
 			return -1;
 		if (q->len == 0)
 			return 0;
+		if (q->err) {
+			/* Not waited for outside the exit: the caller
+			 * keeps what waits (q_reserve). */
+			if (q->stall_ms < 0)
+				return 0;
+			if (waited >= q->stall_ms) {
+				errno = q->err;
+				return -1;
+			}
+			(void)poll(NULL, 0, 100);
+			waited += 100;
+			q->err = 0;
+			continue;
+		}
 		pfd.fd = q->fd;
 		pfd.events = POLLOUT;
 		if ((n = poll(&pfd, 1, q->stall_ms)) == -1 && errno != EINTR)
@@ -181,16 +212,40 @@ q_drain(struct outq *q)
 	}
 }
 
+/* Room for need bytes in all, past the queue's usual capacity: for the
+ * few records that are written whatever the state of the output (opens,
+ * closes) while a full device holds everything back. */
+static void
+q_reserve(struct outq *q, size_t need)
+{
+	unsigned char *p;
+	size_t cap = q->cap;
+
+	if (need <= q->cap)
+		return;
+	while (cap < need)
+		cap *= 2;
+	if ((p = realloc(q->buf, cap)) == NULL)
+		err(TM_EXIT_FAIL, "realloc");
+	q->buf = p;
+	q->cap = cap;
+}
+
+/* The records cannot be written any more: a reader that went away (`|
+ * head`), or an error of the device.  No connection may end as if it
+ * were complete. */
 static void __attribute__((noreturn))
 out_failed(struct relay *r)
 {
 	if (errno == EPIPE)
-		relay_quit(r);	/* the reader is gone: `| head` */
+		relay_abort(r, "%s: the reader of the records is gone",
+		    r->outname);
 	if (errno == ETIMEDOUT)
-		errx(TM_EXIT_FAIL, "%s: the reader took nothing for %d s at "
+		relay_abort(r, "%s: the reader took nothing for %d s at "
 		    "exit; %zu bytes of records unwritten", r->outname,
 		    r->out.stall_ms / 1000, r->out.len);
-	err(TM_EXIT_FAIL, "write %s", r->outname);
+	relay_abort(r, "write %s: %s%s", r->outname, strerror(errno),
+	    r->out.len > 0 ? "; records unwritten" : "");
 }
 
 static void
@@ -231,7 +286,6 @@ out_init(struct relay *r, int fd, const char *name)
 	if (q_init(&r->out, fd, OUT_BUF) == -1)
 		return -1;
 	r->outname = name;
-	r->tapfd = -1;
 	/* epoll refuses regular files and most devices: they are always
 	 * ready, so they are written in place. */
 	if (loop_add(r->loop, fd, 0, out_event, r) == -1) {
@@ -258,9 +312,15 @@ put_main(struct relay *r, struct iovec *iov, int n, size_t total, int data)
 			return -1;
 		/* Lossless: only a burst of small records (many
 		 * connections closing at once) gets here, as reads wait
-		 * for room; waiting for the reader is the price. */
-		if (q->len + total > q->cap && q_drain(q) == -1)
-			out_failed(r);
+		 * for room; waiting for the reader is the price.  A full
+		 * device cannot be waited for here: the queue grows by what
+		 * the burst needs. */
+		if (q->len + total > q->cap) {
+			if (!q->err && q_drain(q) == -1)
+				out_failed(r);
+			if (q->err)
+				q_reserve(q, q->len + total);
+		}
 	}
 	if (total - iov[0].iov_len >= DIRECT_MIN) {
 		if (q_writev(q, iov, n) == -1)
@@ -306,6 +366,7 @@ put_drop_note(struct relay *r)
 }
 
 static void viewer_cut(struct relay *, struct viewer *);
+static void out_check_paused(struct relay *);
 
 void
 relay_stream_rec(struct relay *r, struct rec *rec)
@@ -377,6 +438,29 @@ pipe_copy(struct relay *r, int fd, size_t n)
 	}
 }
 
+/* The payload in the pipe fd, into the queue: the device is full. */
+static void
+pipe_queue(struct relay *r, int fd, size_t n)
+{
+	struct outq *q = &r->out;
+	ssize_t k;
+
+	q_reserve(q, q->len + n + 1);
+	if (q->off + q->len + n > q->cap) {
+		memmove(q->buf, q->buf + q->off, q->len);
+		q->off = 0;
+	}
+	while (n > 0) {
+		k = read(fd, q->buf + q->off + q->len, n);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			errx(TM_EXIT_FAIL, "splice: %zu bytes missing", n);
+		q->len += (size_t)k;
+		n -= (size_t)k;
+	}
+}
+
 void
 relay_put_pipe(struct relay *r, struct rec *rec, int fd, size_t n)
 {
@@ -391,10 +475,16 @@ relay_put_pipe(struct relay *r, struct rec *rec, int fd, size_t n)
 		    rec->kind);
 	iov.iov_base = hdr;
 	/* What waits in the queue, then the header: the queue is sync, so
-	 * this returns with all of it written. */
+	 * this returns with all of it written, unless the device is full. */
 	if (q_writev(q, &iov, 1) == -1)
 		out_failed(r);
 	while (n > 0) {
+		if (q->err) {
+			/* The rest waits in the queue (out_room kept room
+			 * for a whole record) until there is room again. */
+			pipe_queue(r, fd, n);
+			break;
+		}
 		k = splice(fd, NULL, q->fd, NULL, n, SPLICE_F_MOVE);
 		if (k == -1 && errno == EINTR)
 			continue;
@@ -409,6 +499,8 @@ relay_put_pipe(struct relay *r, struct rec *rec, int fd, size_t n)
 			pipe_copy(r, fd, n);
 			break;
 		}
+		if (k == -1 && q_no_room(q, errno))
+			continue;
 		if (k == -1)
 			out_failed(r);
 		if (k == 0)
@@ -642,6 +734,7 @@ out_flush(struct loop *l, void *arg)
 			out_failed(r);
 		out_watch(r);
 	}
+	out_check_paused(r);
 	out_maybe_unpark(r);
 	for (v = r->viewers; v != NULL; v = next) {
 		next = v->next;
@@ -650,11 +743,71 @@ out_flush(struct loop *l, void *arg)
 	}
 }
 
+/* A note in the records, and a line on stderr, when the output pauses for
+ * a full device and when it writes again: the capture says how long it
+ * held the traffic (or, --lossy, what it dropped: put_drop_note). */
+static void
+out_paused_note(struct relay *r, const char *text)
+{
+	struct rec rec;
+	char buf[512];
+	int n;
+
+	if (!r->quiet)
+		warnx("%s", text);
+	rec_init(&rec, REC_NOTE, 0);
+	rec_set_src(&rec, r->src);
+	rec_set(&rec, "level", "warning");
+	n = snprintf(buf, sizeof(buf), "tcpmon-relay: %s\n", text);
+	relay_put(r, &rec, buf, (size_t)n);
+}
+
+/* Called after each batch of events: says once that the output paused. */
+static void
+out_check_paused(struct relay *r)
+{
+	char text[400];
+
+	if (!r->out.err || r->out_paused != 0)
+		return;
+	r->out_paused = tm_mono_ms();
+	snprintf(text, sizeof(text), "write %s: %s: %s until it can be "
+	    "written", r->outname, strerror(r->out.err), r->lossy ?
+	    "records are dropped" : "traffic paused");
+	if (!r->quiet)
+		warnx("%s", text);
+}
+
+void
+out_retry(struct relay *r)
+{
+	char text[400];
+	int e = r->out.err;
+
+	if (!e)
+		return;
+	r->out.err = 0;
+	if (q_write(&r->out) == -1)
+		out_failed(r);
+	if (r->out.err)
+		return;		/* still full */
+	snprintf(text, sizeof(text), "write %s: writing again after %lld ms "
+	    "(%s)", r->outname, (long long)(tm_mono_ms() - r->out_paused),
+	    strerror(e));
+	r->out_paused = 0;
+	out_paused_note(r, text);
+	out_watch(r);
+	out_maybe_unpark(r);
+}
+
 void
 out_finish(struct relay *r)
 {
 	struct viewer *v;
 
+	/* The note of what --lossy dropped needs room: after what waits. */
+	if (q_drain(&r->out) == -1)
+		out_failed(r);
 	if (r->drop_recs > 0)
 		put_drop_note(r);
 	if (q_drain(&r->out) == -1)

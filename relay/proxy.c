@@ -1128,13 +1128,20 @@ proxy_sweep(struct relay *r)
 	}
 }
 
-void
+/* The relay stops: a client in the middle of an exchange must not take a
+ * FIN for the end of its answer, so every client gets a reset. */
+uint64_t
 proxy_stop_all(struct relay *r)
 {
+	uint64_t n = 0;
+
 	if (r->proxy == NULL)
-		return;
-	while (r->proxy->list != NULL)
+		return 0;
+	for (; r->proxy->list != NULL; n++) {
+		sock_set_reset(r->proxy->list->cfd);
 		pconn_close(r->proxy->list);
+	}
+	return n;
 }
 
 void

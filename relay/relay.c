@@ -7,12 +7,15 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,6 +286,11 @@ listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
 	}
 }
 
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM,
+	SIGPROF, SIGPOLL, SIGPWR, SIGSTKFLT, SIGXCPU
+};
+
 static void
 on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 {
@@ -300,6 +308,8 @@ on_tick(struct loop *l, void *arg)
 	struct relay *r = arg;
 
 	(void)l;
+	out_retry(r);
+	conn_linger_sweep(r);
 	conn_sweep(r);
 	proxy_sweep(r);
 	tap_sweep(r);
@@ -400,15 +410,25 @@ close_listeners(struct relay *r)
 	}
 }
 
-/* The reader of the records went away (`| head`): that ends the relay,
- * quietly, and its socket files with it. */
 void
-relay_quit(struct relay *r)
+relay_abort(struct relay *r, const char *fmt, ...)
 {
+	char msg[1024];
+	uint64_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = proxy_stop_all(r);
+	n += conn_reset_all(r);
 	close_listeners(r);
 	tap_close(r);
 	stage_stop(r);
-	exit(TM_EXIT_OK);
+	if (n > 0)
+		errx(TM_EXIT_FAIL, "%s; %llu connection%s reset", msg,
+		    (unsigned long long)n, n == 1 ? "" : "s");
+	errx(TM_EXIT_FAIL, "%s", msg);
 }
 
 /*
@@ -456,21 +476,115 @@ spawn_view(struct relay *r)
 	return p[1];
 }
 
-/* Chooses where the records go: -o FILE, the terminal view or stdout. */
-static int
-open_output(struct relay *r, const struct opts *o, const char **name)
+/* The pid that holds a flock(2) on the file of st, from /proc/locks, or
+ * -1. */
+static long
+lock_holder(const struct stat *st)
 {
-	int fd;
+	char line[256], type[16];
+	unsigned long ino;
+	unsigned maj, min;
+	long pid, found = -1;
+	FILE *f;
 
-	if (o->out != NULL) {
-		/* Captures hold whatever crossed the wire, passwords
-		 * included: readable by the owner only. */
-		if ((fd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0600)) == -1)
-			err(TM_EXIT_FAIL, "%s", o->out);
-		*name = o->out;
-		return fd;
+	if ((f = fopen("/proc/locks", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", type, &pid,
+		    &maj, &min, &ino) == 5 && strcmp(type, "FLOCK") == 0 &&
+		    ino == st->st_ino && makedev(maj, min) == st->st_dev) {
+			found = pid;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
+/*
+ * -o FILE.  Captures hold whatever crossed the wire, passwords included:
+ * the file is the caller's own and readable by the owner only, never
+ * reached through a symbolic link, and never written by two relays at once
+ * (the second would truncate the first's capture).  Called once the
+ * listeners are bound, so that a relay that cannot start leaves no file.
+ */
+static int
+open_capture(const char *path)
+{
+	struct stat st;
+	char comm[64] = "";
+	long pid;
+	int fd, cfd;
+	ssize_t n;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1) {
+		if (errno == ELOOP)
+			errx(TM_EXIT_FAIL, "%s: a symbolic link: refused "
+			    "(name the file itself)", path);
+		err(TM_EXIT_FAIL, "%s", path);
 	}
+	if (fstat(fd, &st) == -1)
+		err(TM_EXIT_FAIL, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return fd;	/* a device or a FIFO: written as it is */
+	if (st.st_uid != geteuid())
+		errx(TM_EXIT_FAIL, "%s: owned by another user (uid %lu): "
+		    "refused", path, (unsigned long)st.st_uid);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			err(TM_EXIT_FAIL, "%s: flock", path);
+		if ((pid = lock_holder(&st)) <= 0)
+			errx(TM_EXIT_FAIL, "%s: in use by another process",
+			    path);
+		snprintf(comm, sizeof(comm), "/proc/%ld/comm", pid);
+		if ((cfd = open(comm, O_RDONLY | O_CLOEXEC)) != -1) {
+			n = read(cfd, comm, sizeof(comm) - 1);
+			close(cfd);
+			comm[n > 0 ? n - 1 : 0] = '\0';	/* its newline */
+		} else
+			comm[0] = '\0';
+		errx(TM_EXIT_FAIL, "%s: in use by another process (pid %ld%s%s)",
+		    path, pid, comm[0] ? ", " : "", comm);
+	}
+	if (ftruncate(fd, 0) == -1 || fchmod(fd, 0600) == -1)
+		err(TM_EXIT_FAIL, "%s", path);
+	return fd;
+}
+
+/*
+ * --tap PATH publishes every record, secrets included.  In a directory that
+ * another user may write (without the sticky bit that keeps them from
+ * replacing what is not theirs), or that belongs to another user, the
+ * socket could be swapped for theirs: refused, as ssh's StrictModes does.
+ */
+static void
+check_tap_dir(const char *path)
+{
+	char dir[4096], *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1)
+		return;		/* bind says what is wrong */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		errx(TM_EXIT_FAIL, "--tap %s: %s is writable by other users "
+		    "and not sticky: refused", path, dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		errx(TM_EXIT_FAIL, "--tap %s: %s belongs to another user "
+		    "(uid %lu): refused", path, dir, (unsigned long)st.st_uid);
+}
+
+/* Chooses where the records go when not -o FILE: the terminal view or
+ * stdout. */
+static int
+open_output(struct relay *r, const char **name)
+{
 	if (isatty(STDOUT_FILENO)) {
 		*name = "tcpmon-tap";
 		return spawn_view(r);
@@ -524,23 +638,42 @@ main(int argc, char **argv)
 
 	/* Before SIGPIPE is ignored and signals blocked: the terminal
 	 * view's child must not inherit either. */
-	fd = open_output(r, &o, &outname);
+	r->tapfd = -1;
+	fd = -1;
+	outname = o.out;
+	if (o.out == NULL)
+		fd = open_output(r, &outname);
 	signal(SIGPIPE, SIG_IGN);
-	if (out_init(r, fd, outname) == -1)
-		err(TM_EXIT_FAIL, "init");
-	set_output_nonblock(r);
+	/* A capture larger than RLIMIT_FSIZE is a write error (EFBIG), not
+	 * a death without close records. */
+	signal(SIGXFSZ, SIG_IGN);
 	raise_nofile(r);
 	/* Stages first: they do not inherit the listeners, and the relay
 	 * listens only once its data path is whole. */
-	if (o.nthrough > 0)
+	if (o.nthrough > 0) {
 		stage_start(r, o.through, o.nthrough, o.stage_ms);
+		stage_ready(r);
+	}
 	open_listeners(r, &o);
+	if (o.tap != NULL)
+		check_tap_dir(o.tap);
 	if (o.tap != NULL && tap_open(r, o.tap) == -1)
 		err(TM_EXIT_FAIL, "--tap %s", o.tap);
+	if (o.out != NULL)
+		fd = open_capture(o.out);
+	if (out_init(r, fd, outname) == -1)
+		err(TM_EXIT_FAIL, "init");
+	set_output_nonblock(r);
 
+	/* Every signal whose default would end the relay ends it as SIGTERM
+	 * does: with a close record for each connection and a whole
+	 * stream.  (SIGQUIT keeps its core dump, for debugging.) */
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
+	for (i = 0; i < (int)(sizeof(stop_signals) / sizeof(stop_signals[0]));
+	    i++)
+		sigaddset(&mask, stop_signals[i]);
+	for (i = SIGRTMIN; i <= SIGRTMAX; i++)
+		sigaddset(&mask, i);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
 	    loop_add(r->loop, sfd, LOOP_READ, on_signal, r) == -1)

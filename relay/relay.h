@@ -43,6 +43,9 @@ struct half {
 	size_t		 off, len;
 	int		 eof;		/* the sender half-closed */
 	int		 shut;		/* and we passed the FIN on */
+	int		 rst;		/* the sender failed (an errno): the
+					 * bytes it sent before are read and
+					 * passed on first */
 	uint64_t	 total;
 	/* With stages, len counts what the last stage gave for the receiver
 	 * (in dq, not buf), and the sender is read into a scratch buffer. */
@@ -55,6 +58,7 @@ struct half {
 };
 
 struct conn;
+struct lingering;
 
 /* What proxy.c hears of the upstream conversations it started: NULL
  * hooks in forward mode.  failed comes before the close record, so that
@@ -84,6 +88,8 @@ struct conn {
 	struct relay	*r;
 	struct conn	*prev, *next;	/* every connection */
 	struct conn	*pprev, *pnext;	/* the parked ones */
+	int		 rsides;	/* the sides the relay resets at the
+					 * end: 1 client, 2 server */
 	int		 in_stage;	/* its open went into the stages */
 	int		 ending;	/* and its close: the sockets wait for
 					 * the stage's close */
@@ -99,6 +105,9 @@ struct outq {
 	size_t		 cap, off, len;
 	int		 stall_ms;	/* how long a wait for the reader may
 					 * take nothing: -1, for ever */
+	int		 err;		/* a write failed for want of room
+					 * (ENOSPC, EDQUOT): the bytes wait in
+					 * buf, retried by out_retry */
 };
 
 struct viewer {
@@ -143,6 +152,10 @@ struct relay {
 	struct spipe	*spare;		/* free pipe pairs (splice.c) */
 	int		 nspare, nsp;	/* free, and in all */
 	int		 nosplice;	/* the output refused splice */
+	int64_t		 out_paused;	/* when out.err began (monotonic ms),
+					 * or 0 */
+	int		 stopping;	/* conn_stop_all or relay_abort */
+	struct lingering *lingering;	/* resets waiting for bytes to go */
 };
 
 /* conn.c */
@@ -180,6 +193,11 @@ ssize_t	 conn_got(struct relay *, struct conn *, ssize_t n,
 void	 conn_park(struct relay *, struct conn *);
 void	 conn_end(struct relay *, struct conn *, int reset_client,
 	    int reset_server);
+/* Resets both sides of every connection, without records: the output is
+ * lost (relay_abort).  Returns how many there were. */
+uint64_t conn_reset_all(struct relay *);
+/* Resets whose bytes went out or whose time is up. */
+void	 conn_linger_sweep(struct relay *);
 
 /* upstream.c: --upstream-proxy */
 /* Parses HOST:PORT, resolves it and reads the credentials from the
@@ -200,18 +218,24 @@ int	 proxy_init(struct relay *);
 int	 proxy_allow(const char *cidr, const char **why);
 void	 proxy_accept(struct relay *, struct listener *, int cfd);
 void	 proxy_sweep(struct relay *);
-void	 proxy_stop_all(struct relay *);
+/* Ends every client connection with a reset; returns how many. */
+uint64_t proxy_stop_all(struct relay *);
 /* At exit: what proxy_init, proxy_allow and upstream_init took. */
 void	 proxy_free(struct relay *);
 
 /* relay.c */
 void	 relay_resume_listeners(struct relay *);
-/* Ends the relay at once, exit 0: the reader of the records is gone. */
-void	 relay_quit(struct relay *) __attribute__((noreturn));
+/* Ends the relay at once, exit 1, when the records cannot be written any
+ * more: every open connection is reset on both sides, so that no peer
+ * takes a cut transfer for a complete one.  The message says why. */
+void	 relay_abort(struct relay *, const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
 
 /* stage.c: the --through chain (tcpmon-relay(1), STAGES). */
 void	 stage_start(struct relay *, char *const *cmds, int n,
 	    uint64_t timeout_ms);
+/* Exits 1 when a stage could not start. */
+void	 stage_ready(struct relay *);
 /* Every record of a connection goes through here when there are stages:
  * into the first stage once the connection is open there, and to the
  * output marked at=sent. */
@@ -259,6 +283,8 @@ void	 relay_stream_rec(struct relay *, struct rec *);
  * the caller stops reading until conn_unpark_all. */
 int	 out_room(struct relay *);
 void	 out_flush(struct loop *, void *);
+/* With the output paused by a full disk: tries again (each sweep). */
+void	 out_retry(struct relay *);
 /* Writes all that waits, blocking if need be: at exit. */
 void	 out_finish(struct relay *);
 int	 tap_open(struct relay *, const char *path);

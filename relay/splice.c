@@ -87,8 +87,8 @@ sp_put(struct relay *r, struct spipe *sp, int empty)
 int
 sp_usable(struct relay *r, struct conn *c)
 {
-	return !r->nosplice && r->out.sync && r->viewers == NULL &&
-	    r->stage == NULL && c->hooks == NULL;
+	return !r->nosplice && r->out.sync && !r->out.err &&
+	    r->viewers == NULL && r->stage == NULL && c->hooks == NULL;
 }
 
 ssize_t

@@ -4,6 +4,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@
 #define CHUNK_KEEP	32
 /* At exit, how long stages get to end after SIGTERM before SIGKILL. */
 #define STOP_MS		2000
+/* How long a stage may take to pass the stream record on at start. */
+#define STARTUP_MS	1000
 
 struct stage {
 	char		*cmd;
@@ -969,10 +972,99 @@ set_bufs(int fd)
 }
 
 /*
+ * The first process of a stage's group: it starts the stage's shell and
+ * stays, so that the whole group ends with the relay even when the relay
+ * is killed outright.  The kernel's parent-death signal reaches only the
+ * relay's own child, not the programs a shell starts; this process takes
+ * it and passes it to the group (SIGKILL after STOP_MS for any that stay).
+ * It exits as the stage's shell did, so the relay sees the stage's status.
+ */
+/* The tcpmon tools beside the relay come first in a stage's PATH, as the
+ * terminal view's tcpmon-tap does: a build tree works as installed. */
+static void
+path_beside_self(void)
+{
+	char self[4096], *slash, *path;
+	const char *old = getenv("PATH");
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		return;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if (asprintf(&path, "%s:%s", self, old != NULL ? old :
+	    "/usr/local/bin:/usr/bin:/bin") == -1)
+		return;
+	setenv("PATH", path, 1);
+	free(path);
+}
+
+static void __attribute__((noreturn))
+guard(pid_t parent, const char *cmd)
+{
+	struct timespec grace = { STOP_MS / 1000, 0 };
+	sigset_t set, none;
+	siginfo_t si;
+	pid_t pid;
+	int status, ending = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(127);
+	switch (pid = fork()) {
+	case -1:
+		warn("fork");
+		_exit(127);
+	case 0:
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL);
+		path_beside_self();
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		warn("/bin/sh");
+		_exit(127);
+	}
+	/* The stage alone holds its ends: its EOF is the relay's. */
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	for (;;) {
+		if (sigtimedwait(&set, &si, ending ? &grace : NULL) == -1) {
+			if (errno == EAGAIN)	/* the grace is over */
+				kill(-getpid(), SIGKILL);
+			continue;
+		}
+		if (si.si_signo == SIGTERM && !ending) {
+			/* From the relay's stage_stop (the group has it
+			 * already) or from the kernel, the relay gone. */
+			ending = 1;
+			kill(-getpid(), SIGTERM);
+			continue;
+		}
+		if (si.si_signo != SIGCHLD ||
+		    waitpid(pid, &status, WNOHANG) != pid)
+			continue;
+		if (WIFSIGNALED(status)) {
+			signal(WTERMSIG(status), SIG_DFL);
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			raise(WTERMSIG(status));
+		}
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+	}
+}
+
+/*
  * Starts the chain: stage i reads pair i and writes pair i + 1; the relay
  * writes pair 0 and reads pair n.  Each stage is its own process group,
  * so that a Ctrl-C reaches the relay alone and it ends the stages in
- * order; the kernel ends them if the relay dies.
+ * order; the group ends if the relay dies (guard).
  */
 void
 stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
@@ -981,7 +1073,6 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 	struct rec rec;
 	int pair[MAX_STAGES + 1][2], i, j;
 	pid_t parent = getpid();
-	sigset_t none;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->rbuf = malloc(RELAY_BUF)) == NULL)
@@ -1001,18 +1092,14 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 			err(TM_EXIT_FAIL, "fork");
 		case 0:
 			setpgid(0, 0);
-			(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() != parent)
-				_exit(127);
-			signal(SIGPIPE, SIG_DFL);
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
 			if (dup2(pair[i][1], STDIN_FILENO) == -1 ||
 			    dup2(pair[i + 1][0], STDOUT_FILENO) == -1)
 				_exit(127);
-			execl("/bin/sh", "sh", "-c", cmds[i], (char *)NULL);
-			warn("/bin/sh");
-			_exit(127);
+			/* No exec here to close the relay's descriptors:
+			 * a copy of another stage's end would keep its EOF
+			 * from coming. */
+			close_range(3, ~0u, 0);
+			guard(parent, cmds[i]);
 		}
 		/* Both sides set it: no race with the signals at exit. */
 		(void)setpgid(st->s[i].pid, st->s[i].pid);
@@ -1050,6 +1137,50 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 	st_watch(r);
 	relay_stream_rec(r, &rec);
 	to_stage(r, NULL, &rec, NULL, 0);
+}
+
+/*
+ * Before the relay says it listens: a stage that cannot start (a command
+ * not found, a bad option) ends within moments, and is a failure to start,
+ * exit 1, not a failure of the first connection.  Waits until the chain
+ * passes the stream record on (the data path is whole) or STARTUP_MS
+ * passes (a stage that keeps it to itself), whichever comes first.
+ */
+void
+stage_ready(struct relay *r)
+{
+	struct stages *st = r->stage;
+	struct pollfd pfd;
+	char name[512], c;
+	int i, waited, status;
+
+	pfd.fd = st->rfd;
+	pfd.events = POLLIN;
+	for (waited = 0; waited < STARTUP_MS; waited += 10) {
+		for (i = 0; i < st->n; i++) {
+			if (waitpid(st->s[i].pid, &status, WNOHANG) !=
+			    st->s[i].pid)
+				continue;
+			st->s[i].reaped = 1;
+			stage_name(st, i, name, sizeof(name));
+			stage_stop(r);
+			if (WIFSIGNALED(status))
+				errx(TM_EXIT_FAIL, "%s: killed by signal %d "
+				    "(%s) at start", name, WTERMSIG(status),
+				    strsignal(WTERMSIG(status)));
+			errx(TM_EXIT_FAIL, "%s: exited with status %d at "
+			    "start%s", name, WEXITSTATUS(status),
+			    WEXITSTATUS(status) == 127 ?
+			    " (command not found?)" : "");
+		}
+		/* Bytes from the last stage: the chain is alive.  Its end
+		 * of file is not: the exit that caused it comes next. */
+		if (poll(&pfd, 1, 10) > 0) {
+			if (recv(st->rfd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+				return;
+			(void)poll(NULL, 0, 10);
+		}
+	}
 }
 
 void

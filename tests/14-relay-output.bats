@@ -138,7 +138,7 @@ PY
 	assert_output 67108864
 }
 
-@test "output: a closed stdout ends the relay quietly, exit 0, and removes its socket" {
+@test "output: a closed stdout ends the relay, exit 1 with one line, resets the connection and removes its socket" {
 	start_echo
 	mkfifo "$T/fifo"
 	bg head head -c 10 "$T/fifo"
@@ -146,9 +146,10 @@ PY
 	wait_exit "$BG_PID"
 	timeout 10 socat -t 5 - UNIX-CONNECT:"$T/r.sock" <<< "x" > /dev/null || true
 	wait_exit "$RELAY_PID"
-	[ "$BG_STATUS" -eq 0 ]
+	[ "$BG_STATUS" -eq 1 ]
 	run -0 cat "$T/relay.err"
-	assert_output "tcpmon-relay: listening on unix:$T/r.sock"
+	assert_output "tcpmon-relay: listening on unix:$T/r.sock
+tcpmon-relay: stdout: the reader of the records is gone; 1 connection reset"
 	[ ! -e "$T/r.sock" ]
 }
 

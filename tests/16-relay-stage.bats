@@ -190,8 +190,25 @@ SH
 	assert_line --partial "exited with status 3"
 	wait_for "$T/server.out" 'server saw'
 
-	start_relay -l 0 -t 127.0.0.1:9 --through 'sh -c "exit 3"'
+	start_relay -l 0 -t 127.0.0.1:9 --through 'sleep 2; exit 3'
 	fails_with 'exited with status 3$'
+}
+
+@test "stage: a stage that cannot start fails before the relay listens: exit 1, one line" {
+	run -1 --separate-stderr "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 --through 'sh -c "exit 3"'
+	assert_equal "$stderr" "tcpmon-relay: stage 'sh -c \"exit 3\"': exited with status 3 at start"
+	run -1 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 --through 'no-such-stage --rate 1k'
+	assert_line --index 0 --partial 'no-such-stage: not found'
+	assert_line --index 1 "tcpmon-relay: stage 'no-such-stage --rate 1k': exited with status 127 at start (command not found?)"
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "stage: tcpmon-* stages are found beside the relay, as the README writes them" {
+	start_echo
+	# A PATH without the build tree, as a new user's shell has it.
+	PATH=/usr/bin:/bin start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" --through 'tcpmon-throttle --rate 200k'
+	run -0 timeout 10 socat -t 5 - TCP:127.0.0.1:"$RELAY_PORT" <<< "through the throttle"
+	assert_output "through the throttle"
 }
 
 @test "stage: without pidfd_open (valgrind 3.19 lacks it), a stage's exit is still seen" {
@@ -199,7 +216,7 @@ SH
 	# The stage's shell exits, but the sleep it leaves keeps the pipes
 	# open: only the exit itself can tell the relay.
 	valgrind -q --error-exitcode=9 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 \
-	    --through 'sleep 30 & exit 3' > "$T/relay.out" 2> "$T/relay.err" < /dev/null 3>&- &
+	    --through 'sleep 30 & sleep 3; exit 3' > "$T/relay.out" 2> "$T/relay.err" < /dev/null 3>&- &
 	RELAY_PID=$!
 	BG_PIDS+=("$RELAY_PID")
 	BG_NAMES+=(relay)
@@ -244,6 +261,24 @@ SH
 	for p in $pids; do ! kill -0 "$p" 2>/dev/null; done
 	# The sleep under sh went with its process group.
 	run pgrep -f 'sleep 1000; :'
+	[ "$status" -ne 0 ]
+}
+
+@test "stage: a stage that reads nothing goes with the relay when the relay is killed outright" {
+	echo_through -v --through 'sleep 1000; :'
+	wait_count "$T/relay.err" 'stage [0-9]: .*pid [0-9]+' 1
+	local pid
+	pid=$(sed -n 's/.*stage [0-9]: .*, pid \([0-9]*\)$/\1/p' "$T/relay.err")
+	# The shell's sleep is in the stage's process group.
+	pgrep -g "$pid" -f '^sleep 1000$'
+	kill -9 "$RELAY_PID"
+	wait_exit "$RELAY_PID"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		pgrep -g "$pid" > /dev/null || break
+		sleep 0.1
+	done
+	run pgrep -g "$pid"
 	[ "$status" -ne 0 ]
 }
 

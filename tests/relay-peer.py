@@ -8,6 +8,9 @@ viewer that stops reading, and a streaming checker of record payloads.
       halfclose-first  send "hello from server", half-close, read to EOF
       reset            read one chunk, then reset the connection
       hold             read until EOF or reset; say which
+      count            as hold, with the bytes read: "eof N" or "reset N"
+      trickle          send 1 KiB every 10 ms, read what comes, until
+                       EOF or reset: "eof" or "reset" (at most 30 s)
       blackhole        a full listen queue: connects to it hang
   relay-peer.py client MODE PORT [HOST]
       halfclose-wait   send "request", half-close, print the answer
@@ -15,6 +18,8 @@ viewer that stops reading, and a streaming checker of record payloads.
       reset            send "x", wait for the echo, then reset
       expect-reset     send "x" and read: print "reset" or what came
       idle             send "hi", read the echo, wait for EOF; print "eof"
+      count, trickle   as the server's
+      send-reset=N     send N bytes at once, then reset
   relay-peer.py viewer PATH OUT [GOFILE]  copy a tap stream to OUT; with
       GOFILE, stop reading until GOFILE exists
   relay-peer.py slowread GOFILE          stdin to stdout once GOFILE exists
@@ -52,9 +57,52 @@ def read_all(s):
         out += b
 
 
+def outq(s):
+    """Bytes the socket holds that its peer has not acknowledged."""
+    import fcntl
+    import termios
+    return struct.unpack('i', fcntl.ioctl(s.fileno(), termios.TIOCOUTQ,
+                                          b'\0' * 4))[0]
+
+
 def rst(s):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
     s.close()
+
+
+def count(s, who):
+    n = 0
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                say('%s eof %d' % (who, n))
+                return
+            n += len(b)
+    except ConnectionResetError:
+        say('%s reset %d' % (who, n))
+
+
+def trickle(s, who):
+    """Sends and reads until the other side ends: how it ends (a FIN, or
+    a reset) is what the relay's tests look at."""
+    s.setblocking(False)
+    end = time.time() + 30
+    chunk = b'z' * 1024
+    while time.time() < end:
+        try:
+            s.send(chunk)
+            b = s.recv(65536)
+            if not b:
+                say(who + ' eof')
+                return
+        except (BlockingIOError, InterruptedError):
+            pass
+        except (ConnectionResetError, BrokenPipeError):
+            say(who + ' reset')
+            return
+        time.sleep(0.01)
+    say(who + ' timeout')
 
 
 def server(mode, host):
@@ -105,6 +153,10 @@ def server(mode, host):
             say('server saw eof after %d bytes' % len(got))
         except ConnectionResetError:
             say('server saw reset')
+    elif mode == 'count':
+        count(c, 'server')
+    elif mode == 'trickle':
+        trickle(c, 'server')
     else:
         sys.exit('relay-peer.py: unknown server mode ' + mode)
 
@@ -149,6 +201,19 @@ def client(mode, port, host):
         t = time.time()
         read_all(s)
         say('eof after %.1fs' % (time.time() - t))
+    elif mode == 'count':
+        count(s, 'client')
+    elif mode == 'trickle':
+        trickle(s, 'client')
+    elif mode.startswith('send-reset='):
+        s.sendall(b'r' * int(mode.split('=', 1)[1]))
+        # A reset throws away what the socket has not sent: wait until
+        # the peer (the relay) has it all, as on a wire.
+        end = time.time() + DEADLINE
+        while outq(s) > 0 and time.time() < end:
+            time.sleep(0.01)
+        rst(s)
+        say('client reset')
     else:
         sys.exit('relay-peer.py: unknown client mode ' + mode)
 

@@ -12,7 +12,13 @@ stopped and started again on the same port.  At the end it checks:
   - the relay holds as many descriptors as before the load;
   - its resident memory is back near where it started.
 
+With --stall-reader SECS the records go through a pipe to a reader (a
+thread here) that stops reading for SECS a quarter of the way in: the
+traffic must wait for it (lossless) without the relay spinning, and every
+exchange must still complete.
+
 Usage: soak.py BINDIR SECONDS [--through CMD] [--workers N] [--wrap CMD]
+               [--stall-reader SECS]
 (--wrap runs the relay under CMD, e.g. valgrind; its exit status counts.)
 Exit status 0 when every check passed.  Only 127.0.0.1 is used.
 """
@@ -182,6 +188,34 @@ def worker(port, deadline, st, seed):
             st.add(k.__name__ + "-failed")
 
 
+def cpu_s(pid):
+    """User plus system time of a process, in seconds."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Reader:
+    """Copies the relay's records from a pipe to the capture file, and
+    stops reading for a while when asked: a reader of the records that is
+    stopped (as by SIGSTOP)."""
+
+    def __init__(self, pipe, path):
+        self.pipe, self.out = pipe, open(path, "wb")
+        self.go = threading.Event()
+        self.go.set()
+        self.t = threading.Thread(target=self.run)
+        self.t.start()
+
+    def run(self):
+        while True:
+            self.go.wait()
+            b = os.read(self.pipe.fileno(), 1 << 20)
+            if not b:
+                break
+            self.out.write(b)
+        self.out.close()
+
+
 def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -235,18 +269,25 @@ def main():
     ap.add_argument("--through")
     ap.add_argument("--workers", type=int, default=12)
     ap.add_argument("--wrap", default="")
+    ap.add_argument("--stall-reader", type=float, default=0)
     a = ap.parse_args()
+    # The stall fits between the start and the target's restart midway.
+    a.stall_reader = min(a.stall_reader, a.seconds / 4)
 
     tmp = tempfile.mkdtemp(prefix="tms.")
     cap, sock, err = tmp + "/cap.tcpmon", tmp + "/tap.sock", tmp + "/relay.err"
     echo = Echo()
     cmd = a.wrap.split() + [a.bindir + "/tcpmon-relay", "-l", "0", "-t", "127.0.0.1:%d" % echo.port,
-           "-o", cap, "--tap", sock]
+           "--tap", sock]
+    if not a.stall_reader:
+        cmd += ["-o", cap]
     if a.through:
         cmd += ["--through", a.through]
     # A stage such as tcpmon-throttle is found with the relay.
     env = dict(os.environ, PATH=os.path.abspath(a.bindir) + ":" + os.environ.get("PATH", ""))
-    relay = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=open(err, "w"), env=env)
+    relay = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=open(err, "w"), env=env,
+                             stdout=subprocess.PIPE if a.stall_reader else None)
+    reader = Reader(relay.stdout, cap) if a.stall_reader else None
     m = wait_line(err, r"tcpmon-relay: listening on 127\.0\.0\.1:(\d+)", 60)
     port = int(m.group(1))
     viewer = subprocess.Popen([a.bindir + "/tcpmon-tap", "--list", "--attach", sock],
@@ -266,7 +307,20 @@ def main():
                for i in range(a.workers)]
     for t in threads:
         t.start()
-    time.sleep(a.seconds / 2)
+    stall_cpu = None
+    if reader:
+        # The reader stops a quarter of the way in; once the relay's
+        # output is full, waiting must cost it nothing.
+        time.sleep(a.seconds / 4)
+        reader.go.clear()
+        time.sleep(min(2, a.stall_reader / 2))
+        c0, t0 = cpu_s(relay.pid), time.monotonic()
+        time.sleep(max(0, a.stall_reader - min(2, a.stall_reader / 2)))
+        stall_cpu = (cpu_s(relay.pid) - c0, time.monotonic() - t0)
+        reader.go.set()
+        time.sleep(max(0, a.seconds / 2 - a.seconds / 4 - a.stall_reader))
+    else:
+        time.sleep(a.seconds / 2)
     echo.stop()                      # the target restarts midway
     time.sleep(0.5)
     echo.start()
@@ -287,6 +341,8 @@ def main():
     relay.send_signal(signal.SIGTERM)
     rc = relay.wait(120)
     viewer.wait(30)
+    if reader:
+        reader.t.join(60)
     nconn, unclosed = check_capture(cap)
 
     print("soak: %d s, %d workers%s" % (a.seconds, a.workers,
@@ -299,6 +355,13 @@ def main():
     print("soak: relay fds %d before, %d after; RSS %d KiB before, %d KiB after" %
           (fd0, fd1, rss0, rss1))
     ok = True
+    if stall_cpu is not None:
+        print("soak: reader stopped for %.0f s: the relay used %.2f s of CPU in %.1f s of it" %
+              (a.stall_reader, stall_cpu[0], stall_cpu[1]))
+        # Waiting is free; under valgrind, its own timer work is not.
+        if stall_cpu[0] > 0.1 * stall_cpu[1] and not a.wrap:
+            print("soak: FAIL: the relay was busy while its reader was stopped")
+            ok = False
     for why in st.corrupt[:10]:
         print("soak: FAIL: " + why)
         ok = False
