@@ -1,5 +1,6 @@
 /* http.c - HTTP/1.x message reassembly (see http.h): heads, bodies by
  * Content-Length, chunks or connection close, pipelining and keep-alive. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,21 +438,54 @@ parse_chunk_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A chunk-size line, without its LF, as RFC 9112 7.1 has it: hex digits,
+ * then only extensions (";" and no control bytes), then CR. */
+static int
+strict_chunk_line(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 2 || s[n - 1] != '\r')
+		return -1;
+	for (i = 0; i < n - 1 && isxdigit((unsigned char)s[i]); i++)
+		;
+	if (i == 0)
+		return -1;
+	while (i < n - 1 && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i < n - 1 && s[i] != ';')
+		return -1;
+	for (; i < n - 1; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
+		    s[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
 /* Takes bytes of a line (chunk size or trailer) into p->line; returns how
- * many it used and sets *done when the line ended. */
+ * many it used and sets *done when the line ended.  Strict, *bare is set
+ * when the line ended in an LF without a CR before it. */
 static size_t
 feed_line(struct http_parser *p, const unsigned char *b, size_t n,
-    int *done, int *toolong)
+    int *done, int *toolong, int *bare)
 {
 	const unsigned char *nl = memchr(b, '\n', n);
 	size_t take = nl != NULL ? (size_t)(nl - b) + 1 : n, keep;
 
 	*done = nl != NULL;
 	*toolong = 0;
+	*bare = 0;
+	if (p->strict) {
+		if (nl != NULL)
+			*bare = !(take >= 2 ? b[take - 2] == '\r' : p->prevcr);
+		p->prevcr = nl == NULL && take > 0 && b[take - 1] == '\r';
+	}
 	keep = take - (nl != NULL ? 1 : 0);
 	if (p->linelen + keep >= sizeof(p->line)) {
+		/* Its start is kept: a long trailer line must not look
+		 * empty, the end of the trailers, because it came whole. */
 		*toolong = 1;
-		keep = 0;
+		keep = sizeof(p->line) - 1 - p->linelen;
 	}
 	memcpy(p->line + p->linelen, b, keep);
 	p->linelen += keep;
@@ -465,7 +499,7 @@ http_conn_feed(struct http_conn *hc, enum http_dir d, const unsigned char *b,
 {
 	struct http_parser *p = &hc->p[d];
 	size_t take;
-	int done, toolong;
+	int done, toolong, bare;
 
 	while (n > 0) {
 		switch (p->state) {
@@ -493,7 +527,7 @@ http_conn_feed(struct http_conn *hc, enum http_dir d, const unsigned char *b,
 			body(hc, p, b, take);
 			break;
 		case S_CHUNK_SIZE:
-			take = feed_line(p, b, n, &done, &toolong);
+			take = feed_line(p, b, n, &done, &toolong, &bare);
 			raw(hc, p, b, take);
 			if (toolong) {
 				go_raw(hc, p, "chunk size line too long");
@@ -501,7 +535,12 @@ http_conn_feed(struct http_conn *hc, enum http_dir d, const unsigned char *b,
 			}
 			if (!done)
 				break;
-			if (parse_chunk_size(p->line, &p->remain) == -1) {
+			if (bare) {
+				go_raw(hc, p, "bare LF in the chunked framing");
+				break;
+			}
+			if (parse_chunk_size(p->line, &p->remain) == -1 ||
+			    (p->strict && strict_chunk_line(p->line) == -1)) {
 				go_raw(hc, p, "bad chunk size");
 				break;
 			}
@@ -509,10 +548,10 @@ http_conn_feed(struct http_conn *hc, enum http_dir d, const unsigned char *b,
 			p->state = p->remain == 0 ? S_TRAILER : S_CHUNK_DATA;
 			break;
 		case S_CHUNK_CRLF:
-			take = feed_line(p, b, n, &done, &toolong);
+			take = feed_line(p, b, n, &done, &toolong, &bare);
 			raw(hc, p, b, take);
-			if (toolong || (done && strcmp(p->line, "") != 0 &&
-			    strcmp(p->line, "\r") != 0)) {
+			if (toolong || bare || (done && strcmp(p->line, "") !=
+			    0 && strcmp(p->line, "\r") != 0)) {
 				go_raw(hc, p, "no CRLF after a chunk");
 				break;
 			}
@@ -524,12 +563,16 @@ http_conn_feed(struct http_conn *hc, enum http_dir d, const unsigned char *b,
 		case S_TRAILER:
 			/* Trailer fields are passed over: their line may be
 			 * long, so only its start is kept. */
-			take = feed_line(p, b, n, &done, &toolong);
+			take = feed_line(p, b, n, &done, &toolong, &bare);
 			raw(hc, p, b, take);
 			if (toolong)
 				p->linelen = sizeof(p->line) - 1;
 			if (!done)
 				break;
+			if (bare) {
+				go_raw(hc, p, "bare LF in the chunked framing");
+				break;
+			}
 			if (strcmp(p->line, "") == 0 ||
 			    strcmp(p->line, "\r") == 0)
 				end_msg(hc, p, HTTP_END_OK);

@@ -75,6 +75,11 @@ struct http_parser {
 	size_t		 linelen;
 	uint64_t	 remain;	/* body or chunk bytes still to come */
 	int		 in_msg;	/* bytes of a message seen, not ended */
+	/* Set by the user: chunked framing only as RFC 9112 writes it, no
+	 * bare LF, nothing but extensions after a chunk size (a proxy
+	 * frames requests so).  Off: read as leniently as receivers do. */
+	int		 strict;
+	int		 prevcr;	/* strict: a line's last byte was CR */
 	struct http_head head;
 };
 

@@ -212,10 +212,10 @@ preq_parse(const char *s, size_t n, struct preq *q)
 	q->lineslen = (size_t)(end - q->lines);
 	for (s = q->lines; s < end; s = eol + 2) {
 		eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
-		_Static_assert(PREQ_MAX_FIELDS == 126, "the reason names it");
+		_Static_assert(PREQ_MAX_FIELDS == 125, "the reason names it");
 		if (++fields > PREQ_MAX_FIELDS) {
 			q->status = 431;
-			return "request head with more than 126 header fields";
+			return "request head with more than 125 header fields";
 		}
 		if (*s == ' ' || *s == '\t')
 			return "folded header line";
@@ -263,6 +263,10 @@ preq_parse(const char *s, size_t n, struct preq *q)
 		return "more than one Transfer-Encoding";
 	if (te && cl)
 		return "both Transfer-Encoding and Content-Length";
+	/* HTTP/1.0 has no chunks: a 1.0 server would read the body as
+	 * ending with the connection (RFC 9112 6.1). */
+	if (te && q->minor == 0)
+		return "Transfer-Encoding in an HTTP/1.0 request";
 	if (q->minor == 1 && hosts != 1)
 		return hosts ? "more than one Host" : "no Host header";
 	q->keep = q->minor == 1 ? !close_tok : keep_tok && !close_tok;
@@ -291,7 +295,24 @@ end_to_end(const struct preq *q, const char *name, size_t nl)
 }
 
 int
-preq_build(const struct preq *q, char *o, size_t room, size_t *lenp)
+preq_via_has(const struct preq *q, const char *token)
+{
+	const char *s, *eol, *end = q->lines + q->lineslen, *name, *v;
+	size_t nl, vl, tl = strlen(token);
+
+	for (s = q->lines; s < end; s = eol + 2) {
+		eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
+		if (header_split(s, (size_t)(eol - s), &name, &nl, &v,
+		    &vl) == 0 && ieq(name, nl, "Via") && tl > 0 &&
+		    memmem(v, vl, token, tl) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+int
+preq_build(const struct preq *q, const char *token, char *o, size_t room,
+    size_t *lenp)
 {
 	const char *s, *eol, *end = q->lines + q->lineslen, *name, *v;
 	size_t nl, vl, len = 0;
@@ -313,6 +334,10 @@ preq_build(const struct preq *q, char *o, size_t room, size_t *lenp)
 		if (end_to_end(q, name, nl))
 			PUT("%.*s\r\n", (int)(eol - s), s);
 	}
+	/* Our mark (RFC 9110 7.6.3), by which a request that comes round
+	 * again is known. */
+	if (token != NULL)
+		PUT("Via: 1.%d %s\r\n", q->minor, token);
 	if (!q->keep && q->minor == 1)
 		PUT("Connection: close\r\n");
 	else if (q->keep && q->minor == 0)

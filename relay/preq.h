@@ -10,10 +10,10 @@
 #include "http.h"
 
 #define PREQ_MAX_CONNTOK 16	/* headers a Connection header may name */
-/* Header lines in a head: its rewrite, with Host and Connection added,
- * must stay within what http.c frames, or the proxy would lose track of
- * where the request and its answer end. */
-#define PREQ_MAX_FIELDS	(HTTP_MAX_HEADERS - 2)
+/* Header lines in a head: its rewrite, with Host, Via and Connection
+ * added, must stay within what http.c frames, or the proxy would lose
+ * track of where the request and its answer end. */
+#define PREQ_MAX_FIELDS	(HTTP_MAX_HEADERS - 3)
 
 /* Whether ch may be in an HTTP token (RFC 9110's tchar). */
 int	 preq_tchar(int ch);
@@ -41,8 +41,12 @@ size_t	 preq_head_end(const unsigned char *b, size_t n);
 /* Parses the head s[0..n), as preq_head_end found it, into q.  Returns
  * NULL, or a reason for the answer in q->status. */
 const char *preq_parse(const char *s, size_t n, struct preq *q);
-/* Writes the origin-form head for q into o; its length, or -1 when it
- * does not fit in room bytes. */
-int	 preq_build(const struct preq *q, char *o, size_t room, size_t *len);
+/* Whether a Via header of q holds token. */
+int	 preq_via_has(const struct preq *q, const char *token);
+/* Writes the origin-form head for q into o, with a Via header naming
+ * token when it is not NULL; its length, or -1 when it does not fit in
+ * room bytes. */
+int	 preq_build(const struct preq *q, const char *token, char *o,
+	    size_t room, size_t *len);
 
 #endif

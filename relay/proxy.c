@@ -5,6 +5,7 @@
  * conversation hold exactly the bytes sent to and received from the target,
  * and whatever conn.c does to bytes between take and deliver applies here
  * as in forward mode. */
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -61,6 +63,7 @@ struct proxy {
 	int		 nlookups;
 	uint64_t	 next_client;
 	struct pconn	*list;
+	char		 token[32];	/* in our Via headers */
 };
 
 enum pstate {
@@ -90,11 +93,15 @@ struct pconn {
 	struct lookup	*lk;
 	int64_t		 deadline;	/* monotonic ms, or 0 */
 	int64_t		 active;	/* the client's last bytes: --idle-timeout */
+	int64_t		 head_by;	/* --head-timeout: the head is whole by
+					 * then, or 0 */
 	size_t		 headlen;	/* of the head at in[0], once whole */
 	struct http_conn hc;		/* framing of the exchange */
 	int		 hclive;
 	size_t		 rawn, cut;
 	int		 req_done, resp_done, resp_close, resp_tunnel;
+	int		 resp_begun;	/* answer bytes came: too late for ours */
+	const char	*reqbad;	/* the request body broke its framing */
 	size_t		 inlen, upqoff, upqlen, outoff, outlen;
 	struct pconn	*prev, *next;
 	unsigned char	 in[IN_CAP];	/* from the client */
@@ -257,12 +264,19 @@ proxy_init(struct relay *r)
 	const char *why;
 	int fds[2];
 	size_t i;
+	uint64_t rnd;
 
 	if (nallow == 0)
 		for (i = 0; i < sizeof(def) / sizeof(def[0]); i++)
 			(void)proxy_allow(def[i], &why);
 	if ((px = r->proxy = calloc(1, sizeof(*px))) == NULL)
 		return -1;
+	/* Unique to this process, so that a request that comes back to it
+	 * is known however it was addressed. */
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (uint64_t)getpid() << 32 ^ (uint64_t)tm_mono_ms();
+	snprintf(px->token, sizeof(px->token), "tcpmon-%016llx",
+	    (unsigned long long)rnd);
 	if (pipe2(fds, O_CLOEXEC) == -1 || sock_nonblock(fds[0]) == -1)
 		return -1;
 	px->rfd = fds[0];
@@ -294,7 +308,8 @@ drop_up(struct pconn *p)
 static void
 pconn_close(struct pconn *p)
 {
-	struct proxy *px = p->r->proxy;
+	struct relay *r = p->r;
+	struct proxy *px = r->proxy;
 
 	drop_up(p);
 	if (p->lk != NULL)
@@ -310,6 +325,8 @@ pconn_close(struct pconn *p)
 	if (p->next != NULL)
 		p->next->prev = p->prev;
 	free(p);
+	r->nclients--;
+	relay_resume_listeners(r);
 }
 
 static const char *
@@ -321,7 +338,9 @@ status_text(int status)
 	case 408: return "Request Timeout";
 	case 431: return "Request Header Fields Too Large";
 	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
+	case 508: return "Loop Detected";
 	default: return "Error";
 	}
 }
@@ -453,8 +472,8 @@ build_head(struct pconn *p, const struct preq *q)
 {
 	size_t len;
 
-	if (preq_build(q, (char *)p->upq + p->upqoff + p->upqlen,
-	    sizeof(p->upq) - p->upqoff - p->upqlen, &len) == -1)
+	if (preq_build(q, p->r->proxy->token, (char *)p->upq + p->upqoff +
+	    p->upqlen, sizeof(p->upq) - p->upqoff - p->upqlen, &len) == -1)
 		return -1;
 	p->upqlen += len;
 	return 0;
@@ -512,11 +531,11 @@ hc_notraw(void *arg, enum http_dir d, const char *why)
 		return;
 	/* A response that breaks the rules is passed on as it comes,
 	 * to the end of the conversation; a request body that breaks
-	 * them ends the client connection. */
+	 * them is refused (bad_body). */
 	if (d == HTTP_RESP)
 		p->resp_close = p->upbad = 1;
-	else
-		p->keep = 0, p->upbad = 1;
+	else if (p->reqbad == NULL)
+		p->reqbad = why;
 }
 
 static const struct http_callbacks hc_cb = {
@@ -619,34 +638,111 @@ finish(struct pconn *p)
 	p->deadline = tm_mono_ms() + DRAIN_MS;
 }
 
-/* The loop check: a target that is one of our own proxy listeners. */
+/* An address in a plain form: a v4-mapped v6 address as the v4 one. */
+struct plain {
+	int		 af;		/* AF_INET or AF_INET6 */
+	unsigned char	 a[16];
+	unsigned	 port;		/* network order */
+};
+
+static int
+plain(const struct sockaddr *sa, struct plain *p)
+{
+	const struct sockaddr_in *s4 = (const void *)sa;
+	const struct sockaddr_in6 *s6 = (const void *)sa;
+
+	memset(p, 0, sizeof(*p));
+	if (sa->sa_family == AF_INET) {
+		p->af = AF_INET;
+		memcpy(p->a, &s4->sin_addr, 4);
+		p->port = s4->sin_port;
+	} else if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		p->af = AF_INET;
+		memcpy(p->a, s6->sin6_addr.s6_addr + 12, 4);
+		p->port = s6->sin6_port;
+	} else if (sa->sa_family == AF_INET6) {
+		p->af = AF_INET6;
+		memcpy(p->a, &s6->sin6_addr, 16);
+		p->port = s6->sin6_port;
+	} else
+		return -1;
+	return 0;
+}
+
+static int
+unspecified(const struct plain *p)
+{
+	static const unsigned char zero[16];
+
+	return memcmp(p->a, zero, p->af == AF_INET ? 4 : 16) == 0;
+}
+
+static int
+loopback(const struct plain *p)
+{
+	return p->af == AF_INET ? p->a[0] == 127 :
+	    IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)p->a);
+}
+
+/* Whether a is one of this machine's addresses, which a listener on the
+ * wildcard address takes connections for. */
+static int
+local(const struct plain *a)
+{
+	struct ifaddrs *ifs, *i;
+	struct plain ia;
+	int yes = 0;
+
+	if (unspecified(a) || loopback(a))
+		return 1;
+	if (getifaddrs(&ifs) == -1)
+		return 1;	/* cannot tell: a loop is worse */
+	for (i = ifs; i != NULL && !yes; i = i->ifa_next)
+		if (i->ifa_addr != NULL && plain(i->ifa_addr, &ia) == 0 &&
+		    ia.af == a->af && memcmp(ia.a, a->a, a->af == AF_INET ?
+		    4 : 16) == 0)
+			yes = 1;
+	freeifaddrs(ifs);
+	return yes;
+}
+
+/*
+ * The loop check: a target that one of our own proxy listeners would
+ * answer, however it is written (0.0.0.0 and :: reach the machine itself,
+ * ::ffff:127.0.0.1 is 127.0.0.1, a wildcard listener takes every address
+ * of the machine).  Only the port and the address family of a listener
+ * bound to one address are not guessed at.
+ */
 static int
 is_self(struct relay *r, const struct sockaddr_any *t)
 {
 	struct sockaddr_storage ss;
+	struct plain ta, la;
 	socklen_t len;
-	const struct sockaddr_in *a4 = (const void *)&t->ss, *l4;
-	const struct sockaddr_in6 *a6 = (const void *)&t->ss, *l6;
 	int i;
 
+	if (plain((const struct sockaddr *)&t->ss, &ta) == -1)
+		return 0;
 	for (i = 0; i < r->nl; i++) {
 		len = sizeof(ss);
-		if (!r->l[i].proxy || getsockname(r->l[i].fd,
-		    (struct sockaddr *)&ss, &len) == -1 ||
-		    ss.ss_family != t->ss.ss_family)
+		if (!r->l[i].proxy || r->l[i].fd == -1 ||
+		    getsockname(r->l[i].fd, (struct sockaddr *)&ss,
+		    &len) == -1 || plain((struct sockaddr *)&ss, &la) == -1 ||
+		    la.port != ta.port)
 			continue;
-		l4 = (const void *)&ss;
-		l6 = (const void *)&ss;
-		if (ss.ss_family == AF_INET && l4->sin_port == a4->sin_port &&
-		    (l4->sin_addr.s_addr == a4->sin_addr.s_addr ||
-		    l4->sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    (ntohl(a4->sin_addr.s_addr) >> 24 == 127 &&
-		    ntohl(l4->sin_addr.s_addr) >> 24 == 127)))
+		if (unspecified(&ta))
 			return 1;
-		if (ss.ss_family == AF_INET6 &&
-		    l6->sin6_port == a6->sin6_port &&
-		    (IN6_ARE_ADDR_EQUAL(&l6->sin6_addr, &a6->sin6_addr) ||
-		    IN6_IS_ADDR_UNSPECIFIED(&l6->sin6_addr)))
+		if (unspecified(&la)) {
+			/* :: takes IPv4 too, unless IPV6_V6ONLY: assume it
+			 * does. */
+			if ((la.af == ta.af || la.af == AF_INET6) && local(&ta))
+				return 1;
+			continue;
+		}
+		if (la.af == ta.af && (memcmp(la.a, ta.a, la.af == AF_INET ?
+		    4 : 16) == 0 || (la.af == AF_INET && loopback(&la) &&
+		    loopback(&ta))))
 			return 1;
 	}
 	return 0;
@@ -679,6 +775,13 @@ denied:
 		snprintf(msg, sizeof(msg), "client %s is not allowed "
 		    "(--allow)", p->client);
 		answer(p, 0, 403, "refused", msg);
+		return;
+	}
+	/* Our own mark: however the target was written, it came back. */
+	if (preq_via_has(&q, px->token)) {
+		snprintf(msg, sizeof(msg), "%s: this request has been through "
+		    "this proxy already (Via): it would loop", p->target);
+		answer(p, 0, 508, "refused", msg);
 		return;
 	}
 	p->keep = q.keep;
@@ -783,13 +886,17 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 		http_conn_init(&p->hc, &hc_cb, p);
 		p->hclive = 1;
 		p->req_done = p->resp_done = p->resp_close = 0;
-		p->resp_tunnel = 0;
+		p->resp_tunnel = p->resp_begun = 0;
+		p->reqbad = NULL;
+		/* The client's body is framed as strictly as its head. */
+		p->hc.p[HTTP_REQ].strict = 1;
 		/* The head as sent: it sets the method and the framing. */
 		http_conn_feed(&p->hc, HTTP_REQ, p->upq + p->upqoff,
 		    p->upqlen);
 	}
 	consume_in(p, p->headlen);
 	p->headlen = 0;
+	p->head_by = 0;
 	p->st = q.connect ? P_CONNECTING : P_EXCHANGE;
 	if (sa != NULL) {
 		c = conn_open(p->r, p->l, sp[1], p->client, p->target, sa,
@@ -798,6 +905,42 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 		if (c != NULL)
 			p->up = c;
 	}
+}
+
+/* The client connection waits for a request head: for --head-timeout at
+ * most, from now. */
+static void
+wait_head(struct pconn *p)
+{
+	p->st = P_HEAD;
+	p->head_by = p->r->head_ms > 0 ? tm_mono_ms() +
+	    (int64_t)p->r->head_ms : 0;
+}
+
+/*
+ * The request body broke its framing (http.c, strict for requests): the
+ * server might read it otherwise than the proxy, so nothing more of it
+ * goes.  The client gets a 400 unless the server's answer has begun;
+ * then only a reset can tell it the exchange is cut.  Returns as pass.
+ */
+static int
+bad_body(struct pconn *p)
+{
+	struct linger lg = { 1, 0 };
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "malformed request body: %s", p->reqbad);
+	if (p->resp_begun) {
+		if (p->r->verbose)
+			warnx("client-conn %llu: %s: reset", (unsigned long
+			    long)p->id, msg);
+		setsockopt(p->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		pconn_close(p);
+		return -1;
+	}
+	p->inlen = 0;
+	answer(p, p->up != NULL ? p->up->id : 0, 400, "error", msg);
+	return 1;
 }
 
 /* One pass over what can move; returns 1 on progress, -1 if p is gone. */
@@ -848,12 +991,16 @@ pass(struct pconn *p)
 	case P_CONNECTING:
 		return 0;
 	case P_EXCHANGE:
+		if (p->reqbad != NULL)
+			return bad_body(p);
 		/* The request's body, up to its end, toward the server. */
 		if (!p->req_done && p->inlen > 0 && p->upqlen == 0) {
 			n = p->inlen < sizeof(p->upq) ? p->inlen :
 			    sizeof(p->upq);
 			p->rawn = 0;
 			http_conn_feed(&p->hc, HTTP_REQ, p->in, n);
+			if (p->reqbad != NULL)
+				return bad_body(p);
 			if (p->req_done)
 				n = p->cut;
 			memcpy(p->upq, p->in, n);
@@ -881,6 +1028,7 @@ pass(struct pconn *p)
 					p->resp_done = p->resp_close = 1;
 				moved = 1;
 			} else if (got > 0) {
+				p->resp_begun = 1;
 				p->rawn = 0;
 				http_conn_feed(&p->hc, HTTP_RESP, p->out,
 				    (size_t)got);
@@ -928,7 +1076,7 @@ pass(struct pconn *p)
 				finish(p);
 				return 1;
 			}
-			p->st = P_HEAD;
+			wait_head(p);
 			return 1;
 		}
 		return moved;
@@ -1077,9 +1225,10 @@ proxy_accept(struct relay *r, struct listener *l, int cfd)
 	p->id = ++px->next_client;
 	p->cfd = cfd;
 	p->spfd = -1;
-	p->st = P_HEAD;
+	wait_head(p);
 	p->active = tm_mono_ms();
 	p->denied = !allowed(cfd);
+	r->nclients++;
 	addr_fmt_peer(cfd, p->client, sizeof(p->client));
 	p->next = px->list;
 	if (px->list != NULL)
@@ -1115,6 +1264,22 @@ proxy_sweep(struct relay *r)
 			}
 			continue;
 		}
+		/* However it trickles in, a head is whole within
+		 * --head-timeout, or the client makes room for others. */
+		if (p->st == P_HEAD && p->head_by != 0 && now >= p->head_by) {
+			if (p->inlen == 0)
+				pconn_close(p);
+			else {
+				char msg[100];
+
+				snprintf(msg, sizeof(msg), "request head not "
+				    "complete within %llu ms (--head-timeout)",
+				    (unsigned long long)r->head_ms);
+				answer(p, 0, 408, "timeout", msg);
+				step(p);
+			}
+			continue;
+		}
 		if (p->deadline == 0 || now < p->deadline)
 			continue;
 		if (p->st == P_DRAIN)
@@ -1126,6 +1291,35 @@ proxy_sweep(struct relay *r)
 			step(p);
 		}
 	}
+}
+
+/* A client taken with the reserve descriptor, when there are no others:
+ * told so, and closed. */
+void
+proxy_refuse(struct relay *r, int cfd)
+{
+#define BUSY	"out of file descriptors: try again later\n"
+	static const char ans[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 41\r\n"
+	    "Connection: close\r\n\r\n" BUSY;
+	char buf[4096];
+	int i;
+
+	(void)r;
+	_Static_assert(sizeof(BUSY) - 1 == 41, "Content-Length");
+#undef BUSY
+	/* What it sent so far is read, so that the close after the answer
+	 * is a FIN and not a reset that could overtake it. */
+	for (i = 0; i < 16 && recv(cfd, buf, sizeof(buf), 0) > 0; i++)
+		;
+	(void)send(cfd, ans, sizeof(ans) - 1, MSG_NOSIGNAL);
+	close(cfd);
+}
+
+const char *
+proxy_token(const struct relay *r)
+{
+	return r->proxy != NULL ? r->proxy->token : NULL;
 }
 
 /* The relay stops: a client in the middle of an exchange must not take a

@@ -34,6 +34,8 @@ struct opts {
 	uint64_t	 max_conns;
 	uint64_t	 connect_ms;
 	uint64_t	 idle_ms;
+	uint64_t	 head_ms;
+	int		 head_given;
 	int		 verbose, quiet;
 	int		 proxy;
 	int		 nallow;
@@ -58,6 +60,7 @@ usage(int status)
 	    "                    [-o FILE] [--tap PATH] [--lossy] "
 	    "[--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
+	    "                    [--head-timeout DUR]\n"
 	    "                    [--upstream-proxy HOST:PORT] [--through CMD ...]\n"
 	    "                    [--stage-timeout DUR]\n"
 	    "       tcpmon-relay -h | --version\n");
@@ -66,11 +69,12 @@ usage(int status)
 
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM,
-    OPT_THROUGH, OPT_STAGE_TIMEOUT };
+    OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT };
 
 static const struct option longopts[] = {
 	{ "allow",		required_argument, NULL, OPT_ALLOW },
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "head-timeout",	required_argument, NULL, OPT_HEAD_TIMEOUT },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "listen",		required_argument, NULL, 'l' },
@@ -98,6 +102,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->connect_ms = 10000;
 	o->stage_ms = 10000;
+	o->head_ms = 30000;
 	while ((ch = getopt_long(argc, argv, "hl:o:qt:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -174,6 +179,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 				errx(TM_EXIT_USAGE, "--idle-timeout %s: %s",
 				    optarg, e);
 			break;
+		case OPT_HEAD_TIMEOUT:
+			if (dur_parse(optarg, 86400000, &o->head_ms, &e) == -1)
+				errx(TM_EXIT_USAGE, "--head-timeout %s: %s",
+				    optarg, e);
+			o->head_given = 1;
+			break;
 		case OPT_THROUGH:
 			if (*optarg == '\0')
 				errx(TM_EXIT_USAGE, "--through: empty command");
@@ -212,6 +223,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (o->nallow > 0)
 		errx(TM_EXIT_USAGE, "--allow: only with --proxy");
+	if (o->head_given)
+		errx(TM_EXIT_USAGE, "--head-timeout: only with --proxy");
 	if (o->nlisten == 0)
 		errx(TM_EXIT_USAGE, "nothing to do: give -l PORT -t HOST:PORT");
 	if (o->nlisten != o->ntarget)
@@ -221,13 +234,60 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 static void listener_event(struct loop *, int, unsigned, void *);
 
+/* How often at most a state that can last (at the limit, out of
+ * descriptors) is told on stderr: once an hour is not 36,000 lines. */
+#define NOTE_MS		10000
+
+/* Says msg, unless it was said less than NOTE_MS ago: then it is counted,
+ * and the count goes with the next saying. */
+static void
+note(struct relay *r, struct ratelim *rl, const char *fmt, ...)
+{
+	char msg[400];
+	int64_t now = tm_mono_ms();
+	va_list ap;
+
+	if (r->quiet)
+		return;
+	if (rl->at != 0 && now - rl->at < NOTE_MS) {
+		rl->quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (rl->quiet > 0)
+		warnx("%s (%llu more times in the last %llds)", msg,
+		    (unsigned long long)rl->quiet,
+		    (long long)(now - rl->at) / 1000);
+	else
+		warnx("%s (said at most every %ds)", msg, NOTE_MS / 1000);
+	rl->at = now;
+	rl->quiet = 0;
+}
+
+/* Whether another connection (a client, in proxy mode) may be taken:
+ * the limit, and in proxy mode the descriptors of the conversations,
+ * which may outlive their clients for a while. */
+static int
+full(const struct relay *r)
+{
+	if (r->proxy != NULL)
+		return r->nclients >= r->max_conns ||
+		    r->nclients + 3 * r->nconns + 4 > r->fd_room;
+	return r->nconns >= r->max_conns;
+}
+
 void
 relay_resume_listeners(struct relay *r)
 {
 	int i;
 
-	if (r->nconns >= r->max_conns)
+	if (full(r))
 		return;
+	if (r->reserve_fd == -1 &&
+	    (r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return;		/* still out of descriptors */
 	for (i = 0; i < r->nl; i++)
 		if (r->l[i].paused && r->l[i].fd != -1) {
 			r->l[i].paused = 0;
@@ -247,6 +307,43 @@ pause_listeners(struct relay *r)
 		}
 }
 
+/*
+ * Out of descriptors all the same (viewers, stages, splice's pipes, or
+ * what the relay inherited): the reserve descriptor is given up to take
+ * the next client and refuse it at once, so that it hears no rather than
+ * waiting in the queue, and the listener does not spin.  Returns 1 when
+ * one was refused, 0 when there is none waiting, -1 when the listeners
+ * had to pause (the reserve could not be had).
+ */
+static int
+refuse_client(struct relay *r, struct listener *l)
+{
+	int cfd, e = errno;
+
+	if (r->reserve_fd == -1) {
+		note(r, &r->fd_note, "accept on %s: %s: not accepting until "
+		    "connections end", l->text, strerror(e));
+		pause_listeners(r);
+		return -1;
+	}
+	close(r->reserve_fd);
+	r->reserve_fd = -1;
+	cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd != -1) {
+		if (l->proxy)
+			proxy_refuse(r, cfd);
+		else
+			sock_reset(cfd);
+		note(r, &r->fd_note, "accept on %s: %s: refusing clients "
+		    "until connections end", l->text, strerror(e));
+	}
+	if ((r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+		pause_listeners(r);
+		return -1;
+	}
+	return cfd != -1;
+}
+
 static void
 listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
 {
@@ -260,11 +357,8 @@ listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
 		if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC)) == -1) {
 			if (errno == EMFILE || errno == ENFILE) {
-				/* Out of descriptors: wait for connections
-				 * to end instead of spinning on accept. */
-				warn("accept on %s (pausing the listener)",
-				    l->text);
-				pause_listeners(r);
+				if (refuse_client(r, l) == 1)
+					continue;
 			} else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				warn("accept on %s", l->text);
@@ -275,11 +369,21 @@ listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
 			proxy_accept(r, l, cfd);
 		else
 			conn_accept(r, l, cfd);
-		if (r->nconns >= r->max_conns) {
-			if (!r->quiet)
-				warnx("%llu connections open (--max-conns): "
-				    "not accepting more for now",
-				    (unsigned long long)r->nconns);
+		if (full(r)) {
+			/* Further clients wait in the listen queue. */
+			if (r->max_by_fds)
+				note(r, &r->full_note, "%llu %s open (all the "
+				    "open-files limit allows): not accepting "
+				    "more for now", (unsigned long long)
+				    (r->proxy ? r->nclients : r->nconns),
+				    r->proxy ? "clients" : "connections");
+			else
+				note(r, &r->full_note, "%llu %s open "
+				    "(--max-conns %llu): not accepting more "
+				    "for now", (unsigned long long)
+				    (r->proxy ? r->nclients : r->nconns),
+				    r->proxy ? "clients" : "connections",
+				    (unsigned long long)r->max_conns);
 			pause_listeners(r);
 			return;
 		}
@@ -318,32 +422,42 @@ on_tick(struct loop *l, void *arg)
 	relay_resume_listeners(arg);	/* after a pause for descriptors */
 }
 
-/* Each connection needs two descriptors: take as many as allowed. */
+/*
+ * Each connection needs two descriptors, a proxy client up to four (its
+ * own, the two ends of the pair to its conversation and the target's):
+ * take as many as allowed, and keep the number of connections (clients)
+ * to what fits, so that one taken is one that can be served.  Some are
+ * kept back for the output, viewers, stages and splice's pipes.
+ */
 static void
 raise_nofile(struct relay *r)
 {
 	struct rlimit rl;
-	uint64_t room;
+	uint64_t lim, room, per = r->proxy != NULL ? 4 : 2;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
+		rl.rlim_cur = rl.rlim_max = 1024;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	room = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2000064 ?
-	    1000000 : (rl.rlim_cur - 64) / 2;
-	if (r->max_conns == 0) {
-		r->max_conns = room;	/* the default: all there is room for */
+	lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 4000000 ?
+	    4000000 : rl.rlim_cur;
+	r->fd_room = lim - (lim >= 256 ? 64 : lim / 4);
+	if ((room = r->fd_room / per) > 1000000)
+		room = 1000000;
+	if (room == 0)
+		room = 1;
+	if (r->max_conns != 0 && r->max_conns <= room)
 		return;
-	}
-	if (r->max_conns > room && !r->quiet)
-		warnx("open-files limit %llu: room for about %llu "
-		    "connections, not --max-conns %llu",
-		    (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)(rl.rlim_cur - 64) / 2,
-		    (unsigned long long)r->max_conns);
+	if (r->max_conns != 0 && !r->quiet)
+		warnx("open-files limit %llu: room for %llu %s, not "
+		    "--max-conns %llu", (unsigned long long)lim,
+		    (unsigned long long)room, r->proxy != NULL ? "clients" :
+		    "connections", (unsigned long long)r->max_conns);
+	r->max_conns = room;	/* the default: all there is room for */
+	r->max_by_fds = 1;
 }
 
 static void
@@ -387,6 +501,8 @@ bind:
 		addr_fmt_local(l->fd, l->text, sizeof(l->text));
 		r->nl++;
 	}
+	if ((r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		err(TM_EXIT_FAIL, "/dev/null");
 }
 
 static void
@@ -631,6 +747,7 @@ main(int argc, char **argv)
 	r->max_conns = o.max_conns;
 	r->connect_ms = o.connect_ms;
 	r->idle_ms = o.idle_ms;
+	r->head_ms = o.head_ms;
 	r->verbose = o.verbose;
 	r->quiet = o.quiet;
 	r->lossy = o.lossy;

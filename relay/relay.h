@@ -138,7 +138,15 @@ struct relay {
 	struct conn	*conns;
 	struct conn	*parked;
 	uint64_t	 nconns;
-	uint64_t	 max_conns;
+	uint64_t	 max_conns;	/* clients, in proxy mode */
+	int		 max_by_fds;	/* the descriptors set it, not
+					 * --max-conns */
+	uint64_t	 fd_room;	/* descriptors for connections */
+	uint64_t	 nclients;	/* proxy mode's client connections */
+	int		 reserve_fd;	/* given up to refuse a client when
+					 * descriptors run out */
+	struct ratelim { int64_t at; uint64_t quiet; } full_note, fd_note;
+	uint64_t	 head_ms;	/* --head-timeout: 0, no limit */
 	uint64_t	 connect_ms;	/* 0: no limit */
 	uint64_t	 idle_ms;	/* 0: no limit */
 	int		 verbose;
@@ -217,11 +225,16 @@ int	 proxy_init(struct relay *);
 /* Adds a CIDR to the clients admitted; -1 with a reason. */
 int	 proxy_allow(const char *cidr, const char **why);
 void	 proxy_accept(struct relay *, struct listener *, int cfd);
+/* Answers 503 on cfd and closes it: out of descriptors. */
+void	 proxy_refuse(struct relay *, int cfd);
 void	 proxy_sweep(struct relay *);
 /* Ends every client connection with a reset; returns how many. */
 uint64_t proxy_stop_all(struct relay *);
 /* At exit: what proxy_init, proxy_allow and upstream_init took. */
 void	 proxy_free(struct relay *);
+/* The token this proxy puts in its Via headers, or NULL in forward mode:
+ * a request that carries it has come round to us again. */
+const char *proxy_token(const struct relay *);
 
 /* relay.c */
 void	 relay_resume_listeners(struct relay *);

@@ -78,13 +78,17 @@ upstream_start(struct relay *r, int fd, const char *target, char *msg,
 {
 	struct upstream *u = r->upstream;
 	char req[REPLY_MAX + sizeof(u->auth)];
+	const char *tok = proxy_token(r);
 	ssize_t w;
 	int len;
 
+	/* In proxy mode the CONNECT carries our Via, so that an upstream
+	 * proxy that is this relay again is known (proxy.c). */
 	len = snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
-	    "%s%s%s\r\n", target, target,
+	    "%s%s%s%s%s%s\r\n", target, target,
 	    *u->auth ? "Proxy-Authorization: Basic " : "", u->auth,
-	    *u->auth ? "\r\n" : "");
+	    *u->auth ? "\r\n" : "", tok != NULL ? "Via: 1.1 " : "",
+	    tok != NULL ? tok : "", tok != NULL ? "\r\n" : "");
 	if (len < 0 || (size_t)len >= sizeof(req)) {
 		snprintf(msg, n, "upstream proxy %s: target too long",
 		    u->addr.text);

@@ -106,7 +106,7 @@ rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 	local c2=$!
 	exec 4> "$T/f1" 5> "$T/f2"
 	wait_count "$T/relay.out" '^TCPMON/1 open ' 2
-	wait_for "$T/relay.err" '2 connections open \(--max-conns\): not accepting more for now'
+	wait_for "$T/relay.err" '2 connections open \(--max-conns 2\): not accepting more for now'
 	# The third waits in the listen queue, not refused.
 	timeout 30 socat -t 10 - TCP:127.0.0.1:"$RELAY_PORT" <<< "third" > "$T/c3" 3>&- 4>&- 5>&- &
 	local c3=$!

@@ -63,3 +63,42 @@ load helpers
 	[ "$(stat -c %a "$T/body")" = 640 ]
 	[ -s "$T/body" ]
 }
+
+@test "security: --max-conns beyond the descriptors: the relay stops accepting rather than reset clients" {
+	start_echo
+	bg relay prlimit --nofile=64:64 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:"$ECHO_PORT" --max-conns 1000
+	RELAY_PID=$BG_PID
+	wait_for "$T/relay.err" 'listening on'
+	RELAY_PORT=$(port_of "$T/relay.err")
+	grep -qx 'tcpmon-relay: open-files limit 64: room for 24 connections, not --max-conns 1000' "$T/relay.err"
+	# 30 clients: 24 are served at once, 6 wait in the queue until 6
+	# of the first end; none is reset.
+	run -0 timeout 20 python3 - "$RELAY_PORT" <<-'PY'
+	import select, socket, sys, time
+	port = int(sys.argv[1])
+	socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(30)]
+	for s in socks:
+	    s.sendall(b"ping\n")
+	def wait(want, secs):
+	    got, end = {}, time.time() + secs
+	    while len([s for s in want if s not in got]) and time.time() < end:
+	        r, _, _ = select.select([s for s in want if s not in got], [], [], 0.1)
+	        for s in r:
+	            try:
+	                got[s] = s.recv(16) == b"ping\n"
+	            except OSError as e:
+	                got[s] = type(e).__name__
+	    return got
+	first = wait(socks, 3)
+	served = [s for s in socks if first.get(s) is True]
+	print("served", len(served), "waiting", 30 - len(first))
+	for s in served[:6]:
+	    s.close()
+	rest = [s for s in socks if s not in first]
+	later = wait(rest, 5)
+	print("then served", len(served) - 6 + list(later.values()).count(True), "of 24")
+	PY
+	assert_line --index 0 "served 24 waiting 6"
+	assert_line --index 1 "then served 24 of 24"
+	grep -qx 'tcpmon-relay: 24 connections open (all the open-files limit allows): not accepting more for now (said at most every 10s)' "$T/relay.err"
+}

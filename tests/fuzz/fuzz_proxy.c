@@ -13,9 +13,12 @@
 #include "preq.h"
 
 #define HEAD_MAX	(64 * 1024)	/* as in proxy.c */
+/* Our Via token, as proxy.c makes it. */
+#define TOKEN		"tcpmon-0123456789abcdef"
 /* The rewrite is at most this much longer than the head: "/" before a
- * bare query, "Host: " for "http://", and a Connection line. */
-#define GROWTH		(2 + sizeof("Connection: keep-alive\r\n") - 1)
+ * bare query, "Host: " for "http://", a Via and a Connection line. */
+#define GROWTH		(2 + sizeof("Via: 1.1 " TOKEN "\r\n") - 1 + \
+			    sizeof("Connection: keep-alive\r\n") - 1)
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -41,6 +44,86 @@ on_notraw(void *a, enum http_dir d, const char *why)
 
 static const struct http_callbacks cbs = { NULL, on_head, NULL, NULL,
     on_notraw };
+
+static const char *find_header(const char *, size_t, const char *,
+    size_t *);
+
+/* The request body after an accepted head, as the proxy frames it. */
+static size_t bodyraw;
+static int bodyend, bodybad;
+
+static void
+b_raw(void *a, enum http_dir d, const unsigned char *b, size_t n)
+{
+	(void)a;
+	(void)d;
+	(void)b;
+	if (!bodyend && !bodybad)
+		bodyraw += n;
+}
+
+static void
+b_end(void *a, enum http_dir d, const struct http_head *h, enum http_end e)
+{
+	(void)a;
+	(void)d;
+	(void)h;
+	(void)e;
+	bodyend++;
+}
+
+static void
+b_notraw(void *a, enum http_dir d, const char *why)
+{
+	(void)a;
+	(void)d;
+	(void)why;
+	bodybad = 1;
+}
+
+static const struct http_callbacks bcbs = { b_raw, NULL, NULL, b_end,
+    b_notraw };
+
+/*
+ * Strict framing of the body (as proxy.c sets it): the same verdict and
+ * the same end however the bytes are cut (a CR at the end of one read,
+ * its LF in the next).
+ */
+static void
+check_body(const struct preq *q, const unsigned char *b, size_t n)
+{
+	static char o[HEAD_MAX + 1024];
+	struct http_conn hc;
+	size_t len, raw1, i;
+	int end1, bad1;
+
+	if (q->connect || preq_build(q, TOKEN, o, sizeof(o), &len) == -1)
+		return;
+	http_conn_init(&hc, &bcbs, NULL);
+	hc.p[HTTP_REQ].strict = 1;
+	http_conn_feed(&hc, HTTP_REQ, (unsigned char *)o, len);
+	bodyraw = 0;
+	bodyend = bodybad = 0;
+	http_conn_feed(&hc, HTTP_REQ, b, n);
+	http_conn_free(&hc);
+	raw1 = bodyraw;
+	end1 = bodyend;
+	bad1 = bodybad;
+	if (end1 == 0 && !bad1 && raw1 != n)
+		abort();
+
+	http_conn_init(&hc, &bcbs, NULL);
+	hc.p[HTTP_REQ].strict = 1;
+	http_conn_feed(&hc, HTTP_REQ, (unsigned char *)o, len);
+	bodyraw = 0;
+	bodyend = bodybad = 0;
+	for (i = 0; i < n && !bodybad; i++)
+		http_conn_feed(&hc, HTTP_REQ, b + i, 1);
+	http_conn_free(&hc);
+	if ((bodyend > 0) != (end1 > 0) || bodybad != bad1 ||
+	    (end1 > 0 && !bad1 && bodyraw != raw1))
+		abort();
+}
 
 static int
 within(const char *p, size_t n, const char *s, size_t sn)
@@ -87,6 +170,23 @@ find_header(const char *s, size_t n, const char *name, size_t *vl)
 	return NULL;
 }
 
+/* Whether a Via line of head s holds TOKEN, by a scan of our own. */
+static int
+has_token(const char *s, size_t n)
+{
+	const char *l, *eol, *end = s + n - 2;
+
+	l = memmem(s, n, "\r\n", 2) + 2;
+	for (; l < end; l = eol + 2) {
+		eol = memmem(l, (size_t)(end - l) + 2, "\r\n", 2);
+		if (eol - l > 4 && strncasecmp(l, "Via:", 4) == 0 &&
+		    memmem(l + 4, (size_t)(eol - l - 4), TOKEN,
+		    sizeof(TOKEN) - 1) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 /* The origin-form head of an accepted request, through http.c. */
 static void
 check_rewrite(const char *s, size_t n, const struct preq *q)
@@ -98,7 +198,7 @@ check_rewrite(const char *s, size_t n, const struct preq *q)
 	size_t len, vl, i;
 	int plausible, k, nhost = 0;
 
-	if (preq_build(q, o, n + GROWTH + 1, &len) == -1)
+	if (preq_build(q, TOKEN, o, n + GROWTH + 1, &len) == -1)
 		abort();
 	if (len > n + GROWTH || len < 4 || preq_head_end((unsigned char *)o,
 	    len) != len || memcmp(o + len - 4, "\r\n\r\n", 4) != 0)
@@ -144,6 +244,13 @@ check_rewrite(const char *s, size_t n, const struct preq *q)
 				abort();
 		}
 		if (nhost != 1)
+			abort();
+		/* Our mark comes last of the Via headers. */
+		for (k = got.nheader - 1; k >= 0; k--)
+			if (strcasecmp(got.header[k].name, "Via") == 0)
+				break;
+		snprintf(line, sizeof(line), "1.%d " TOKEN, q->minor);
+		if (k < 0 || strcmp(got.header[k].value, line) != 0)
 			abort();
 		/* The body is framed as the proxy read the client's head. */
 		if (find_header(s, n, "Transfer-Encoding", &vl) != NULL) {
@@ -207,6 +314,12 @@ check(const char *s, size_t n, const struct preq *q)
 	for (k = 0; k < q->nctok; k++)
 		if (!within(q->ctok[k].p, q->ctok[k].n, q->lines, q->lineslen))
 			abort();
+	if (preq_via_has(q, TOKEN) != has_token(s, n))
+		abort();
+	/* No chunks in HTTP/1.0. */
+	if (q->minor == 0 && find_header(s, n, "Transfer-Encoding", &i) !=
+	    NULL)
+		abort();
 	if (!q->connect)
 		check_rewrite(s, n, q);
 }
@@ -241,8 +354,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if ((head = malloc(hl)) == NULL)
 		return 0;
 	memcpy(head, data, hl);
-	if (preq_parse(head, hl, &q) == NULL)
+	if (preq_parse(head, hl, &q) == NULL) {
 		check(head, hl, &q);
+		check_body(&q, data + hl, n - hl);
+	}
 	free(head);
 	return 0;
 }
