@@ -108,7 +108,7 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	run -2 --separate-stderr "$s" --raw http://h/
 	assert_equal "$stderr" "tcpmon-send: --raw needs HOST:PORT and FILE"
 	run -2 --separate-stderr "$s" --raw h f
-	assert_equal "$stderr" "tcpmon-send: h: bad port (0 to 65535)"
+	assert_equal "$stderr" "tcpmon-send: h: :PORT is missing (HOST:PORT, such as h:80)"
 	run -2 --separate-stderr "$s" --raw -X GET h:80 f
 	assert_equal "$stderr" "tcpmon-send: -X needs a URL (not --raw or --replay)"
 	run -2 --separate-stderr "$s" --fix-length http://h/
