@@ -46,7 +46,7 @@
 
 #define ABOUT \
 	PROG ": a SOAP 1.1 and 1.2 demo endpoint.\n" \
-	"POST a SOAP envelope to any path; GET ?wsdl for its WSDL.  " \
+	"POST a SOAP envelope to any path; GET ?wsdl for its WSDL.\n" \
 	"Operations, namespace " NS_DEMO ":\n" \
 	"  Add(a, b)   -> AddResponse/result   (64-bit integers)\n" \
 	"  Echo(text)  -> EchoResponse/text\n"
@@ -151,8 +151,8 @@ usage(FILE *f)
 	if (f != stdout)
 		return;
 	fprintf(f, "\n"
-	    "  -l, --listen [ADDR:]PORT  where to listen (default 0: a free "
-	    "port on 127.0.0.1)\n"
+	    "  -l, --listen [ADDR:]PORT  listen there (default 0: a free "
+	    "port)\n"
 	    "      --version             print the version and exit\n"
 	    "  -h, --help                print this help and exit\n"
 	    "\n%s\nSee tcpmon-demo-soapd(1).\n", ABOUT);

@@ -92,3 +92,7 @@ bad() {
 	run -0 "$(bin tcpmon-relay)" --version
 	assert_output --regexp '^tcpmon-relay [0-9]+\.[0-9]+\.[0-9]+$'
 }
+
+@test "relay --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-relay relay/relay.c
+}

@@ -133,3 +133,7 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	run -0 "$s" --version
 	assert_output "tcpmon-send 0.1.0"
 }
+
+@test "send --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-send send/send.c
+}
