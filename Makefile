@@ -30,9 +30,17 @@ endif
 PROGS	:=
 MAN	:= man/tcpmon-record.5
 UNITS	:=
-DEB_PACKAGES := make gcc clang libclang-rt-14-dev libc6-dev pkg-config zlib1g-dev \
-	python3 curl socat mandoc \
-	bats bats-assert bats-support valgrind time
+# Debian packages, one list per use, so that each target asks for only
+# what it needs: DEB_BUILD to compile (`make` itself installs nothing),
+# DEB_DEMO for `make demo`, DEB_TEST for `make test` and the soak,
+# DEB_BENCH for `make bench`, DEB_FUZZ for the libFuzzer targets.  Each
+# module.mk adds its own; DEB_PACKAGES, all of them, is what CI needs.
+DEB_BUILD := make gcc libc6-dev pkg-config zlib1g-dev
+DEB_DEMO := curl
+DEB_TEST := python3 curl socat bats bats-assert bats-support valgrind time \
+	mandoc
+DEB_BENCH := python3 time
+DEB_FUZZ := clang libclang-rt-14-dev
 
 include common/module.mk
 include $(sort $(filter-out common/module.mk,$(wildcard */module.mk)))
@@ -64,28 +72,58 @@ $(OBJ)/libtcpmon.a: $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRCS))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-# Installs whatever Debian packages are missing (needs root then).
-deps:
-	@missing=""; for p in $(sort $(DEB_PACKAGES)); do \
+DEB_PACKAGES = $(sort $(DEB_BUILD) $(DEB_DEMO) $(DEB_TEST) $(DEB_BENCH) \
+	$(DEB_FUZZ))
+
+# $(call deb_install,PACKAGES): installs whichever are missing, which needs
+# root; without root it names them and stops.
+define deb_install
+	@missing=""; for p in $(sort $(1)); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make: missing Debian packages:$$missing" >&2; \
+	    echo "make: as root: apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	  echo "make $@: installing$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing \
-	    >/dev/null || { echo "make deps: apt-get failed" >&2; exit 1; }; \
+	    >/dev/null || { echo "make $@: apt-get failed" >&2; exit 1; }; \
 	fi
+endef
 
-test: deps
+# `make deps`: every list (CI: .ci/run); deps-X: building and X.
+deps:
+	$(call deb_install,$(DEB_PACKAGES))
+deps-build:
+	$(call deb_install,$(DEB_BUILD))
+deps-demo:
+	$(call deb_install,$(DEB_BUILD) $(DEB_DEMO))
+deps-test:
+	$(call deb_install,$(DEB_BUILD) $(DEB_TEST))
+deps-bench:
+	$(call deb_install,$(DEB_BUILD) $(DEB_BENCH))
+deps-fuzz:
+	$(call deb_install,$(DEB_BUILD) $(DEB_FUZZ))
+# Prints the lists, one per line: `make deps-list | grep ^build:`.
+deps-list:
+	@echo "build: $(sort $(DEB_BUILD))"
+	@echo "demo: $(sort $(DEB_DEMO))"
+	@echo "test: $(sort $(DEB_TEST))"
+	@echo "bench: $(sort $(DEB_BENCH))"
+	@echo "fuzz: $(sort $(DEB_FUZZ))"
+
+test: deps-test
 	@$(MAKE) --no-print-directory all
 	@TCPMON_BIN=$(CURDIR)/$(BIN) tests/run $(TESTS)
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@TCPMON_BIN=$(CURDIR)/$(BIN) demo/demo.sh
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@for b in bench/*.sh; do TCPMON_BIN=$(CURDIR)/$(BIN) bash $$b || exit 1; done
 
@@ -103,7 +141,7 @@ build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard common/*.h */*.h) $$($$*_
 	clang -Icommon -D_GNU_SOURCE $(FUZZ_FLAGS) $(WARN) -o $@ $< \
 	    $(COMMON_SRCS) $($*_SRCS) $($*_CFLAGS) $($*_LIBS) -lz
 
-fuzz-build: deps
+fuzz-build: deps-fuzz
 	@$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZERS))
 
 fuzz: fuzz-build
@@ -137,12 +175,12 @@ SOAK_SECONDS ?= 120
 SOAK_ARGS ?= --through 'tcpmon-throttle --rate 20m'
 # ASan's quarantine keeps freed blocks (256 MiB by default): small here, so
 # that the RSS check sees the relay's memory, not the sanitizer's.
-soak: deps
+soak: deps-test
 	@$(MAKE) --no-print-directory all
 	ASAN_OPTIONS=quarantine_size_mb=8 python3 tests/soak/soak.py $(BIN) $(SOAK_SECONDS) $(SOAK_ARGS) \
 	    --stall-reader 10
 
-soak-valgrind: deps
+soak-valgrind: deps-test
 	@$(MAKE) --no-print-directory all
 	python3 tests/soak/soak.py $(BIN) $${SOAK_SECONDS:-20} --workers 4 \
 	    $(SOAK_ARGS) --wrap 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9'
@@ -160,7 +198,7 @@ install: all
 clean:
 	rm -rf bin build
 
-.PHONY: all deps test demo bench lint-man install clean fuzz fuzz-build fuzz-regress \
+.PHONY: all deps deps-build deps-demo deps-test deps-bench deps-fuzz deps-list test demo bench lint-man install clean fuzz fuzz-build fuzz-regress \
 	soak soak-valgrind
 
 -include $(shell find build -name '*.d' 2>/dev/null)

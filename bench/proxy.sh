@@ -12,7 +12,7 @@ WRK_SECS=${WRK_SECS:-5}
 PATH=$PATH:/usr/sbin:/usr/bin
 
 for t in nginx wrk tinyproxy python3; do
-	command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps)" >&2; exit 1; }
+	command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps-bench)" >&2; exit 1; }
 done
 
 . bench/lib.bash

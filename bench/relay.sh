@@ -17,7 +17,7 @@ HOLD=${HOLD:-10000}
 
 for t in haproxy nginx wrk socat python3 cc; do
 	command -v "$t" > /dev/null || PATH=$PATH:/usr/sbin
-	command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps)" >&2; exit 1; }
+	command -v "$t" > /dev/null || { echo "bench: $t is missing (make deps-bench)" >&2; exit 1; }
 done
 # 10,000 connections through a relay need 20,000 descriptors and a few
 # more: raise the limit if allowed, or hold as many as it allows.

@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 
 for tool in nginx curl python3; do
-	command -v $tool >/dev/null || { echo "bench/send.sh: $tool not found (make deps)" >&2; exit 1; }
+	command -v $tool >/dev/null || { echo "bench/send.sh: $tool not found (make deps-bench)" >&2; exit 1; }
 done
 
 # nginx cannot bind port 0 and say which it got: probe a free port, start,

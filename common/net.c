@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,14 +37,66 @@ port_parse(const char *p, char *out, size_t n)
 	return 0;
 }
 
+/* A name or an IPv4 literal rather than a mistyped port ("x", "a.b" or
+ * "10.0.0.1", not "1k", "-1" or "0x50"). */
+static int
+is_hostlike(const char *s)
+{
+	return ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+	    strchr(s, '.') != NULL) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_") == strlen(s);
+}
+
+/*
+ * A URL given where HOST:PORT is expected (-t http://host:8080/): names
+ * the HOST:PORT it holds, the scheme's port when it has none.
+ */
+static int
+url_err(const char *spec, const char *sep, enum addr_use use, char *err,
+    size_t n)
+{
+	const char *want = use == ADDR_TARGET ? "HOST:PORT" : "[ADDR:]PORT";
+	const char *auth = sep + 3, *end, *at, *c;
+	const char *port = NULL;
+	size_t sl = (size_t)(sep - spec), al;
+
+	end = auth + strcspn(auth, "/?#");
+	for (at = auth; (c = memchr(at, '@', (size_t)(end - at))) != NULL;)
+		at = c + 1;
+	auth = at;
+	al = (size_t)(end - auth);
+	c = auth + al;
+	while (c > auth && c[-1] >= '0' && c[-1] <= '9')
+		c--;
+	if (!(c > auth && c < end && c[-1] == ':')) {
+		if (sl == 4 && strncasecmp(spec, "http", 4) == 0)
+			port = ":80";
+		else if (sl == 5 && strncasecmp(spec, "https", 5) == 0)
+			port = ":443";
+	}
+	if (al == 0 || al > 300 || (port == NULL && c == auth + al))
+		snprintf(err, n, "%s: a URL where %s is expected (proxy "
+		    "mode, --proxy, is the one that takes URLs)", spec, want);
+	else
+		snprintf(err, n, "%s: a URL where %s is expected, such as "
+		    "%.*s%s (proxy mode, --proxy, is the one that takes URLs)",
+		    spec, want, (int)al, auth, port != NULL ? port : "");
+	return -1;
+}
+
 int
 addr_parse(const char *spec, enum addr_use use, struct addr *a, char *err,
     size_t errlen)
 {
-	const char *colon, *port;
+	const char *colon, *port, *sep;
 	size_t hl;
 
 	memset(a, 0, sizeof(*a));
+	if ((sep = strstr(spec, "://")) != NULL && sep > spec &&
+	    strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789+-.") == (size_t)(sep - spec))
+		return url_err(spec, sep, use, err, errlen);
 	if (strncmp(spec, "unix:", 5) == 0) {
 		if (spec[5] == '\0')
 			return set_err(err, errlen, "%s: empty socket path",
@@ -79,6 +132,15 @@ addr_parse(const char *spec, enum addr_use use, struct addr *a, char *err,
 			    spec);
 		memcpy(a->host, spec, hl);
 		port = colon + 1;
+	} else if (is_hostlike(spec)) {
+		/* A host alone: the port was left out. */
+		if (strlen(spec) > 255)
+			return set_err(err, errlen, "%s: host name too long",
+			    spec);
+		snprintf(err, errlen, "%s: :PORT is missing (%s, such as "
+		    "%s:%s)", spec, use == ADDR_TARGET ? "HOST:PORT" :
+		    "[ADDR:]PORT", spec, use == ADDR_TARGET ? "80" : "8080");
+		return -1;
 	} else
 		port = spec;
 	if (port_parse(port, a->port, sizeof(a->port)) == -1)

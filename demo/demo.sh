@@ -13,7 +13,7 @@ for t in tcpmon-demo-soapd tcpmon-relay tcpmon-tap; do
 	fi
 done
 if ! command -v curl > /dev/null; then
-	echo "demo: curl is needed (make deps installs it)" >&2
+	echo "demo: curl is needed (make deps-demo installs it)" >&2
 	exit 1
 fi
 

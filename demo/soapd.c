@@ -1,13 +1,13 @@
 /* soapd.c - tcpmon-demo-soapd: a small SOAP 1.1/1.2 endpoint over HTTP/1.1,
- * the real backend that `make demo` and the tests put behind the relay. */
+ * the real backend that `make demo` and the tests put behind the relay.
+ * One epoll loop (common/loop.c) serves every connection at once. */
+#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include "loop.h"
 #include "net.h"
 #include "util.h"
 
@@ -33,41 +34,33 @@
 #define REQ_MS		10000	/* from a request's first byte to its last */
 #define SEND_MS		10000	/* to write one response */
 #define DRAIN_MS	2000	/* reading what is left before an error close */
+#define SWEEP_MS	200	/* how often the deadlines above are checked */
+#define MAX_CONNS	256	/* more wait in the listen queue */
 
 #define NS_SOAP11	"http://schemas.xmlsoap.org/soap/envelope/"
 #define NS_SOAP12	"http://www.w3.org/2003/05/soap-envelope"
 #define NS_DEMO		"urn:tcpmon:demo"
 #define CT_SOAP11	"text/xml; charset=utf-8"
 #define CT_SOAP12	"application/soap+xml; charset=utf-8"
+#define CT_TEXT		"text/plain; charset=utf-8"
 
 #define ABOUT \
 	PROG ": a SOAP 1.1 and 1.2 demo endpoint.\n" \
-	"POST a SOAP envelope to any path.  Operations, namespace " \
-	NS_DEMO ":\n" \
+	"POST a SOAP envelope to any path; GET ?wsdl for its WSDL.\n" \
+	"Operations, namespace " NS_DEMO ":\n" \
 	"  Add(a, b)   -> AddResponse/result   (64-bit integers)\n" \
 	"  Echo(text)  -> EchoResponse/text\n"
-
-/* Outcomes of waiting, reading and writing. */
-enum io { IO_OK, IO_EOF, IO_TIMEOUT, IO_ERR, IO_QUIT, IO_LONG };
 
 struct opts {
 	const char	*listen;
 };
 
-/*
- * One client connection.  in[] holds bytes read but not used yet: the rest
- * of the current request or, when the client pipelines, the next one.  Its
- * size is the header cap, so that one header line always fits.
- */
-struct conn {
-	int		 fd;
-	char		 in[HDR_MAX];
-	size_t		 pos, end;
-};
-
 struct req {
 	char		 method[16];
-	char		 target[256];	/* only "/" is told apart */
+	char		 target[256];	/* "/" and "PATH?wsdl" are told apart */
+	int		 target_cut;	/* longer than target[] */
+	char		 host[256];	/* the Host header, for the WSDL */
+	int		 host_cut;
 	int		 minor;		/* HTTP/1.minor */
 	int		 keepalive;
 	int		 chunked;
@@ -78,6 +71,54 @@ struct req {
 	size_t		 hdrbytes;	/* counted against HDR_MAX */
 	char		*body;
 	size_t		 blen, bcap;
+};
+
+/* Header state that only matters while reading the header block. */
+struct hdrs {
+	int	 host;
+	int	 conn_close, conn_keepalive;
+	int	 te, te_other;
+	int	 expect_other;
+};
+
+/* Where a request is in its reading, which goes on as bytes come. */
+enum rstate { RS_HEAD, RS_BODY, RS_CSIZE, RS_CDATA, RS_CCRLF, RS_TRAILER };
+
+/* What a connection does: reads a request (or waits for one), sends an
+ * answer without reading, or reads and drops before an error close. */
+enum cstate { ST_READ, ST_SEND, ST_DRAIN };
+
+/* What follows a sent answer. */
+enum after { AFTER_KEEP, AFTER_CLOSE, AFTER_LINGER };
+
+/* parse_step's results besides an HTTP status to answer with. */
+#define R_DONE		0	/* a whole request is in req */
+#define R_MORE		1	/* needs more bytes */
+#define R_LONG		2	/* a line over its cap */
+
+/*
+ * One client connection.  in[] holds bytes read but not used yet: the rest
+ * of the current request or, when the client pipelines, the next one.  Its
+ * size is the header cap, so that one header line always fits.  out holds
+ * what is still to be written: a 100 Continue, then the answer.
+ */
+struct conn {
+	int		 fd;
+	struct conn	*prev, *next;
+	enum cstate	 st;
+	enum after	 after;
+	int64_t		 deadline;	/* monotonic ms: see the sweep */
+	int		 idle;		/* between requests: no byte of one yet */
+	char		 in[HDR_MAX];
+	size_t		 pos, end;
+	enum rstate	 rs;
+	int		 first;		/* the request line is next */
+	struct req	 r;
+	struct hdrs	 h;
+	uint64_t	 left;		/* body or chunk bytes still to come */
+	size_t		 dropped;	/* by the drain */
+	char		*out;
+	size_t		 olen, opos;
 };
 
 enum fault { FAULT_NONE, FAULT_CLIENT, FAULT_SERVER, FAULT_VERSION,
@@ -93,33 +134,38 @@ struct answer {
 	xmlChar		*value;
 };
 
-static volatile sig_atomic_t quit;
-/* The signal mask while waiting: SIGINT and SIGTERM are blocked at all
- * other times, so a signal lands in ppoll and can never be lost between
- * a check of `quit` and a blocking call. */
-static sigset_t waitmask;
-
-static struct conn conn;	/* one connection at a time */
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
+/* The server: its loop, listener and connections. */
+static struct {
+	struct loop	*loop;
+	int		 lfd;
+	int		 paused;	/* the listener is out of the loop */
+	struct conn	*conns;
+	int		 nconns;
+} srv;
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: %s [-l [ADDR:]PORT]\n", PROG);
+	fprintf(f, "usage: %s [-l [ADDR:]PORT]\n"
+	    "       %s --version | --help\n", PROG, PROG);
+	if (f != stdout)
+		return;
+	fprintf(f, "\n"
+	    "  -l, --listen [ADDR:]PORT  listen there (default 0: a free "
+	    "port)\n"
+	    "      --version             print the version and exit\n"
+	    "  -h, --help                print this help and exit\n"
+	    "\n%s\nSee tcpmon-demo-soapd(1).\n", ABOUT);
 }
 
 static void
 parse_opts(int argc, char *argv[], struct opts *o)
 {
+	enum { OPT_VERSION = 256 };
 	static const struct option longopts[] = {
 		{ "help",	no_argument,		NULL,	'h' },
 		{ "listen",	required_argument,	NULL,	'l' },
+		{ "version",	no_argument,		NULL,	OPT_VERSION },
 		{ NULL,		0,			NULL,	0 }
 	};
 	int ch;
@@ -135,6 +181,9 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		case 'l':
 			o->listen = optarg;
 			break;
+		case OPT_VERSION:
+			printf("%s %s\n", PROG, TCPMON_VERSION);
+			exit(TM_EXIT_OK);
 		case ':':
 			warnx("%s: needs an argument", argv[optind - 1]);
 			usage(stderr);
@@ -153,196 +202,6 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		usage(stderr);
 		exit(TM_EXIT_USAGE);
 	}
-}
-
-/* --- waiting, reading and writing with deadlines ------------------- */
-
-/* Waits for events on fd until deadline (monotonic ms; -1: none). */
-static enum io
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd;
-	struct timespec ts, *tsp = NULL;
-	int64_t left;
-
-	for (;;) {
-		if (quit)
-			return IO_QUIT;
-		if (deadline >= 0) {
-			if ((left = deadline - tm_mono_ms()) <= 0)
-				return IO_TIMEOUT;
-			ts.tv_sec = (time_t)(left / 1000);
-			ts.tv_nsec = (long)(left % 1000) * 1000000;
-			tsp = &ts;
-		}
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		switch (ppoll(&pfd, 1, tsp, &waitmask)) {
-		case -1:
-			if (errno != EINTR)
-				return IO_ERR;
-			break;
-		case 0:
-			break;
-		default:
-			/* Errors and hang-ups surface in the next read or
-			 * write, with their errno. */
-			return IO_OK;
-		}
-	}
-}
-
-/* Reads more into c->in, after moving what is unread to its start. */
-static enum io
-fill(struct conn *c, int64_t deadline)
-{
-	ssize_t n;
-	enum io rc;
-
-	if (c->pos > 0) {
-		memmove(c->in, c->in + c->pos, c->end - c->pos);
-		c->end -= c->pos;
-		c->pos = 0;
-	}
-	if (c->end == sizeof(c->in))
-		return IO_LONG;
-	for (;;) {
-		n = recv(c->fd, c->in + c->end, sizeof(c->in) - c->end, 0);
-		if (n > 0) {
-			c->end += (size_t)n;
-			return IO_OK;
-		}
-		if (n == 0)
-			return IO_EOF;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return IO_ERR;
-		if ((rc = wait_fd(c->fd, POLLIN, deadline)) != IO_OK)
-			return rc;
-	}
-}
-
-/*
- * Returns the next line, at most max bytes with its end, NUL-terminated
- * and without its CRLF (or bare LF); *raw is the length as received.  The
- * line lives in c->in until the next read.
- */
-static enum io
-get_line(struct conn *c, int64_t deadline, size_t max, char **line,
-    size_t *len, size_t *raw)
-{
-	char *s, *nl;
-	size_t n;
-	enum io rc;
-
-	for (;;) {
-		s = c->in + c->pos;
-		if ((nl = memchr(s, '\n', c->end - c->pos)) != NULL) {
-			n = (size_t)(nl - s) + 1;
-			if (n > max)
-				return IO_LONG;
-			c->pos += n;
-			*raw = n;
-			n--;
-			if (n > 0 && s[n - 1] == '\r')
-				n--;
-			s[n] = '\0';
-			*line = s;
-			*len = n;
-			return IO_OK;
-		}
-		if (c->end - c->pos >= max)
-			return IO_LONG;
-		if ((rc = fill(c, deadline)) != IO_OK)
-			return rc;
-	}
-}
-
-static enum io
-get_bytes(struct conn *c, int64_t deadline, char *dst, size_t n)
-{
-	size_t k;
-	enum io rc;
-
-	while (n > 0) {
-		if (c->pos == c->end) {
-			c->pos = c->end = 0;
-			if ((rc = fill(c, deadline)) != IO_OK)
-				return rc;
-		}
-		k = c->end - c->pos < n ? c->end - c->pos : n;
-		memcpy(dst, c->in + c->pos, k);
-		c->pos += k;
-		dst += k;
-		n -= k;
-	}
-	return IO_OK;
-}
-
-/* Writes all of iov; one sendmsg for the head and body avoids a Nagle
- * stall between two small writes. */
-static enum io
-send_iov(struct conn *c, struct iovec *iov, int n)
-{
-	struct msghdr m;
-	int64_t deadline = tm_mono_ms() + SEND_MS;
-	ssize_t w;
-	enum io rc;
-
-	while (n > 0) {
-		if (iov->iov_len == 0) {
-			iov++;
-			n--;
-			continue;
-		}
-		memset(&m, 0, sizeof(m));
-		m.msg_iov = iov;
-		m.msg_iovlen = (size_t)n;
-		if ((w = sendmsg(c->fd, &m, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return IO_ERR;
-			if ((rc = wait_fd(c->fd, POLLOUT, deadline)) != IO_OK)
-				return rc;
-			continue;
-		}
-		while (w > 0) {
-			if ((size_t)w >= iov->iov_len) {
-				w -= (ssize_t)iov->iov_len;
-				iov++;
-				n--;
-			} else {
-				iov->iov_base = (char *)iov->iov_base + w;
-				iov->iov_len -= (size_t)w;
-				w = 0;
-			}
-		}
-	}
-	return IO_OK;
-}
-
-/*
- * Closes after an error answer.  The client may still be sending a body we
- * refused; closing with unread data makes the kernel send an RST, which can
- * destroy the answer before the client reads it.  So: half-close, read and
- * drop for a moment, then close.
- */
-static void
-close_lingering(struct conn *c)
-{
-	int64_t deadline = tm_mono_ms() + DRAIN_MS;
-	size_t dropped = 0;
-
-	shutdown(c->fd, SHUT_WR);
-	c->pos = c->end = 0;
-	while (dropped < BODY_MAX && fill(c, deadline) == IO_OK) {
-		dropped += c->end;
-		c->pos = c->end = 0;
-	}
-	close(c->fd);
 }
 
 /* --- HTTP ----------------------------------------------------------- */
@@ -384,44 +243,6 @@ http_date(char *buf, size_t n)
  * extra, more header lines or "".  A HEAD answer has the length of the
  * body it does not carry.
  */
-static enum io
-respond(struct conn *c, int status, const char *ctype, const void *body,
-    size_t blen, int head, const char *conn_hdr, const char *extra)
-{
-	char hdr[512], date[64];
-	struct iovec iov[2];
-	int n;
-
-	http_date(date, sizeof(date));
-	n = snprintf(hdr, sizeof(hdr),
-	    "HTTP/1.1 %d %s\r\n"
-	    "Date: %s\r\n"
-	    "Server: " PROG "/" TCPMON_VERSION "\r\n"
-	    "Content-Type: %s\r\n"
-	    "Content-Length: %zu\r\n"
-	    "%s%s\r\n",
-	    status, reason(status), date, ctype, blen, extra, conn_hdr);
-	if (n < 0 || (size_t)n >= sizeof(hdr))
-		return IO_ERR;
-	iov[0].iov_base = hdr;
-	iov[0].iov_len = (size_t)n;
-	iov[1].iov_base = (void *)(uintptr_t)body;
-	iov[1].iov_len = head ? 0 : blen;
-	return send_iov(c, iov, 2);
-}
-
-/* An error answer after which the connection closes. */
-static void
-respond_error(struct conn *c, int status)
-{
-	char body[64];
-	int n;
-
-	n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
-	respond(c, status, "text/plain; charset=utf-8", body, (size_t)n, 0,
-	    "Connection: close\r\n", "");
-	close_lingering(c);
-}
 
 static int
 is_tchar(int ch)
@@ -468,6 +289,7 @@ parse_request_line(char *line, size_t len, struct req *r)
 	*sp1 = *sp2 = '\0';
 	copy_cut(r->method, sizeof(r->method), line);
 	copy_cut(r->target, sizeof(r->target), sp1 + 1);
+	r->target_cut = strlen(sp1 + 1) >= sizeof(r->target);
 	ver = sp2 + 1;
 	if (strncmp(ver, "HTTP/", 5) != 0 || ver[5] < '0' || ver[5] > '9' ||
 	    ver[6] != '.' || ver[7] < '0' || ver[7] > '9' || ver[8] != '\0')
@@ -514,14 +336,6 @@ list_has(const char *v, const char *tok)
 	return 0;
 }
 
-/* Header state that only matters while reading the header block. */
-struct hdrs {
-	int	 host;
-	int	 conn_close, conn_keepalive;
-	int	 te, te_other;
-	int	 expect_other;
-};
-
 static int
 parse_header(char *line, size_t len, struct req *r, struct hdrs *h)
 {
@@ -562,6 +376,8 @@ parse_header(char *line, size_t len, struct req *r, struct hdrs *h)
 	} else if (strcasecmp(line, "host") == 0) {
 		if (h->host++)
 			return 400;
+		copy_cut(r->host, sizeof(r->host), v);
+		r->host_cut = strlen(v) >= sizeof(r->host);
 	} else if (strcasecmp(line, "content-type") == 0) {
 		copy_cut(r->ctype, sizeof(r->ctype), v);
 	} else if (strcasecmp(line, "expect") == 0) {
@@ -593,13 +409,6 @@ body_grow(struct req *r, size_t need)
 	return 0;
 }
 
-/* What a failed read inside a request becomes: a 408 on a timeout, or a
- * close without an answer (the peer left, or we are told to stop). */
-static int
-io_fail(enum io rc)
-{
-	return rc == IO_TIMEOUT ? 408 : -1;
-}
 
 static int
 hexval(int ch)
@@ -613,140 +422,6 @@ hexval(int ch)
 	return -1;
 }
 
-static int
-read_chunked(struct conn *c, struct req *r, int64_t deadline)
-{
-	char *line, *p;
-	size_t len, raw;
-	uint64_t size;
-	enum io rc;
-	int d;
-
-	for (;;) {
-		rc = get_line(c, deadline, CHUNK_LINE_MAX, &line, &len, &raw);
-		if (rc == IO_LONG)
-			return 400;
-		if (rc != IO_OK)
-			return io_fail(rc);
-		size = 0;
-		for (p = line; (d = hexval((unsigned char)*p)) != -1; p++)
-			if ((size = size * 16 + (uint64_t)d) > BODY_MAX)
-				return 413;
-		if (p == line)
-			return 400;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '\0' && *p != ';')	/* chunk extensions: ignored */
-			return 400;
-		if (size == 0)
-			break;
-		if (size > BODY_MAX - r->blen)
-			return 413;
-		if (body_grow(r, r->blen + size) == -1)
-			return 500;
-		if ((rc = get_bytes(c, deadline, r->body + r->blen,
-		    (size_t)size)) != IO_OK)
-			return io_fail(rc);
-		r->blen += size;
-		rc = get_line(c, deadline, 2, &line, &len, &raw);
-		if (rc == IO_LONG || (rc == IO_OK && len != 0))
-			return 400;
-		if (rc != IO_OK)
-			return io_fail(rc);
-	}
-	/* Trailer fields: read against the header cap, and dropped. */
-	for (;;) {
-		rc = get_line(c, deadline, HDR_MAX - r->hdrbytes, &line, &len,
-		    &raw);
-		if (rc == IO_LONG)
-			return 431;
-		if (rc != IO_OK)
-			return io_fail(rc);
-		r->hdrbytes += raw;
-		if (len == 0)
-			return 0;
-	}
-}
-
-/*
- * Reads one request with its body.  Returns 0, an HTTP status to answer
- * with before closing, or -1 to close without a word.
- */
-static int
-read_request(struct conn *c, struct req *r)
-{
-	struct hdrs h;
-	char *line;
-	size_t len, raw;
-	int64_t deadline;
-	int status, first = 1;
-	enum io rc;
-
-	memset(&h, 0, sizeof(h));
-	/* A kept-alive connection may stay silent for IDLE_MS; once a
-	 * request begins, all of it must come within REQ_MS, so that a
-	 * client trickling bytes cannot hold the server. */
-	if (c->pos == c->end) {
-		c->pos = c->end = 0;
-		if (fill(c, tm_mono_ms() + IDLE_MS) != IO_OK)
-			return -1;
-	}
-	deadline = tm_mono_ms() + REQ_MS;
-	for (;;) {
-		rc = get_line(c, deadline, HDR_MAX - r->hdrbytes, &line, &len,
-		    &raw);
-		if (rc == IO_LONG)
-			return 431;
-		if (rc != IO_OK)
-			return io_fail(rc);
-		r->hdrbytes += raw;
-		if (first) {
-			if (len == 0)	/* RFC 9112: skip CRLFs before it */
-				continue;
-			if ((status = parse_request_line(line, len, r)) != 0)
-				return status;
-			first = 0;
-			continue;
-		}
-		if (len == 0)
-			break;
-		if ((status = parse_header(line, len, r, &h)) != 0)
-			return status;
-	}
-	if (r->minor >= 1 && h.host != 1)
-		return 400;
-	if (r->minor >= 1)
-		r->keepalive = !h.conn_close;
-	else
-		r->keepalive = h.conn_keepalive && !h.conn_close;
-	if (h.te_other)
-		return 501;
-	/* Both framings at once is how requests get smuggled: the chunked
-	 * one wins and the connection ends after the answer. */
-	if (h.te && r->has_len)
-		r->keepalive = 0;
-	if (h.expect_other)
-		return 417;
-	if (r->expect_continue && r->minor >= 1 &&
-	    (r->chunked || r->clen > 0)) {
-		static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		struct iovec iov = { cont, sizeof(cont) - 1 };
-
-		if (send_iov(c, &iov, 1) != IO_OK)
-			return -1;
-	}
-	if (r->chunked)
-		return read_chunked(c, r, deadline);
-	if (r->clen > 0) {
-		if (body_grow(r, (size_t)r->clen) == -1)
-			return 500;
-		if ((rc = get_bytes(c, deadline, r->body, (size_t)r->clen)) !=
-		    IO_OK)
-			return io_fail(rc);
-		r->blen = (size_t)r->clen;
-	}
-	return 0;
-}
 
 /* --- SOAP ----------------------------------------------------------- */
 
@@ -1146,81 +821,735 @@ out:
 	return rc;
 }
 
-/* --- serving -------------------------------------------------------- */
 
-static const char *
-conn_header(const struct req *r)
+/* --- the WSDL ------------------------------------------------------- */
+
+/*
+ * Document/literal, as zeep, SoapUI and wsimport expect; elements
+ * qualified, as the answers' are.  %1$s is the endpoint, in both the
+ * SOAP 1.1 and the SOAP 1.2 port.
+ */
+static const char wsdl_fmt[] =
+"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+"<wsdl:definitions name=\"TcpmonDemo\" targetNamespace=\"" NS_DEMO "\"\n"
+"    xmlns:wsdl=\"http://schemas.xmlsoap.org/wsdl/\"\n"
+"    xmlns:soap=\"http://schemas.xmlsoap.org/wsdl/soap/\"\n"
+"    xmlns:soap12=\"http://schemas.xmlsoap.org/wsdl/soap12/\"\n"
+"    xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"\n"
+"    xmlns:d=\"" NS_DEMO "\">\n"
+"  <wsdl:documentation>" PROG ": Add and Echo, SOAP 1.1 and 1.2.</wsdl:documentation>\n"
+"  <wsdl:types>\n"
+"    <xsd:schema targetNamespace=\"" NS_DEMO "\" elementFormDefault=\"qualified\">\n"
+"      <xsd:element name=\"Add\"><xsd:complexType><xsd:sequence>\n"
+"        <xsd:element name=\"a\" type=\"xsd:long\"/>\n"
+"        <xsd:element name=\"b\" type=\"xsd:long\"/>\n"
+"      </xsd:sequence></xsd:complexType></xsd:element>\n"
+"      <xsd:element name=\"AddResponse\"><xsd:complexType><xsd:sequence>\n"
+"        <xsd:element name=\"result\" type=\"xsd:long\"/>\n"
+"      </xsd:sequence></xsd:complexType></xsd:element>\n"
+"      <xsd:element name=\"Echo\"><xsd:complexType><xsd:sequence>\n"
+"        <xsd:element name=\"text\" type=\"xsd:string\"/>\n"
+"      </xsd:sequence></xsd:complexType></xsd:element>\n"
+"      <xsd:element name=\"EchoResponse\"><xsd:complexType><xsd:sequence>\n"
+"        <xsd:element name=\"text\" type=\"xsd:string\"/>\n"
+"      </xsd:sequence></xsd:complexType></xsd:element>\n"
+"    </xsd:schema>\n"
+"  </wsdl:types>\n"
+"  <wsdl:message name=\"AddInput\"><wsdl:part name=\"parameters\" element=\"d:Add\"/></wsdl:message>\n"
+"  <wsdl:message name=\"AddOutput\"><wsdl:part name=\"parameters\" element=\"d:AddResponse\"/></wsdl:message>\n"
+"  <wsdl:message name=\"EchoInput\"><wsdl:part name=\"parameters\" element=\"d:Echo\"/></wsdl:message>\n"
+"  <wsdl:message name=\"EchoOutput\"><wsdl:part name=\"parameters\" element=\"d:EchoResponse\"/></wsdl:message>\n"
+"  <wsdl:portType name=\"Demo\">\n"
+"    <wsdl:operation name=\"Add\"><wsdl:input message=\"d:AddInput\"/><wsdl:output message=\"d:AddOutput\"/></wsdl:operation>\n"
+"    <wsdl:operation name=\"Echo\"><wsdl:input message=\"d:EchoInput\"/><wsdl:output message=\"d:EchoOutput\"/></wsdl:operation>\n"
+"  </wsdl:portType>\n"
+"  <wsdl:binding name=\"DemoSoap11\" type=\"d:Demo\">\n"
+"    <soap:binding style=\"document\" transport=\"http://schemas.xmlsoap.org/soap/http\"/>\n"
+"    <wsdl:operation name=\"Add\"><soap:operation soapAction=\"" NS_DEMO "#Add\"/>\n"
+"      <wsdl:input><soap:body use=\"literal\"/></wsdl:input><wsdl:output><soap:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
+"    <wsdl:operation name=\"Echo\"><soap:operation soapAction=\"" NS_DEMO "#Echo\"/>\n"
+"      <wsdl:input><soap:body use=\"literal\"/></wsdl:input><wsdl:output><soap:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
+"  </wsdl:binding>\n"
+"  <wsdl:binding name=\"DemoSoap12\" type=\"d:Demo\">\n"
+"    <soap12:binding style=\"document\" transport=\"http://schemas.xmlsoap.org/soap/http\"/>\n"
+"    <wsdl:operation name=\"Add\"><soap12:operation soapAction=\"" NS_DEMO "#Add\"/>\n"
+"      <wsdl:input><soap12:body use=\"literal\"/></wsdl:input><wsdl:output><soap12:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
+"    <wsdl:operation name=\"Echo\"><soap12:operation soapAction=\"" NS_DEMO "#Echo\"/>\n"
+"      <wsdl:input><soap12:body use=\"literal\"/></wsdl:input><wsdl:output><soap12:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
+"  </wsdl:binding>\n"
+"  <wsdl:service name=\"DemoService\">\n"
+"    <wsdl:port name=\"DemoSoap11\" binding=\"d:DemoSoap11\"><soap:address location=\"%1$s\"/></wsdl:port>\n"
+"    <wsdl:port name=\"DemoSoap12\" binding=\"d:DemoSoap12\"><soap12:address location=\"%1$s\"/></wsdl:port>\n"
+"  </wsdl:service>\n"
+"</wsdl:definitions>\n";
+
+/* Appends s to dst (of size n, holding a string) escaped for an XML
+ * attribute; -1 when it does not fit. */
+static int
+xml_attr_cat(char *dst, size_t n, const char *s)
 {
-	if (!r->keepalive)
-		return "Connection: close\r\n";
-	return r->minor == 0 ? "Connection: keep-alive\r\n" : "";
+	size_t k = strlen(dst);
+	const char *e;
+	size_t el;
+
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': e = "&amp;"; break;
+		case '<': e = "&lt;"; break;
+		case '>': e = "&gt;"; break;
+		case '"': e = "&quot;"; break;
+		case '\'': e = "&apos;"; break;
+		default: e = NULL; break;
+		}
+		el = e != NULL ? strlen(e) : 1;
+		if (k + el >= n)
+			return -1;
+		if (e != NULL)
+			memcpy(dst + k, e, el);
+		else
+			dst[k] = *s;
+		k += el;
+	}
+	dst[k] = '\0';
+	return 0;
 }
 
-/* Answers one whole request. */
-static enum io
-handle(struct conn *c, struct req *r)
+/* Visible ASCII only: what may go into a URL in the WSDL as it is. */
+static int
+is_visible(const char *s)
 {
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * The WSDL, its endpoint the address the request came in on: the Host
+ * header (what the client asked for, so a client reading through a relay
+ * calls the relay only when its Host names it), or else this socket's own
+ * address.  The path is the request's, without its query.
+ */
+static char *
+wsdl_doc(const struct conn *c, size_t *len)
+{
+	char host[sizeof(c->r.host) + ADDR_TEXT], path[sizeof(c->r.target)];
+	char loc[4 * 1024];
+	char *doc, *q;
+	int n;
+
+	if (c->r.host[0] != '\0' && !c->r.host_cut && is_visible(c->r.host))
+		snprintf(host, sizeof(host), "%s", c->r.host);
+	else
+		addr_fmt_local(c->fd, host, sizeof(host));
+	snprintf(path, sizeof(path), "%s", c->r.target);
+	if ((q = strchr(path, '?')) != NULL)
+		*q = '\0';
+	if (path[0] != '/' || !is_visible(path))
+		snprintf(path, sizeof(path), "/");
+	snprintf(loc, sizeof(loc), "http://");
+	if (xml_attr_cat(loc, sizeof(loc), host) == -1 ||
+	    xml_attr_cat(loc, sizeof(loc), path) == -1)
+		return NULL;
+	if ((n = snprintf(NULL, 0, wsdl_fmt, loc)) < 0 ||
+	    (doc = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	snprintf(doc, (size_t)n + 1, wsdl_fmt, loc);
+	*len = (size_t)n;
+	return doc;
+}
+
+/* Is the target PATH?wsdl (any case), the WSDL's usual address? */
+static int
+wants_wsdl(const struct req *r)
+{
+	const char *q;
+
+	return !r->target_cut && (q = strchr(r->target, '?')) != NULL &&
+	    strcasecmp(q + 1, "wsdl") == 0;
+}
+
+/* --- connections ---------------------------------------------------- */
+
+static void
+conn_close(struct conn *c)
+{
+	loop_del(srv.loop, c->fd);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv.conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c->r.body);
+	free(c->out);
+	free(c);
+	srv.nconns--;
+	if (srv.paused && srv.nconns < MAX_CONNS) {
+		loop_mod(srv.loop, srv.lfd, LOOP_READ);
+		srv.paused = 0;
+	}
+}
+
+/* Reads only while reading or draining; writes while output waits. */
+static void
+conn_events(struct conn *c)
+{
+	loop_mod(srv.loop, c->fd, (c->st != ST_SEND ? LOOP_READ : 0) |
+	    (c->opos < c->olen ? LOOP_WRITE : 0));
+}
+
+/* Ready for the next request (or the first). */
+static void
+conn_idle(struct conn *c)
+{
+	free(c->r.body);
+	memset(&c->r, 0, sizeof(c->r));
+	memset(&c->h, 0, sizeof(c->h));
+	c->st = ST_READ;
+	c->rs = RS_HEAD;
+	c->first = 1;
+	c->idle = 1;
+	c->deadline = tm_mono_ms() + IDLE_MS;
+	/* A kept-alive connection may stay silent for IDLE_MS; once a
+	 * request begins, all of it must come within REQ_MS, so that a
+	 * client trickling bytes cannot hold its connection. */
+	if (c->pos < c->end) {
+		c->idle = 0;
+		c->deadline = tm_mono_ms() + REQ_MS;
+	}
+}
+
+static int
+out_add(struct conn *c, const void *p, size_t n)
+{
+	char *o;
+
+	if (c->opos == c->olen)
+		c->opos = c->olen = 0;
+	if ((o = realloc(c->out, c->olen + n)) == NULL)
+		return -1;
+	memcpy(o + c->olen, p, n);
+	c->out = o;
+	c->olen += n;
+	return 0;
+}
+
+/* Writes what it can: 0 all written, 1 some waits, -1 the peer is gone. */
+static int
+out_flush(struct conn *c)
+{
+	ssize_t w;
+
+	while (c->opos < c->olen) {
+		w = send(c->fd, c->out + c->opos, c->olen - c->opos,
+		    MSG_NOSIGNAL);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 1;
+			return -1;
+		}
+		c->opos += (size_t)w;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->opos = c->olen = 0;
+	return 0;
+}
+
+/*
+ * Queues one response; what follows once it is written is `after`.  The
+ * head and body go out in one send, which avoids a Nagle stall between
+ * two small writes.  A HEAD answer has the length of the body it does not
+ * carry.
+ */
+static int
+respond(struct conn *c, int status, const char *ctype, const void *body,
+    size_t blen, int head, enum after after, const char *extra)
+{
+	char hdr[512], date[64];
+	const char *conn_hdr;
+	int n;
+
+	if (after != AFTER_KEEP)
+		conn_hdr = "Connection: close\r\n";
+	else
+		conn_hdr = c->r.minor == 0 ? "Connection: keep-alive\r\n" : "";
+	http_date(date, sizeof(date));
+	n = snprintf(hdr, sizeof(hdr),
+	    "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\n"
+	    "Server: " PROG "/" TCPMON_VERSION "\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s%s\r\n",
+	    status, reason(status), date, ctype, blen, extra, conn_hdr);
+	if (n < 0 || (size_t)n >= sizeof(hdr) ||
+	    out_add(c, hdr, (size_t)n) == -1 ||
+	    (!head && out_add(c, body, blen) == -1))
+		return -1;
+	c->st = ST_SEND;
+	c->after = after;
+	c->deadline = tm_mono_ms() + SEND_MS;
+	return 0;
+}
+
+/*
+ * An error answer after which the connection closes.  The client may
+ * still be sending a body we refused; closing with unread data makes the
+ * kernel send an RST, which can destroy the answer before the client reads
+ * it.  So: answer, half-close, read and drop for a moment (the drain),
+ * then close.
+ */
+static int
+respond_error(struct conn *c, int status)
+{
+	char body[64];
+	int n;
+
+	n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+	return respond(c, status, CT_TEXT, body, (size_t)n, 0, AFTER_LINGER,
+	    "");
+}
+
+/* --- reading a request as its bytes come ---------------------------- */
+
+/*
+ * Takes the next line from in[], at most max bytes with its end,
+ * NUL-terminated and without its CRLF (or bare LF); *raw is its length as
+ * received.  R_MORE while it has not all come, R_LONG when too long.
+ */
+static int
+take_line(struct conn *c, size_t max, char **line, size_t *len, size_t *raw)
+{
+	char *s, *nl;
+	size_t n;
+
+	s = c->in + c->pos;
+	if ((nl = memchr(s, '\n', c->end - c->pos)) == NULL)
+		return c->end - c->pos >= max ? R_LONG : R_MORE;
+	n = (size_t)(nl - s) + 1;
+	if (n > max)
+		return R_LONG;
+	c->pos += n;
+	*raw = n;
+	n--;
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	s[n] = '\0';
+	*line = s;
+	*len = n;
+	return R_DONE;
+}
+
+/* Moves body bytes from in[] to the body, up to c->left. */
+static void
+take_body(struct conn *c)
+{
+	size_t k = c->end - c->pos;
+
+	if (k > c->left)
+		k = (size_t)c->left;
+	memcpy(c->r.body + c->r.blen, c->in + c->pos, k);
+	c->r.blen += k;
+	c->pos += k;
+	c->left -= k;
+}
+
+/* The header block has ended: checks it and says how the body comes. */
+static int
+head_done(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct req *r = &c->r;
+	struct hdrs *h = &c->h;
+
+	if (r->minor >= 1 && h->host != 1)
+		return 400;
+	if (r->minor >= 1)
+		r->keepalive = !h->conn_close;
+	else
+		r->keepalive = h->conn_keepalive && !h->conn_close;
+	if (h->te_other)
+		return 501;
+	/* Both framings at once is how requests get smuggled: the chunked
+	 * one wins and the connection ends after the answer. */
+	if (h->te && r->has_len)
+		r->keepalive = 0;
+	if (h->expect_other)
+		return 417;
+	if (r->expect_continue && r->minor >= 1 &&
+	    (r->chunked || r->clen > 0) &&
+	    out_add(c, cont, sizeof(cont) - 1) == -1)
+		return 500;
+	if (r->chunked) {
+		c->rs = RS_CSIZE;
+		return R_MORE;
+	}
+	if (r->clen == 0)
+		return R_DONE;
+	if (body_grow(r, (size_t)r->clen) == -1)
+		return 500;
+	c->left = r->clen;
+	c->rs = RS_BODY;
+	return R_MORE;
+}
+
+/* A chunk-size line: hex digits, then extensions, which are ignored. */
+static int
+chunk_size(struct conn *c, const char *line)
+{
+	const char *p;
+	uint64_t size = 0;
+	int d;
+
+	for (p = line; (d = hexval((unsigned char)*p)) != -1; p++)
+		if ((size = size * 16 + (uint64_t)d) > BODY_MAX)
+			return 413;
+	if (p == line)
+		return 400;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '\0' && *p != ';')
+		return 400;
+	if (size == 0) {
+		c->rs = RS_TRAILER;
+		return R_MORE;
+	}
+	if (size > BODY_MAX - c->r.blen)
+		return 413;
+	if (body_grow(&c->r, c->r.blen + size) == -1)
+		return 500;
+	c->left = size;
+	c->rs = RS_CDATA;
+	return R_MORE;
+}
+
+/*
+ * Reads as much of the request as in[] holds.  Returns R_DONE when the
+ * whole request is in c->r, R_MORE when it needs more bytes, or an HTTP
+ * status to answer with before closing.
+ */
+static int
+parse_step(struct conn *c)
+{
+	struct req *r = &c->r;
+	char *line;
+	size_t len, raw;
+	int rc;
+
+	for (;;) {
+		switch (c->rs) {
+		case RS_HEAD:
+		case RS_TRAILER:
+			/* Trailer fields: read against the header cap, and
+			 * dropped. */
+			rc = take_line(c, HDR_MAX - r->hdrbytes, &line, &len,
+			    &raw);
+			if (rc != R_DONE)
+				return rc == R_LONG ? 431 : rc;
+			r->hdrbytes += raw;
+			if (c->rs == RS_TRAILER) {
+				if (len == 0)
+					return R_DONE;
+			} else if (c->first) {
+				if (len == 0)	/* RFC 9112: skip CRLFs before it */
+					continue;
+				if ((rc = parse_request_line(line, len, r)) != 0)
+					return rc;
+				c->first = 0;
+			} else if (len == 0) {
+				if ((rc = head_done(c)) != R_MORE)
+					return rc;
+			} else if ((rc = parse_header(line, len, r, &c->h)) != 0)
+				return rc;
+			break;
+		case RS_BODY:
+		case RS_CDATA:
+			take_body(c);
+			if (c->left > 0)
+				return R_MORE;
+			if (c->rs == RS_BODY)
+				return R_DONE;
+			c->rs = RS_CCRLF;
+			break;
+		case RS_CSIZE:
+			rc = take_line(c, CHUNK_LINE_MAX, &line, &len, &raw);
+			if (rc != R_DONE)
+				return rc == R_LONG ? 400 : rc;
+			if ((rc = chunk_size(c, line)) != R_MORE)
+				return rc;
+			break;
+		case RS_CCRLF:
+			rc = take_line(c, 2, &line, &len, &raw);
+			if (rc == R_LONG || (rc == R_DONE && len != 0))
+				return 400;
+			if (rc != R_DONE)
+				return rc;
+			c->rs = RS_CSIZE;
+			break;
+		}
+	}
+}
+
+/* --- answering ------------------------------------------------------ */
+
+/* Queues the answer to one whole request. */
+static int
+handle(struct conn *c)
+{
+	struct req *r = &c->r;
+	enum after after = r->keepalive ? AFTER_KEEP : AFTER_CLOSE;
 	struct answer a;
 	xmlChar *xml;
-	enum io rc;
-	int head, len;
+	char *doc;
+	size_t dlen;
+	int head, len, rc;
 
 	head = strcmp(r->method, "HEAD") == 0;
 	if (head || strcmp(r->method, "GET") == 0) {
+		if (wants_wsdl(r)) {
+			if ((doc = wsdl_doc(c, &dlen)) == NULL)
+				return respond(c, 500, CT_TEXT,
+				    "500 Internal Server Error\n", 26, head,
+				    after, "");
+			rc = respond(c, 200, CT_SOAP11, doc, dlen, head,
+			    after, "");
+			free(doc);
+			return rc;
+		}
 		if (strcmp(r->target, "/") == 0)
-			return respond(c, 200, "text/plain; charset=utf-8",
-			    ABOUT, sizeof(ABOUT) - 1, head, conn_header(r), "");
-		return respond(c, 404, "text/plain; charset=utf-8",
-		    "404 Not Found\n", 14, head, conn_header(r), "");
+			return respond(c, 200, CT_TEXT, ABOUT,
+			    sizeof(ABOUT) - 1, head, after, "");
+		return respond(c, 404, CT_TEXT, "404 Not Found\n", 14, head,
+		    after, "");
 	}
 	if (strcmp(r->method, "POST") != 0)
-		return respond(c, 405, "text/plain; charset=utf-8",
-		    "405 Method Not Allowed\n", 23, 0, conn_header(r),
-		    "Allow: GET, HEAD, POST\r\n");
+		return respond(c, 405, CT_TEXT, "405 Method Not Allowed\n", 23,
+		    0, after, "Allow: GET, HEAD, POST\r\n");
 	memset(&a, 0, sizeof(a));
 	soap_call(r, &a);
 	if (soap_render(&a, &xml, &len) == -1) {
 		xmlFree(a.value);
-		return respond(c, 500, "text/plain; charset=utf-8",
-		    "500 Internal Server Error\n", 26, 0, conn_header(r), "");
+		return respond(c, 500, CT_TEXT, "500 Internal Server Error\n",
+		    26, 0, after, "");
 	}
 	rc = respond(c, a.fault != FAULT_NONE ? 500 : 200,
-	    a.v12 ? CT_SOAP12 : CT_SOAP11, xml, (size_t)len, 0,
-	    conn_header(r), "");
+	    a.v12 ? CT_SOAP12 : CT_SOAP11, xml, (size_t)len, 0, after, "");
 	xmlFree(xml);
 	xmlFree(a.value);
 	return rc;
 }
 
 /*
- * Serves one connection to its end.  The server takes one connection at a
- * time: a demo backend behind a relay needs no more, and the deadlines
- * above keep a silent or slow client from holding it for long.
+ * Moves a connection on as far as it can go without waiting: writes what
+ * is queued, reads requests from in[] and answers them, one at a time (a
+ * pipelining client's next request waits until the answer before it is
+ * written).  Closes the connection when it is done with it.
  */
 static void
-serve(struct conn *c)
+drive(struct conn *c)
 {
-	struct req r;
-	int status;
+	int rc;
 
-	c->pos = c->end = 0;
 	for (;;) {
-		memset(&r, 0, sizeof(r));
-		if ((status = read_request(c, &r)) != 0) {
-			free(r.body);
-			if (status > 0)
-				respond_error(c, status);
-			else
-				close(c->fd);
+		if (c->opos < c->olen) {
+			if ((rc = out_flush(c)) == -1) {
+				conn_close(c);
+				return;
+			}
+			if (rc == 1 && c->st == ST_SEND)
+				break;
+		}
+		if (c->st == ST_SEND) {
+			if (c->after == AFTER_CLOSE) {
+				conn_close(c);
+				return;
+			}
+			if (c->after == AFTER_LINGER) {
+				shutdown(c->fd, SHUT_WR);
+				c->st = ST_DRAIN;
+				c->pos = c->end = 0;
+				c->dropped = 0;
+				c->deadline = tm_mono_ms() + DRAIN_MS;
+				break;
+			}
+			conn_idle(c);
+		}
+		if (c->st != ST_READ)
+			break;
+		if ((rc = parse_step(c)) == R_MORE)
+			break;
+		if (rc == R_DONE)
+			rc = handle(c);
+		else
+			rc = respond_error(c, rc);
+		if (rc == -1) {
+			conn_close(c);
 			return;
 		}
-		if (handle(c, &r) != IO_OK || !r.keepalive || quit) {
-			free(r.body);
-			close(c->fd);
-			return;
-		}
-		free(r.body);
 	}
+	conn_events(c);
+}
+
+/* Reads what has come.  Returns -1 when the connection was closed. */
+static int
+conn_read(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->pos > 0) {
+		memmove(c->in, c->in + c->pos, c->end - c->pos);
+		c->end -= c->pos;
+		c->pos = 0;
+	}
+	if (c->end == sizeof(c->in)) {
+		/* parse_step refuses a line this long before: not reached. */
+		conn_close(c);
+		return -1;
+	}
+	n = recv(c->fd, c->in + c->end, sizeof(c->in) - c->end, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		/* The peer left, between requests or inside one: no one to
+		 * answer. */
+		conn_close(c);
+		return -1;
+	}
+	if (c->st == ST_DRAIN) {
+		c->pos = c->end = 0;
+		if ((c->dropped += (size_t)n) >= BODY_MAX) {
+			conn_close(c);
+			return -1;
+		}
+		return 0;
+	}
+	c->end += (size_t)n;
+	if (c->idle) {
+		c->idle = 0;
+		c->deadline = tm_mono_ms() + REQ_MS;
+	}
+	return 0;
+}
+
+static void
+on_conn(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)l;
+	(void)fd;
+	if (c->st != ST_SEND && (ev & (LOOP_READ | LOOP_ERROR)) &&
+	    conn_read(c) == -1)
+		return;
+	if (c->st == ST_DRAIN)
+		return;
+	drive(c);
+}
+
+/* Every SWEEP_MS: deadlines.  A request not all come in time is a 408;
+ * silence between requests, a stalled answer or drain, a close. */
+static void
+on_sweep(struct loop *l, void *arg)
+{
+	struct conn *c, *next;
+	int64_t now = tm_mono_ms();
+
+	(void)l;
+	(void)arg;
+	for (c = srv.conns; c != NULL; c = next) {
+		next = c->next;
+		if (now < c->deadline)
+			continue;
+		if (c->st != ST_READ || c->idle) {
+			conn_close(c);
+			continue;
+		}
+		/* 408 with no reading meanwhile: what is queued goes first. */
+		if (respond_error(c, 408) == -1) {
+			conn_close(c);
+			continue;
+		}
+		drive(c);
+	}
+}
+
+static void
+on_resume(struct loop *l, void *arg)
+{
+	(void)arg;
+	if (srv.paused && srv.nconns < MAX_CONNS) {
+		loop_mod(l, srv.lfd, LOOP_READ);
+		srv.paused = 0;
+	}
+}
+
+static void
+on_accept(struct loop *l, int lfd, unsigned ev, void *arg)
+{
+	struct conn *c;
+	int fd;
+
+	(void)ev;
+	(void)arg;
+	while (srv.nconns < MAX_CONNS) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+			case ECONNABORTED:
+			case EPROTO:
+				return;
+			case EINTR:
+				continue;
+			default:
+				/* Out of descriptors or memory for now: pause
+				 * rather than spin on a listener that stays
+				 * readable. */
+				warn("accept");
+				loop_mod(l, lfd, 0);
+				srv.paused = 1;
+				loop_once(l, 100, on_resume, NULL);
+				return;
+			}
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			warn("accept");
+			close(fd);
+			return;
+		}
+		c->fd = fd;
+		if (loop_add(l, fd, LOOP_READ, on_conn, c) == -1) {
+			warn("accept");
+			close(fd);
+			free(c);
+			return;
+		}
+		if ((c->next = srv.conns) != NULL)
+			c->next->prev = c;
+		srv.conns = c;
+		srv.nconns++;
+		conn_idle(c);
+	}
+	/* Full: the rest wait in the listen queue until one closes. */
+	loop_mod(l, lfd, 0);
+	srv.paused = 1;
+}
+
+static void
+on_signal(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	(void)ev;
+	(void)arg;
+	if (read(fd, &si, sizeof(si)) > 0)
+		loop_stop(l);
 }
 
 int
@@ -1229,11 +1558,9 @@ main(int argc, char *argv[])
 	struct opts o;
 	struct addr a;
 	struct sockaddr_any sa;
-	struct sigaction sact;
-	struct timespec pause = { 0, 100 * 1000000 };
-	sigset_t block;
+	sigset_t mask;
 	char ebuf[512], where[ADDR_TEXT + 16];
-	int lfd, fd;
+	int sfd;
 
 	tm_setprogname(argv, PROG);
 	parse_opts(argc, argv, &o);
@@ -1248,60 +1575,37 @@ main(int argc, char *argv[])
 	LIBXML_TEST_VERSION
 	xmlSetStructuredErrorFunc(NULL, xml_quiet);
 
-	memset(&sact, 0, sizeof(sact));
-	sact.sa_handler = on_signal;
-	sigemptyset(&sact.sa_mask);
-	sigaction(SIGINT, &sact, NULL);
-	sigaction(SIGTERM, &sact, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &block, &waitmask) == -1)
+	/* SIGINT and SIGTERM come through the loop, as the relay's do. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
 		err(TM_EXIT_FAIL, "sigprocmask");
-	sigdelset(&waitmask, SIGINT);
-	sigdelset(&waitmask, SIGTERM);
+	if ((srv.loop = loop_new()) == NULL)
+		err(TM_EXIT_FAIL, "epoll");
+	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
+	    loop_add(srv.loop, sfd, LOOP_READ, on_signal, NULL) == -1)
+		err(TM_EXIT_FAIL, "signalfd");
+	if (loop_every(srv.loop, SWEEP_MS, on_sweep, NULL) == -1)
+		errx(TM_EXIT_FAIL, "no timer");
 
-	if ((lfd = sock_listen(&sa, 16)) == -1)
+	if ((srv.lfd = sock_listen(&sa, 128)) == -1)
 		err(TM_EXIT_FAIL, "listen %s", a.text);
+	if (loop_add(srv.loop, srv.lfd, LOOP_READ, on_accept, NULL) == -1)
+		err(TM_EXIT_FAIL, "epoll");
 	fprintf(stderr, "%s: listening on %s\n", PROG,
-	    addr_fmt_local(lfd, where, sizeof(where)));
+	    addr_fmt_local(srv.lfd, where, sizeof(where)));
 	fflush(stderr);
 
-	while (!quit) {
-		switch (wait_fd(lfd, POLLIN, -1)) {
-		case IO_OK:
-			break;
-		case IO_QUIT:
-			continue;
-		default:
-			err(TM_EXIT_FAIL, "poll");
-		}
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			switch (errno) {
-			case EAGAIN:
-			case EINTR:
-			case ECONNABORTED:
-			case EPROTO:
-				continue;
-			case EMFILE:
-			case ENFILE:
-			case ENOBUFS:
-			case ENOMEM:
-				/* Out of something for now: pause rather
-				 * than spin on a listener that stays
-				 * readable. */
-				warn("accept");
-				ppoll(NULL, 0, &pause, &waitmask);
-				continue;
-			default:
-				err(TM_EXIT_FAIL, "accept");
-			}
-		}
-		conn.fd = fd;
-		serve(&conn);
-	}
-	close(lfd);
+	if (loop_run(srv.loop) == -1)
+		err(TM_EXIT_FAIL, "epoll");
+	while (srv.conns != NULL)
+		conn_close(srv.conns);
+	loop_del(srv.loop, srv.lfd);
+	close(srv.lfd);
+	loop_del(srv.loop, sfd);
+	close(sfd);
+	loop_free(srv.loop);
 	xmlCleanupParser();
 	return TM_EXIT_OK;
 }

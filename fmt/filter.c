@@ -1006,6 +1006,16 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout, "usage: %s [-c | -i N] "
 	    "[-m SIZE] [FILE ...]\n", progname_k);
+	if (status == TM_EXIT_OK)
+		printf(
+		    "\n"
+		    "  -c, --compact             remove the white space between elements instead\n"
+		    "  -i, --indent N            indent by N spaces per level (0 to 16; default 2)\n"
+		    "  -m, --max-size SIZE       format messages up to SIZE (k, m suffixes)\n"
+		    "  -h, --help                print this help and exit\n"
+		    "      --version             print the version and exit\n"
+		    "\n"
+		    "See %s(1).\n", progname_k);
 	exit(status);
 }
 

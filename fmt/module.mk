@@ -9,7 +9,10 @@ tcpmon-fmt-json_SRCS := fmt/json.c fmt/jsonfmt.c $(FMT_FILTER)
 tcpmon-fmt-json_LIBS := -lz
 fmt_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 MAN += man/tcpmon-fmt-xml.1 man/tcpmon-fmt-json.1
-DEB_PACKAGES += libxml2-dev zlib1g-dev libxml2-utils jq nginx-light time python3
+DEB_BUILD += libxml2-dev zlib1g-dev
+DEB_TEST += libxml2-utils jq nginx-light time python3
+# bench/fmt.sh: xmllint --format for comparison, /usr/bin/time.
+DEB_BENCH += libxml2-utils time python3
 # libFuzzer targets of the formatting cores (tests/fuzz/).
 fuzz_xmlfmt_SRCS := fmt/xmlfmt.c fmt/fmtbuf.c fmt/mime.c
 fuzz_xmlfmt_CFLAGS := $(fmt_CFLAGS) -Ifmt

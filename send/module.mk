@@ -6,7 +6,9 @@ tcpmon-send_SRCS := send/send.c send/url.c send/request.c send/soap.c \
 tcpmon-send_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 send_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2) -Ifmt
 MAN += man/tcpmon-send.1
-DEB_PACKAGES += libxml2-dev nginx-light python3 python3-spyne curl
+DEB_BUILD += libxml2-dev
+DEB_TEST += nginx-light python3 python3-spyne curl
+DEB_BENCH += nginx curl python3
 # libFuzzer target of the answers' parsing (tests/fuzz/).
 fuzz_sendresp_SRCS := send/exchange.c
 fuzz_sendresp_CFLAGS := -Isend

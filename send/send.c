@@ -25,6 +25,36 @@ usage(int status)
 "       tcpmon-send --raw [-v] [--fix-length] [...] HOST:PORT FILE | -\n"
 "       tcpmon-send --replay CAPTURE --conn N [-v] [--pace] [--src TAG]\n"
 "                   [-t HOST:PORT] [...]\n");
+	if (status == TM_EXIT_OK)
+		printf(
+		    "\n"
+		    "  -c, --concurrency N       with -n: N connections at once\n"
+		    "  -n, --count N             send the request N times\n"
+		    "  -H, --header 'NAME: VALUE'  add or replace a header\n"
+		    "  -X, --method METHOD       use this method\n"
+		    "  -L, --location            follow redirects\n"
+		    "  -o, --output FILE         write the body of the answer alone to FILE\n"
+		    "  -v, --verbose             timings and the exchange on stderr\n"
+		    "      --soap-action ACTION  send SOAP 1.1 with this SOAPAction\n"
+		    "      --soap12              send SOAP 1.2\n"
+		    "      --no-check            send XML bodies without checking them\n"
+		    "      --no-fail             exit 0 for any complete answer, faults too\n"
+		    "      --pretty              show XML and JSON bodies formatted\n"
+		    "      --text                write text even into a pipe\n"
+		    "      --records             write records even to a terminal\n"
+		    "      --connect-timeout DUR give up connecting after DUR\n"
+		    "      --timeout DUR         give up on an exchange after DUR\n"
+		    "      --raw                 send a request file as it is, to HOST:PORT\n"
+		    "      --fix-length          with --raw: set Content-Length to the body's\n"
+		    "      --replay CAPTURE      send again what a recorded client sent\n"
+		    "      --conn N              with --replay: the connection to send\n"
+		    "      --pace                with --replay: keep the recorded pauses\n"
+		    "      --src TAG             with --replay: the relay of a merged capture\n"
+		    "  -t, --target HOST:PORT    with --replay: send there, not to the recorded one\n"
+		    "  -h, --help                print this help and exit\n"
+		    "      --version             print the version and exit\n"
+		    "\n"
+		    "See tcpmon-send(1).\n");
 	exit(status);
 }
 

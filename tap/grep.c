@@ -31,6 +31,13 @@ usage(int status)
 	    "                   [--header NAME[=PATTERN]] [-iv] "
 	    "[--max-hold SIZE] [FILE ...]\n"
 	    "       tcpmon-grep [-iv] PATTERN [FILE ...]\n");
+	if (status == TM_EXIT_OK)
+		printf("\n"
+		    SEL_HELP
+		    "  -h, --help                print this help and exit\n"
+		    "      --version             print the version and exit\n"
+		    "\n"
+		    "See tcpmon-grep(1).\n");
 	exit(status);
 }
 

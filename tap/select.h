@@ -24,6 +24,17 @@ enum {
 	SEL_OPT_MAX_HOLD
 };
 #define SEL_SHORTOPTS	"e:iv"
+/* One line of --help per option of SEL_LONGOPTS. */
+#define SEL_HELP \
+	"      --conn N[,M...]       connections with these numbers\n" \
+	"      --since TIME          connections with a record at or after TIME\n" \
+	"      --until TIME          connections with a record at or before TIME\n" \
+	"  -e, --regex PATTERN       connections whose payload matches PATTERN (PCRE2)\n" \
+	"      --header NAME[=PAT]   connections with an HTTP header NAME (matching PAT)\n" \
+	"  -i, --ignore-case         patterns ignore case\n" \
+	"  -v, --invert-match        the connections the other selectors do not select\n" \
+	"      --max-hold SIZE       hold at most SIZE of an undecided connection\n"
+
 #define SEL_LONGOPTS \
 	{ "conn",	required_argument, NULL, SEL_OPT_CONN },	\
 	{ "header",	required_argument, NULL, SEL_OPT_HEADER },	\

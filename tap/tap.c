@@ -57,6 +57,24 @@ usage(int status)
 	    "[--max-hold SIZE]\n"
 	    "                  [--at sent|delivered|all] [--attach PATH | "
 	    "FILE ...]\n");
+	if (status == TM_EXIT_OK)
+		printf(
+		    "\n"
+		    "      --list                one line per connection, a table\n"
+		    "      --json                JSON Lines: one object per record\n"
+		    "      --raw                 the exact payload of --conn N in direction --dir\n"
+		    "      --dir request|response  the direction of --raw\n"
+		    "      --layout stacked|side requests above responses, or side by side\n"
+		    "      --width N             the width of --layout side (default: the terminal)\n"
+		    "      --color auto|always|never  colors (auto: on a terminal)\n"
+		    "      --no-http             every record as it is, HTTP not taken apart\n"
+		    "      --at sent|delivered|all  which copy of a staged relay's records to show\n"
+		    "      --attach PATH         show a running relay's records live (its --tap)\n"
+		    SEL_HELP
+		    "  -h, --help                print this help and exit\n"
+		    "      --version             print the version and exit\n"
+		    "\n"
+		    "See tcpmon-tap(1).\n");
 	exit(status);
 }
 

@@ -26,7 +26,7 @@ bad() {
 
 @test "args: bad addresses" {
 	bad 2 "tcpmon-relay: -l 70000: bad port (0 to 65535)" -l 70000 -t 127.0.0.1:80
-	bad 2 "tcpmon-relay: -l x: bad port (0 to 65535)" -l x -t 127.0.0.1:80
+	bad 2 "tcpmon-relay: -l x: :PORT is missing ([ADDR:]PORT, such as x:8080)" -l x -t 127.0.0.1:80
 	bad 2 "tcpmon-relay: -l 1k: bad port (0 to 65535)" -l 1k -t 127.0.0.1:80
 	bad 2 "tcpmon-relay: -t 80: a target needs HOST:PORT" -l 0 -t 80
 	bad 2 "tcpmon-relay: -t 127.0.0.1:0: a target cannot be port 0" -l 0 -t 127.0.0.1:0
@@ -35,6 +35,21 @@ bad() {
 	bad 2 "tcpmon-relay: -l unix:: empty socket path" -l unix: -t 127.0.0.1:80
 	bad 2 "tcpmon-relay: -t unix:$(printf 'x%.0s' $(seq 120)): socket path too long" \
 	    -l 0 -t "unix:$(printf 'x%.0s' $(seq 120))"
+}
+
+@test "args: a URL or a host without its port gets the message that fits" {
+	bad 2 "tcpmon-relay: -t http://127.0.0.1:8080/ws: a URL where HOST:PORT is expected, such as 127.0.0.1:8080 (proxy mode, --proxy, is the one that takes URLs)" \
+	    -l 0 -t http://127.0.0.1:8080/ws
+	bad 2 "tcpmon-relay: -t https://ws.example.org/x: a URL where HOST:PORT is expected, such as ws.example.org:443 (proxy mode, --proxy, is the one that takes URLs)" \
+	    -l 0 -t https://ws.example.org/x
+	bad 2 "tcpmon-relay: -l http://127.0.0.1:8081: a URL where [ADDR:]PORT is expected, such as 127.0.0.1:8081 (proxy mode, --proxy, is the one that takes URLs)" \
+	    -l http://127.0.0.1:8081 -t 127.0.0.1:80
+	bad 2 "tcpmon-relay: -t ws.example.org: :PORT is missing (HOST:PORT, such as ws.example.org:80)" \
+	    -l 0 -t ws.example.org
+	bad 2 "tcpmon-relay: -t 10.0.0.5: :PORT is missing (HOST:PORT, such as 10.0.0.5:80)" \
+	    -l 0 -t 10.0.0.5
+	bad 2 "tcpmon-relay: --upstream-proxy http://127.0.0.1:3128: a URL where HOST:PORT is expected, such as 127.0.0.1:3128 (proxy mode, --proxy, is the one that takes URLs)" \
+	    --proxy -l 0 --upstream-proxy http://127.0.0.1:3128
 }
 
 @test "args: bad numbers, durations and paths" {
@@ -76,4 +91,8 @@ bad() {
 	assert_equal "$stderr" ""
 	run -0 "$(bin tcpmon-relay)" --version
 	assert_output --regexp '^tcpmon-relay [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "relay --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-relay relay/relay.c
 }

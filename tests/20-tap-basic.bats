@@ -72,3 +72,7 @@ capture_http() {
 	run -0 "$(bin tcpmon-tap)" "$T/u"
 	assert_output "[#7] future record, 3 bytes"
 }
+
+@test "tap --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-tap tap/tap.c tap/select.h
+}

@@ -153,3 +153,7 @@ while pos < len(d):
 	run -0 "$(bin tcpmon-grep)" --max-hold 4k -v -e needle "$T/big"
 	assert_line --partial "(selected)"
 }
+
+@test "grep --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-grep tap/grep.c tap/select.h
+}

@@ -198,6 +198,98 @@ fault12() {
 	assert_output 200
 }
 
+@test "soapd: an idle keep-alive connection does not hold up another client" {
+	bg hold python3 "$TESTS_DIR/soapd-hold.py" "$PORT"
+	wait_for "$T/hold.out" '^held$' || return 1
+	env11 '<d:Add xmlns:d="urn:tcpmon:demo"><a>2</a><b>3</b></d:Add>' > "$T/req.xml"
+	# One connection at a time would answer only when the idle one ends
+	# (10 s of silence): here it must be at once.
+	run -0 timeout 5 curl -sS -o "$T/add.xml" -w '%{http_code} %{time_total}' \
+	    -H "Content-Type: $CT11" --data-binary @"$T/req.xml" "$URL"
+	read -r code secs <<< "$output"
+	[ "$code" = 200 ]
+	awk -v s="$secs" 'BEGIN { exit !(s < 0.5) }'
+	run -0 xp "$T/add.xml" "//*[local-name()='result']"
+	assert_output 5
+	# Several at once, while it is still held.
+	local pids=()
+	for i in 1 2 3 4; do
+		timeout 5 curl -sS -o "$T/c$i.xml" -H "Content-Type: $CT11" \
+		    --data-binary @"$T/req.xml" "$URL" 3>&- &
+		pids+=("$!")
+	done
+	for i in "${pids[@]}"; do
+		wait "$i"
+	done
+	for i in 1 2 3 4; do
+		run -0 xp "$T/c$i.xml" "//*[local-name()='result']"
+		assert_output 5
+	done
+	kill -0 "$BG_PID"	# the idle client was not dropped meanwhile
+}
+
+@test "soapd: GET ?wsdl describes Add and Echo; zeep reads it and Add(2, 3) is 5" {
+	run -0 timeout 10 curl -sS -o "$T/svc.wsdl" -w '%{http_code} %{content_type}' "${URL}?wsdl"
+	assert_output "200 $CT11"
+	run -0 xmllint --noout "$T/svc.wsdl"
+	W="/*[local-name()='definitions' and namespace-uri()='http://schemas.xmlsoap.org/wsdl/']"
+	run -0 xp "$T/svc.wsdl" "count($W/*[local-name()='portType']/*[local-name()='operation'])"
+	assert_output 2
+	run -0 xp "$T/svc.wsdl" "$W//*[local-name()='address' and namespace-uri()='http://schemas.xmlsoap.org/wsdl/soap/']/@location"
+	assert_output "$URL"
+	run -0 xp "$T/svc.wsdl" "$W//*[local-name()='address' and namespace-uri()='http://schemas.xmlsoap.org/wsdl/soap12/']/@location"
+	assert_output "$URL"
+	run -0 timeout 20 /usr/bin/python3 "$TESTS_DIR/soapd-zeep.py" "${URL}?wsdl"
+	assert_equal "${lines[0]}" "$URL"
+	assert_equal "${lines[1]}" 5
+	assert_equal "${lines[2]}" 'a <b> & c'
+	run -0 timeout 20 /usr/bin/python3 "$TESTS_DIR/soapd-zeep.py" "${URL}?wsdl" DemoSoap12
+	assert_equal "${lines[1]}" 5
+}
+
+@test "soapd: the WSDL's address is the one asked for: the path, the Host header" {
+	run -0 timeout 10 curl -sS "${URL}some/path?WSDL"
+	assert_output --partial "<soap:address location=\"${URL}some/path\"/>"
+	assert_output --partial "<soap12:address location=\"${URL}some/path\"/>"
+	run -0 timeout 10 curl -sS -H 'Host: ws.example.org:8080' "${URL}?wsdl"
+	assert_output --partial '<soap:address location="http://ws.example.org:8080/"/>'
+	# Without a Host (HTTP/1.0): the address the request came in on.
+	run -0 timeout 10 curl -sS -0 -H 'Host:' "${URL}?wsdl"
+	assert_output --partial "<soap:address location=\"$URL\"/>"
+	# Through a relay, the client's Host names the relay: so does the WSDL.
+	start_relay -l 0 -t "127.0.0.1:$PORT"
+	run -0 timeout 20 /usr/bin/python3 "$TESTS_DIR/soapd-zeep.py" "http://127.0.0.1:$RELAY_PORT/?wsdl"
+	assert_equal "${lines[0]}" "http://127.0.0.1:$RELAY_PORT/"
+	assert_equal "${lines[1]}" 5
+	# Not a WSDL: another query, or none on another path.
+	run -0 timeout 10 curl -sS -o /dev/null -w '%{http_code}' "${URL}?wsdlx"
+	assert_output 404
+}
+
+@test "soapd: --version names the program and its version" {
+	run -0 --separate-stderr "$(bin tcpmon-demo-soapd)" --version
+	assert_output --regexp '^tcpmon-demo-soapd [0-9]+\.[0-9]+\.[0-9]+$'
+	[ -z "$stderr" ]
+}
+
+@test "soapd: --help lists every option and names the man page" {
+	run -0 "$(bin tcpmon-demo-soapd)" --help
+	assert_line --index 0 'usage: tcpmon-demo-soapd [-l [ADDR:]PORT]'
+	help_covers tcpmon-demo-soapd demo/soapd.c
+}
+
+@test "soapd: make demo asks only for the build's and the demo's packages" {
+	run -0 make -s -C "$TESTS_DIR/.." deps-list
+	assert_line --regexp '^build: .*libxml2-dev'
+	assert_line 'demo: curl'
+	run -0 make -n -C "$TESTS_DIR/.." demo
+	refute_output --partial chromium
+	refute_output --partial valgrind
+	refute_output --partial clang
+	assert_output --partial libxml2-dev
+	assert_output --partial curl
+}
+
 @test "soapd: a bad -l is one error line and exit status 2" {
 	run -2 --separate-stderr "$(bin tcpmon-demo-soapd)" -l nonsense
 	[ "${#stderr_lines[@]}" -eq 1 ]

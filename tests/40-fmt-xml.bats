@@ -287,7 +287,7 @@ capture_soap() {
 	assert_equal "$stderr" "tcpmon-fmt-xml: --compact and --indent exclude each other"
 	run -2 fmt_xml --bogus
 	run -0 fmt_xml --help
-	assert_output "usage: tcpmon-fmt-xml [-c | -i N] [-m SIZE] [FILE ...]"
+	assert_line --index 0 "usage: tcpmon-fmt-xml [-c | -i N] [-m SIZE] [FILE ...]"
 	run -1 --separate-stderr fmt_xml "$T/nope"
 	assert_equal "$stderr" "tcpmon-fmt-xml: $T/nope: No such file or directory"
 	printf 'GET / HTTP/1.1\r\n\r\n' > "$T/notrec"
@@ -304,4 +304,8 @@ capture_soap() {
 	run -1 grep -a '^TCPMON/1 note' "$T/out"
 	grep -aqx "<!DOCTYPE a \[<!-- don't \[ -->" "$T/out"
 	grep -aqx '  <b>&e;</b>' "$T/out"
+}
+
+@test "fmt-xml --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-fmt-xml fmt/filter.c
 }

@@ -118,5 +118,9 @@ not json'
 	run -0 fmt_json --compact "$T/in"
 	assert_line '{"k":[true]}'
 	run -0 fmt_json --help
-	assert_output "usage: tcpmon-fmt-json [-c | -i N] [-m SIZE] [FILE ...]"
+	assert_line --index 0 "usage: tcpmon-fmt-json [-c | -i N] [-m SIZE] [FILE ...]"
+}
+
+@test "fmt-json --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-fmt-json fmt/filter.c
 }

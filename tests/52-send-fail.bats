@@ -108,7 +108,7 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	run -2 --separate-stderr "$s" --raw http://h/
 	assert_equal "$stderr" "tcpmon-send: --raw needs HOST:PORT and FILE"
 	run -2 --separate-stderr "$s" --raw h f
-	assert_equal "$stderr" "tcpmon-send: h: bad port (0 to 65535)"
+	assert_equal "$stderr" "tcpmon-send: h: :PORT is missing (HOST:PORT, such as h:80)"
 	run -2 --separate-stderr "$s" --raw -X GET h:80 f
 	assert_equal "$stderr" "tcpmon-send: -X needs a URL (not --raw or --replay)"
 	run -2 --separate-stderr "$s" --fix-length http://h/
@@ -132,4 +132,8 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	assert_line --index 0 --partial "usage: tcpmon-send [-Lv]"
 	run -0 "$s" --version
 	assert_output "tcpmon-send 0.1.0"
+}
+
+@test "send --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-send send/send.c
 }

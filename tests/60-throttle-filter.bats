@@ -142,3 +142,7 @@ load throttle
 	capture 100000
 	run -0 bash -c "'$(bin tcpmon-throttle)' --slice 100 < '$T/cap.tcpmon' | head -c 10"
 }
+
+@test "throttle --help: a line of meaning for every long option, and the man page" {
+	help_covers tcpmon-throttle throttle/throttle.c
+}

@@ -448,3 +448,21 @@ while True:
 open(sys.argv[3], 'wb').write(got)
 PY
 }
+
+# help_covers TOOL SOURCE...: TOOL --help exits 0, lists every long option
+# of the getopt tables in SOURCE (paths from the top of the tree) as
+# --NAME at the start of an option line (-X, --NAME ...) with its meaning
+# after it, and ends naming the man page.
+help_covers() {
+	local tool=$1 name out missing=
+	shift
+	out=$(timeout 10 "$(bin "$tool")" --help) || return 1
+	for name in $(cd "$TESTS_DIR/.." && grep -ohE '^[[:space:]]*\{ "[a-z0-9-]+",' "$@" |
+	    grep -oE '[a-z0-9-]+'); do
+		grep -qE "^  (-[a-zA-Z], |    )(--[a-z0-9-]+, )?--$name[ ,].*[^ ]" <<< "$out" ||
+		    missing+=" --$name"
+	done
+	[ -z "$missing" ] || { echo "$tool --help lacks:$missing" >&2; return 1; }
+	[ "$(tail -n 1 <<< "$out")" = "See $tool(1)." ] ||
+	    { echo "$tool --help does not end naming its man page" >&2; return 1; }
+}

@@ -35,6 +35,28 @@ usage(int status)
 	    "[--slow-close MS]\n"
 	    "                       [--corrupt RATE] [--probability P] "
 	    "[--seed N] [--max-queue BYTES]\n");
+	if (status == TM_EXIT_OK)
+		printf(
+		    "\n"
+		    "      --up, --down          shape only client-to-server, or server-to-client\n"
+		    "      --bytes N             with --delay: pause after every N bytes\n"
+		    "      --delay MS            with --bytes: the pause\n"
+		    "      --rate BYTES/S        at most BYTES per second per direction\n"
+		    "      --latency MS          hold each record of a direction for MS\n"
+		    "      --jitter MS           add a random delay of -MS to +MS\n"
+		    "      --slice N[:MS]        split data into pieces of N bytes, MS apart\n"
+		    "      --cut-after BYTES     end the connection after BYTES of a direction\n"
+		    "      --reset-after MS      reset the connection MS after its first record\n"
+		    "      --stall-after BYTES   after BYTES, deliver nothing more, keep it open\n"
+		    "      --slow-close MS       hold half-closes and closes for MS\n"
+		    "      --corrupt RATE        flip a bit in each byte chosen with chance RATE\n"
+		    "      --probability P       shape only this fraction of the connections\n"
+		    "      --seed N              seed the random choices, to repeat a run\n"
+		    "      --max-queue BYTES     hold at most about BYTES in all queues\n"
+		    "  -h, --help                print this help and exit\n"
+		    "      --version             print the version and exit\n"
+		    "\n"
+		    "See tcpmon-throttle(1).\n");
 	exit(status);
 }
 
