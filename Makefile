@@ -195,10 +195,16 @@ install: all
 	install -m 644 $(filter %.1,$(MAN)) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(filter %.5,$(MAN)) $(DESTDIR)$(PREFIX)/share/man/man5
 
+# Removes what install put there, and only that.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(PROGS)) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(filter %.1,$(MAN)))) \
+	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(filter %.5,$(MAN))))
+
 clean:
 	rm -rf bin build
 
-.PHONY: all deps deps-build deps-demo deps-test deps-bench deps-fuzz deps-list test demo bench lint-man install clean fuzz fuzz-build fuzz-regress \
+.PHONY: all deps deps-build deps-demo deps-test deps-bench deps-fuzz deps-list test demo bench lint-man install uninstall clean fuzz fuzz-build fuzz-regress \
 	soak soak-valgrind
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -91,6 +91,8 @@ usage(int status)
 		    "not answered after DUR\n"
 		    "      --idle-timeout DUR    close a connection on which "
 		    "nothing moved for DUR\n"
+		    "      --head-timeout DUR    proxy mode: 408 for a request "
+		    "head not whole in DUR\n"
 		    "      --through CMD         put CMD in the data path (a "
 		    "stage); may be repeated\n"
 		    "      --stage-timeout DUR   a stage silent for DUR with "

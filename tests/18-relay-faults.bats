@@ -83,7 +83,22 @@ teardown() {
 	start_echo
 	start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" -o "$T/disk/cap.tcpmon"
 	head -c 4194304 /dev/urandom > "$T/in"
-	echo_xfer "$T/in" "$RELAY_PORT" "$T/out" 3>&- &
+	# No half-close before the whole echo is back: socat's echo gives up
+	# on the other direction 0.5 s after an EOF, and the pause is longer.
+	timeout 60 python3 - "$T/in" "$RELAY_PORT" "$T/out" 3>&- <<'PY' &
+import socket, sys, threading
+data = open(sys.argv[1], 'rb').read()
+s = socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=50)
+threading.Thread(target=s.sendall, args=(data,)).start()
+got = bytearray()
+while len(got) < len(data):
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    got += b
+s.close()
+open(sys.argv[3], 'wb').write(got)
+PY
 	local xfer=$!
 	wait_for "$T/relay.err" 'No space left on device: traffic paused until it can be written' 20
 	# Held back, not cut: the client has not got it all, and is waiting.
@@ -93,6 +108,7 @@ teardown() {
 	wait "$xfer"
 	cmp "$T/in" "$T/out"
 	wait_for "$T/relay.err" 'writing again after [0-9]+ ms'
+	wait_count "$T/disk/cap.tcpmon" '^TCPMON/1 close ' 1
 	kill -TERM "$RELAY_PID"
 	wait_exit "$RELAY_PID"
 	[ "$BG_STATUS" -eq 0 ]
