@@ -287,7 +287,7 @@ capture_soap() {
 	assert_equal "$stderr" "tcpmon-fmt-xml: --compact and --indent exclude each other"
 	run -2 fmt_xml --bogus
 	run -0 fmt_xml --help
-	assert_output "usage: tcpmon-fmt-xml [-c | -i N] [-m SIZE] [FILE ...]"
+	assert_output "usage: tcpmon-fmt-xml [-c | -i N] [-m SIZE] [--max-conns N] [FILE ...]"
 	run -1 --separate-stderr fmt_xml "$T/nope"
 	assert_equal "$stderr" "tcpmon-fmt-xml: $T/nope: No such file or directory"
 	printf 'GET / HTTP/1.1\r\n\r\n' > "$T/notrec"

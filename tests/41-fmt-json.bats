@@ -118,5 +118,5 @@ not json'
 	run -0 fmt_json --compact "$T/in"
 	assert_line '{"k":[true]}'
 	run -0 fmt_json --help
-	assert_output "usage: tcpmon-fmt-json [-c | -i N] [-m SIZE] [FILE ...]"
+	assert_output "usage: tcpmon-fmt-json [-c | -i N] [-m SIZE] [--max-conns N] [FILE ...]"
 }
