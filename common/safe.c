@@ -96,7 +96,17 @@ safe_feed(struct safe *s, const void *v, size_t n, char *out)
 	size_t i = 0, k = 0, j, take;
 	int len;
 
-	if (s->ncut > 0) {
+	if (s->ncut > 0 && s->cut[0] == '\r') {
+		/* A CR at the end of the last piece (SAFE_CRLF). */
+		if (n == 0)
+			return 0;
+		if (p[0] == '\n') {
+			out[k++] = '\n';
+			i = 1;
+		} else
+			k += bad(s, s->cut, 1, out);
+		s->ncut = 0;
+	} else if (s->ncut > 0) {
 		/* The cut character with what follows it. */
 		take = n < sizeof(t) - s->ncut ? n : sizeof(t) - s->ncut;
 		memcpy(t, s->cut, s->ncut);
@@ -124,6 +134,18 @@ safe_feed(struct safe *s, const void *v, size_t n, char *out)
 			k += j - i;
 			i = j;
 			continue;
+		}
+		if (p[i] == '\r' && (s->flags & SAFE_CRLF)) {
+			if (i + 1 == n) {
+				s->cut[0] = '\r';
+				s->ncut = 1;
+				break;
+			}
+			if (p[i + 1] == '\n') {
+				out[k++] = '\n';
+				i += 2;
+				continue;
+			}
 		}
 		if ((len = seq(p + i, n - i)) == -1) {
 			memcpy(s->cut, p + i, n - i);

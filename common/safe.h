@@ -12,6 +12,8 @@
  * is not UTF-8 becomes '.' (the views' convention).  Without it each
  * becomes \xNN, so a message stays on one line. */
 #define SAFE_TEXT	1
+/* With SAFE_TEXT: CR LF becomes LF (a lone CR is still a '.'). */
+#define SAFE_CRLF	2
 
 /* The state of one stream of text given in pieces: a UTF-8 character cut
  * at the end of a piece is held until the next one tells what it is. */

@@ -150,7 +150,7 @@ test_random(void)
 			in[j] = (unsigned char)(rand() % 3 == 0 ? rand() :
 			    "\033\302\233\340\355\360\364\200\237\240\277a\n"
 			    [rand() % 13]);
-		safe_init(&s, i & 1 ? SAFE_TEXT : 0);
+		safe_init(&s, i & 1 ? SAFE_TEXT | (i & 2 ? SAFE_CRLF : 0) : 0);
 		for (at = 0, k = 0; at < n; at += take) {
 			take = 1 + (size_t)rand() % (n - at);
 			k += safe_feed(&s, in + at, take, out + k);
@@ -161,6 +161,27 @@ test_random(void)
 	}
 	ok(bad == 0, "20000 random inputs in random pieces come out clean "
 	    "(%d did not)", bad);
+}
+
+static void
+test_crlf(void)
+{
+	static const char in[] = "a\r\nb\rc\r";
+	char out[SAFE_ROOM(sizeof(in))];
+	struct safe s;
+	size_t c, k;
+	int bad = 0;
+
+	for (c = 0; c < sizeof(in); c++) {
+		safe_init(&s, SAFE_TEXT | SAFE_CRLF);
+		k = safe_feed(&s, in, c, out);
+		k += safe_feed(&s, in + c, sizeof(in) - 1 - c, out + k);
+		k += safe_end(&s, out + k);
+		if (k != 6 || memcmp(out, "a\nb.c.", 6) != 0)
+			bad++;
+	}
+	ok(bad == 0, "SAFE_CRLF: CR LF is LF, a lone CR a dot, wherever "
+	    "the text is cut (%d differ)", bad);
 }
 
 static void
@@ -185,6 +206,7 @@ main(void)
 	test_cases();
 	test_cuts();
 	test_random();
+	test_crlf();
 	test_str();
 	return t_done();
 }
