@@ -247,7 +247,8 @@ utf8_valid(const unsigned char *p, size_t n)
 }
 
 /* A JSON string; bytes that are not UTF-8 become \u00XX (Latin-1), so the
- * line stays valid JSON whatever a field holds. */
+ * line stays valid JSON whatever a field holds, and every control
+ * character is escaped, so that it is also safe on a terminal. */
 static void
 json_str(FILE *f, const unsigned char *p, size_t n)
 {
@@ -256,12 +257,21 @@ json_str(FILE *f, const unsigned char *p, size_t n)
 
 	fputc('"', f);
 	while (i < n) {
-		for (j = i; j < n && p[j] >= 0x20 && p[j] < 0x80 &&
+		for (j = i; j < n && p[j] >= 0x20 && p[j] < 0x7f &&
 		    p[j] != '"' && p[j] != '\\'; j++)
 			;
 		fwrite(p + i, 1, j - i, f);
 		if ((i = j) == n)
 			break;
+		/* C1 controls (U+0080 to U+009F) are escaped like C0 and DEL:
+		 * the same string, and none that drives a terminal. */
+		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+		    p[i + 1] < 0xa0) {
+			fprintf(f, "\\u00%c%c", hx[p[i + 1] >> 4],
+			    hx[p[i + 1] & 15]);
+			i += 2;
+			continue;
+		}
 		if (p[i] >= 0x80 && (k = utf8_len(p + i, n - i)) > 0) {
 			fwrite(p + i, 1, k, f);
 			i += k;
