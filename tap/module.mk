@@ -9,7 +9,7 @@ tcpmon-grep_SRCS := tap/grep.c $(TAP_COMMON)
 tcpmon-grep_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
 tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8)
 MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
-DEB_PACKAGES += libpcre2-dev zlib1g-dev nginx-light python3
+DEB_PACKAGES += libpcre2-dev zlib1g-dev nginx-light python3 time bsdutils
 # libFuzzer target of the selectors (tests/fuzz/).
 fuzz_select_SRCS := tap/select.c tap/ctab.c tap/grow.c
 fuzz_select_CFLAGS := -Itap $(tap_CFLAGS)

@@ -72,3 +72,23 @@ capture_http() {
 	run -0 "$(bin tcpmon-tap)" "$T/u"
 	assert_output "[#7] future record, 3 bytes"
 }
+
+@test "tap: at most --max-conns connections followed: 100,000 never closed stay under 64 MiB, a note for each one dropped" {
+	python3 "$TESTS_DIR/gen/opens.py" 100000 "$T/opens.tcpmon"
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-tap)" --color never \
+	    "$T/opens.tcpmon" > "$T/out"
+	echo "tap: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt 65536 ]
+	[ "$(grep -c '^\[#[0-9]*\] note: no longer followed: over 65536 connections at once (--max-conns)$' "$T/out")" = 34464 ]
+	grep -q '^\[#1\] note: no longer followed' "$T/out"
+	# --list: the ones dropped get their line then, as dropped.
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-tap)" --list \
+	    --max-conns 1000 "$T/opens.tcpmon" > "$T/list" 2> "$T/err"
+	echo "list: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt 16384 ]
+	[ "$(grep -c ' dropped ' "$T/list")" = 99000 ]
+	[ "$(grep -c ' open ' "$T/list")" = 1000 ]
+	grep -q '^tcpmon-tap: over 1000 connections at once: ' "$T/err"
+	run -2 "$(bin tcpmon-tap)" --max-conns 0 "$T/opens.tcpmon"
+	assert_output --partial "--max-conns 0: too small"
+}

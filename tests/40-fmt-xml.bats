@@ -305,3 +305,17 @@ capture_soap() {
 	grep -aqx "<!DOCTYPE a \[<!-- don't \[ -->" "$T/out"
 	grep -aqx '  <b>&e;</b>' "$T/out"
 }
+
+@test "fmt-xml: at most --max-conns connections followed: 100,000 never closed stay under 96 MiB, a note for each one dropped" {
+	python3 "$TESTS_DIR/gen/opens.py" 100000 "$T/opens.tcpmon"
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-fmt-xml)" \
+	    "$T/opens.tcpmon" > "$T/out" 2> "$T/err"
+	echo "fmt-xml: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt 98304 ]
+	python3 "$TESTS_DIR/recparse.py" "$T/out" kinds > "$T/kinds"
+	[ "$(grep -c '^note ' "$T/kinds")" = 34464 ]
+	[ "$(grep -c '^data ' "$T/kinds")" = 200000 ]
+	grep -q '^tcpmon-fmt-xml: over 65536 connections at once: ' "$T/err"
+	run -0 python3 "$TESTS_DIR/recparse.py" "$T/out" field 1 note level
+	assert_output "warning"
+}
