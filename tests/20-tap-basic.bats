@@ -92,3 +92,15 @@ capture_http() {
 	run -2 "$(bin tcpmon-tap)" --max-conns 0 "$T/opens.tcpmon"
 	assert_output --partial "--max-conns 0: too small"
 }
+
+@test "tap: raw control and non-ASCII bytes in a field value are bad input, as tcpmon-record(5) says" {
+	for b in '\033' '\t' '\177' '\303\251' '\302\233' '\233'; do
+		printf "TCPMON/1 open conn=1 client=a${b}b len=0\n\n" > "$T/bad"
+		run -2 "$(bin tcpmon-tap)" "$T/bad"
+		assert_output "tcpmon-tap: $T/bad: record 1 at byte 0: control or non-ASCII byte in the header"
+	done
+	# Escaped, they are values, shown visibly.
+	printf 'TCPMON/1 open conn=1 client=a%%1B%%09%%7F%%C2%%9Bb len=0\n\n' > "$T/ok"
+	run -0 "$(bin tcpmon-tap)" --color never "$T/ok"
+	assert_output --partial 'open a\x1b\x09\x7f\xc2\x9bb -> ?'
+}
