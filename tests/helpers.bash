@@ -448,3 +448,13 @@ while True:
 open(sys.argv[3], 'wb').write(got)
 PY
 }
+
+# rss_cap KIB: a memory limit for a test, KIB for the release build; the
+# sanitizer build's redzones take about ten times more, and its quarantine
+# of freed blocks up to 256 MiB besides.
+rss_cap() {
+	case $TCPMON_BIN in
+	*/san/*) echo $(($1 * 10 + 256 * 1024)) ;;
+	*) echo "$1" ;;
+	esac
+}
