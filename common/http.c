@@ -20,6 +20,9 @@ enum {
 	S_DONE		/* the direction was closed */
 };
 
+/* Methods that change how a response is framed (hc->pending). */
+enum { M_OTHER, M_HEAD, M_CONNECT };
+
 void
 http_conn_init(struct http_conn *hc, const struct http_callbacks *cb,
     void *arg)
@@ -34,9 +37,49 @@ http_conn_init(struct http_conn *hc, const struct http_callbacks *cb,
 void
 http_conn_free(struct http_conn *hc)
 {
-	free(hc->p[0].buf);
-	free(hc->p[1].buf);
-	hc->p[0].buf = hc->p[1].buf = NULL;
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		free(hc->p[d].buf);
+		free(hc->p[d].hdr);
+		hc->p[d].buf = NULL;
+		hc->p[d].hdr = NULL;
+		hc->p[d].cap = 0;
+	}
+}
+
+void
+http_conn_trim(struct http_conn *hc)
+{
+	struct http_parser *p;
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		p = &hc->p[d];
+		if ((p->state != S_HEAD || p->len > 0) && p->state != S_RAW &&
+		    p->state != S_DONE)
+			continue;
+		free(p->buf);
+		free(p->hdr);
+		p->buf = NULL;
+		p->hdr = NULL;
+		p->cap = 0;
+		memset(&p->head, 0, sizeof(p->head));
+	}
+}
+
+int
+http_conn_idle(const struct http_conn *hc)
+{
+	int d;
+
+	if (hc->npending > 0)
+		return 0;
+	for (d = 0; d < 2; d++)
+		if (hc->p[d].state != S_HEAD || hc->p[d].len > 0 ||
+		    hc->p[d].in_msg)
+			return 0;
+	return 1;
 }
 
 int
@@ -201,13 +244,18 @@ parse_head(struct http_conn *hc, struct http_parser *p)
 {
 	struct http_head *h = &p->head;
 	char *s = p->buf, *end = p->buf + p->len, *line, *sp, *sp2, *c, *v;
-	const char *te, *cl, *m;
+	const char *te, *cl;
+	int m;
 	size_t n;
 	int i;
 
 	memset(h, 0, sizeof(*h));
 	h->dir = p->dir;
 	h->rawlen = p->len;
+	if (p->hdr == NULL && (p->hdr = malloc(HTTP_MAX_HEADERS *
+	    sizeof(*p->hdr))) == NULL)
+		return "out of memory";
+	h->header = p->hdr;
 	if ((line = next_line(&s, end)) == NULL)
 		return "empty head";
 	if ((sp = strchr(line, ' ')) == NULL)
@@ -263,16 +311,16 @@ parse_head(struct http_conn *hc, struct http_parser *p)
 			cl = h->header[i].value;
 		}
 	if (p->dir == HTTP_RESP) {
-		m = hc->npending > 0 ? hc->pending[hc->first] : "GET";
+		m = hc->npending > 0 ? hc->pending[hc->first] : M_OTHER;
 		if (h->status == 101) {
 			h->body = HTTP_BODY_TUNNEL;
 			return NULL;
 		}
-		if (strcmp(m, "CONNECT") == 0 && h->status / 100 == 2) {
+		if (m == M_CONNECT && h->status / 100 == 2) {
 			h->body = HTTP_BODY_TUNNEL;
 			return NULL;
 		}
-		if (strcmp(m, "HEAD") == 0 || h->status / 100 == 1 ||
+		if (m == M_HEAD || h->status / 100 == 1 ||
 		    h->status == 204 || h->status == 304) {
 			h->body = HTTP_BODY_NONE;
 			return NULL;
@@ -316,9 +364,10 @@ head_done(struct http_conn *hc, struct http_parser *p)
 	}
 	if (p->dir == HTTP_REQ) {
 		if (hc->npending < HTTP_PENDING) {
-			snprintf(hc->pending[(hc->first + hc->npending) %
-			    HTTP_PENDING], sizeof(hc->pending[0]), "%s",
-			    h->method);
+			hc->pending[(hc->first + hc->npending) %
+			    HTTP_PENDING] = strcmp(h->method, "HEAD") == 0 ?
+			    M_HEAD : strcmp(h->method, "CONNECT") == 0 ?
+			    M_CONNECT : M_OTHER;
 			hc->npending++;
 		}
 	} else {

@@ -47,7 +47,7 @@ struct http_head {
 	const char	*reason;
 	int		 major, minor;
 	int		 nheader;
-	struct http_header header[HTTP_MAX_HEADERS];
+	struct http_header *header;	/* the parser's, HTTP_MAX_HEADERS */
 	enum http_body	 body;
 	uint64_t	 length;	/* HTTP_BODY_LENGTH */
 	size_t		 rawlen;	/* the head's bytes on the wire */
@@ -81,14 +81,19 @@ struct http_parser {
 	int		 strict;
 	int		 prevcr;	/* strict: a line's last byte was CR */
 	struct http_head head;
+	/* Allocated with the first head: a connection that never carries
+	 * HTTP, or rests between messages (http_conn_trim), costs only the
+	 * structure. */
+	struct http_header *hdr;
 };
 
 struct http_conn {
 	struct http_parser p[2];
 	const struct http_callbacks *cb;
 	void		*arg;
-	/* Methods of requests whose responses have not come yet. */
-	char		 pending[HTTP_PENDING][8];
+	/* Methods of requests whose responses have not come yet, as far as
+	 * framing goes: HEAD, CONNECT or another (http.c). */
+	unsigned char	 pending[HTTP_PENDING];
 	int		 npending, first;
 };
 
@@ -101,6 +106,13 @@ void	 http_conn_feed(struct http_conn *, enum http_dir,
 void	 http_conn_eof(struct http_conn *, enum http_dir);
 /* Whether that direction turned raw. */
 int	 http_conn_is_raw(const struct http_conn *, enum http_dir);
+/* Gives back the memory of the last heads of the directions that are
+ * between messages; the strings of those heads are gone after it.  For
+ * readers that follow many connections at once. */
+void	 http_conn_trim(struct http_conn *);
+/* Whether no message is under way either way and no response is awaited:
+ * freeing hc and initializing it again would change nothing. */
+int	 http_conn_idle(const struct http_conn *);
 
 /* The first header of that name (case-insensitive), or NULL. */
 const char *http_header(const struct http_head *, const char *name);

@@ -26,6 +26,8 @@
 
 #define CONN_HASH	4096
 #define DEFAULT_MAX	(16 * 1024 * 1024)
+#define DEFAULT_CONNS	65536		/* --max-conns */
+#define MAX_CONNS	(16 * 1024 * 1024)
 
 /* A record whose bytes are still needed: first the reader's buffer, then a
  * copy once the record is held past its turn. */
@@ -107,13 +109,15 @@ struct filter {
 	uint64_t	 max;
 	struct rec_writer w;
 	struct conn	*tab[CONN_HASH];
-	struct conn	*first, *last;
+	struct conn	*first, *last;	/* least recently used first */
+	uint64_t	 nconn, max_conns, dropped;
 	struct rec	*in;		/* the record read */
 	struct rec	*tmp;		/* for writing records */
 	struct piece	 pend;		/* see flush_pend() */
 };
 
 static void	hold(struct conn *, enum http_dir, size_t);
+static void	drop_oldest(struct filter *);
 
 static void *
 xcalloc(size_t n, size_t size)
@@ -832,8 +836,10 @@ on_end(void *arg, enum http_dir d, const struct http_head *h,
 	if (s->coding != CO_NONE)
 		infl_free(&s->infl);
 	s->coding = CO_NONE;
-	s->body.len = 0;
-	s->head.len = 0;
+	/* Given back, not kept for the next message: a connection that
+	 * rests between messages holds no buffer. */
+	fmt_buf_free(&s->body);
+	fmt_buf_free(&s->head);
 	s->state = SD_HEAD;
 }
 
@@ -888,10 +894,25 @@ conn_find(struct filter *f, const char *src, uint64_t id, int create)
 
 	for (c = *slot; c != NULL; c = c->hnext)
 		if (c->id == id && (c->src == NULL ? src == NULL :
-		    src != NULL && strcmp(c->src, src) == 0))
+		    src != NULL && strcmp(c->src, src) == 0)) {
+			if (c != f->last) {	/* to the end: most recent */
+				if (c->prev != NULL)
+					c->prev->next = c->next;
+				else
+					f->first = c->next;
+				c->next->prev = c->prev;
+				c->prev = f->last;
+				c->next = NULL;
+				f->last->next = c;
+				f->last = c;
+			}
 			return c;
+		}
 	if (!create)
 		return NULL;
+	if (f->nconn >= f->max_conns)
+		drop_oldest(f);
+	f->nconn++;
 	c = xcalloc(1, sizeof(*c));
 	c->f = f;
 	c->id = id;
@@ -941,6 +962,40 @@ conn_end(struct conn *c)
 	}
 	free(c->src);
 	free(c);
+	f->nconn--;
+}
+
+/* Over --max-conns: the connection that went longest without a record
+ * ends here, as at the end of the input, with a note; its later records,
+ * if any come, start it anew. */
+static void
+drop_oldest(struct filter *f)
+{
+	struct conn *c = f->first;
+	struct rec *r = f->tmp;
+	char msg[256];
+	uint64_t id = c->id;
+	int64_t usec = c->usec;
+	char *src = NULL;
+
+	if (f->dropped++ == 0)
+		warnx("over %llu connections at once: the one longest without "
+		    "a record is no longer followed (--max-conns); notes say "
+		    "which", (unsigned long long)f->max_conns);
+	if (c->src != NULL && (src = strdup(c->src)) == NULL)
+		err(TM_EXIT_FAIL, "strdup");
+	conn_end(c);
+	snprintf(msg, sizeof(msg), "%s: no longer followed: over --max-conns "
+	    "%llu connections at once; what it held was written as it was",
+	    f->k->prog, (unsigned long long)f->max_conns);
+	rec_init(r, REC_NOTE, id);
+	if (src != NULL)
+		rec_set_src(r, src);
+	if (usec >= 0)
+		r->usec = usec;
+	rec_set(r, "level", "warning");
+	recw_put(&f->w, r, msg, strlen(msg));
+	free(src);
 }
 
 static void
@@ -981,6 +1036,9 @@ one_record(struct filter *f, struct rec_reader *rd, const struct rec *r)
 		pass_piece(c, ch, 0, 0, 1);
 	}
 	drain(c);
+	/* Between messages the head buffers go back: an idle connection
+	 * costs its struct conn. */
+	http_conn_trim(&c->hc);
 	if (ch->refs > 0) {
 		/* Held past its turn: it needs its own copy now. */
 		if ((ch->raw = malloc(ch->rawlen)) == NULL)
@@ -997,6 +1055,7 @@ struct opts {
 	int		 indent;
 	int		 compact;
 	uint64_t	 max;
+	uint64_t	 max_conns;
 };
 
 static const char *progname_k;
@@ -1005,13 +1064,14 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout, "usage: %s [-c | -i N] "
-	    "[-m SIZE] [FILE ...]\n", progname_k);
+	    "[-m SIZE] [--max-conns N] [FILE ...]\n", progname_k);
 	if (status == TM_EXIT_OK)
 		printf(
 		    "\n"
 		    "  -c, --compact             remove the white space between elements instead\n"
 		    "  -i, --indent N            indent by N spaces per level (0 to 16; default 2)\n"
 		    "  -m, --max-size SIZE       format messages up to SIZE (k, m suffixes)\n"
+		    "      --max-conns N         follow at most N connections at once (default 65536)\n"
 		    "  -h, --help                print this help and exit\n"
 		    "      --version             print the version and exit\n"
 		    "\n"
@@ -1019,12 +1079,13 @@ usage(int status)
 	exit(status);
 }
 
-enum { OPT_VERSION = 256 };
+enum { OPT_VERSION = 256, OPT_MAX_CONNS };
 
 static const struct option longopts[] = {
 	{ "compact",	no_argument,		NULL, 'c' },
 	{ "help",	no_argument,		NULL, 'h' },
 	{ "indent",	required_argument,	NULL, 'i' },
+	{ "max-conns",	required_argument,	NULL, OPT_MAX_CONNS },
 	{ "max-size",	required_argument,	NULL, 'm' },
 	{ "version",	no_argument,		NULL, OPT_VERSION },
 	{ NULL,		0,			NULL, 0 }
@@ -1040,6 +1101,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->indent = 2;
 	o->max = DEFAULT_MAX;
+	o->max_conns = DEFAULT_CONNS;
 	while ((ch = getopt_long(argc, argv, "chi:m:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -1060,6 +1122,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 			    &e) == -1)
 				errx(TM_EXIT_USAGE, "--max-size %s: %s "
 				    "(1k to 1g)", optarg, e);
+			break;
+		case OPT_MAX_CONNS:
+			if (num_parse(optarg, 1, MAX_CONNS, &o->max_conns,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--max-conns %s: %s "
+				    "(1 to 16m)", optarg, e);
 			break;
 		case OPT_VERSION:
 			printf("%s %s\n", progname_k, TCPMON_VERSION);
@@ -1131,6 +1199,7 @@ fmt_main(int argc, char **argv, const struct fmt_kind *k)
 	f.fo.indent = o.indent;
 	f.fo.compact = o.compact;
 	f.max = o.max;
+	f.max_conns = o.max_conns;
 	if ((f.tmp = malloc(sizeof(*f.tmp))) == NULL ||
 	    (f.in = malloc(sizeof(*f.in))) == NULL ||
 	    recw_init(&f.w, STDOUT_FILENO) == -1)

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "relay.h"
+#include "safe.h"
 #include "util.h"
 
 /* The upstream's answer to CONNECT: a status line and headers.  Longer
@@ -113,7 +114,7 @@ int
 upstream_reply(struct relay *r, int fd, char *msg, size_t n)
 {
 	struct upstream *u = r->upstream;
-	char buf[REPLY_MAX + 1], *end, *eol;
+	char buf[REPLY_MAX + 1], *end, *eol, line[SAFE_ROOM(200)];
 	ssize_t got;
 	size_t headlen;
 	int status;
@@ -148,14 +149,16 @@ upstream_reply(struct relay *r, int fd, char *msg, size_t n)
 	if (strncmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' &&
 	    buf[7] != '1') || buf[8] != ' ' || sscanf(buf + 9, "%3d",
 	    &status) != 1) {
-		snprintf(msg, n, "upstream proxy %s: not an HTTP answer: %.80s",
-		    u->addr.text, buf);
+		/* The peer's line goes to stderr: shown, not obeyed. */
+		snprintf(msg, n, "upstream proxy %s: not an HTTP answer: %s",
+		    u->addr.text, safe_mem(buf, strnlen(buf, 80), line,
+		    sizeof(line)));
 		return -1;
 	}
 	if (status / 100 != 2) {
 		/* The status line is what a person needs to see. */
-		snprintf(msg, n, "upstream proxy %s: %.200s", u->addr.text,
-		    buf);
+		snprintf(msg, n, "upstream proxy %s: %s", u->addr.text,
+		    safe_mem(buf, strnlen(buf, 200), line, sizeof(line)));
 		return -1;
 	}
 	if (recv(fd, buf, headlen, 0) != (ssize_t)headlen) {

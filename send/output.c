@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "record.h"
+#include "safe.h"
 #include "send.h"
 #include "util.h"
 
@@ -21,6 +22,7 @@ struct run {
 	struct loop	*loop;
 	enum show_mode	 mode;
 	int		 tty;
+	struct safe	 safe;		/* the answer's text, on a terminal */
 	struct rec_writer w;
 	int		 wdead;		/* the reader went away */
 	char		 src[32];
@@ -85,13 +87,43 @@ flush(struct loop *l, void *arg)
 		fflush(stdout);
 }
 
+/* The answer as text: exact into a file or a pipe; on a terminal through
+ * the sanitizer (common/safe.h), so that a server cannot send it escape
+ * sequences. */
 static void
 text(struct run *r, const void *p, size_t n)
 {
+	static char buf[SAFE_ROOM(4096)];
+	const char *b = p;
+	size_t i, m, k;
+
 	if (n == 0)
 		return;
-	fwrite(p, 1, n, stdout);
-	r->last_nl = ((const char *)p)[n - 1] == '\n';
+	if (!r->tty) {
+		fwrite(p, 1, n, stdout);
+		r->last_nl = b[n - 1] == '\n';
+		return;
+	}
+	for (i = 0; i < n; i += m) {
+		m = n - i < 4096 ? n - i : 4096;
+		if ((k = safe_feed(&r->safe, b + i, m, buf)) > 0) {
+			fwrite(buf, 1, k, stdout);
+			r->last_nl = buf[k - 1] == '\n';
+		}
+	}
+}
+
+/* What the sanitizer holds of a character cut at the end of the text. */
+static void
+text_end(struct run *r)
+{
+	char buf[SAFE_ROOM(4)];
+	size_t k;
+
+	if (r->tty && (k = safe_end(&r->safe, buf)) > 0) {
+		fwrite(buf, 1, k, stdout);
+		r->last_nl = 0;
+	}
 }
 
 /* The first failure names the cause; later ones only count. */
@@ -268,6 +300,7 @@ on_end(void *arg, struct xchg *x, const struct http_head *h,
 		} else
 			text(r, r->keep, r->nkeep);
 	}
+	text_end(r);
 	if (r->mode == SHOW_TEXT && r->tty && !r->last_nl && !r->o->raw)
 		text(r, "\n", 1);
 	if (e == HTTP_END_TRUNCATED) {
@@ -363,7 +396,8 @@ redirect(struct run *r, struct xchg *x)
 		return -1;
 	}
 	if (r->o->verbose)
-		warnx("redirect %d to %s", r->status, r->url[i].text);
+		warnx("redirect %d to %s", r->status, safe_str(r->url[i].text,
+		    msg, sizeof(msg)));
 	return 0;
 }
 
@@ -446,6 +480,7 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 {
 	struct run *r;
 	struct rec rec;
+	char why[SAFE_ROOM(1024)];
 	int i, status;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
@@ -454,6 +489,7 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 	r->o = o;
 	r->bodyfd = -1;
 	r->tty = isatty(STDOUT_FILENO);
+	safe_init(&r->safe, SAFE_TEXT | SAFE_CRLF);
 	r->last_nl = 1;
 	if (o->out != NULL) {
 		r->mode = SHOW_NONE;
@@ -499,8 +535,9 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 		status = o->no_fail ? TM_EXIT_OK : TM_EXIT_FAIL;
 	else
 		status = TM_EXIT_OK;
+	/* The reason phrase and a SOAP Fault's text are the server's. */
 	if (r->why[0] != '\0' && status != TM_EXIT_OK)
-		warnx("%s", r->why);
+		warnx("%s", safe_str(r->why, why, sizeof(why)));
 	if (r->bodyfd != -1 && close(r->bodyfd) == -1)
 		err(TM_EXIT_FAIL, "%s", o->out);
 	for (i = 0; i < r->nx; i++)

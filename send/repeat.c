@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "safe.h"
 #include "send.h"
 #include "util.h"
 
@@ -184,6 +185,7 @@ int
 run_repeat(const struct opts *o, struct plan *pl)
 {
 	struct rep r;
+	char why[SAFE_ROOM(1024)];
 	uint64_t i;
 	int status;
 
@@ -217,7 +219,8 @@ run_repeat(const struct opts *o, struct plan *pl)
 	if (status != TM_EXIT_OK)
 		warnx("%llu of %llu requests failed; the first: %s",
 		    (unsigned long long)(r.http_failures + r.net_failures),
-		    (unsigned long long)r.done, r.why);
+		    (unsigned long long)r.done, safe_str(r.why, why,
+		    sizeof(why)));
 	for (i = 0; i < r.nx; i++)
 		xchg_free(&r.x[i]);
 	free(r.x);

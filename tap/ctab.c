@@ -1,6 +1,7 @@
 /* ctab.c - connections by (src, conn): a chained hash table that doubles
  * when full, so that looking a record's connection up stays O(1) however
- * many connections a capture interleaves. */
+ * many connections a capture interleaves, and a list in order of use, so
+ * that the one to drop when there are too many is found in O(1). */
 #include <err.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 struct ctab_ent {
 	struct ctab_ent	*next;
+	struct ctab_ent	*older, *newer;	/* in order of use */
 	uint64_t	 conn;
 	uint64_t	 hash;
 	uint64_t	 seq;
@@ -54,7 +56,34 @@ ctab_free(struct ctab *t)
 		}
 	free(t->b);
 	t->b = NULL;
+	t->lru = t->mru = NULL;
 	t->nb = t->n = 0;
+}
+
+static void
+unlink_use(struct ctab *t, struct ctab_ent *e)
+{
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		t->lru = e->newer;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		t->mru = e->older;
+	e->older = e->newer = NULL;
+}
+
+static void
+link_use(struct ctab *t, struct ctab_ent *e)
+{
+	e->older = t->mru;
+	e->newer = NULL;
+	if (t->mru != NULL)
+		t->mru->newer = e;
+	else
+		t->lru = e;
+	t->mru = e;
 }
 
 void *
@@ -69,8 +98,14 @@ ctab_get(struct ctab *t, const char *src, uint64_t conn)
 		src = "";
 	h = hash(src, conn);
 	for (e = t->b[h & (t->nb - 1)]; e != NULL; e = e->next)
-		if (e->hash == h && e->conn == conn && strcmp(e->src, src) == 0)
+		if (e->hash == h && e->conn == conn &&
+		    strcmp(e->src, src) == 0) {
+			if (t->mru != e) {
+				unlink_use(t, e);
+				link_use(t, e);
+			}
 			return e->state;
+		}
 	return NULL;
 }
 
@@ -116,6 +151,7 @@ ctab_add(struct ctab *t, const char *src, uint64_t conn)
 	e->seq = t->seq++;
 	e->next = t->b[e->hash & (t->nb - 1)];
 	t->b[e->hash & (t->nb - 1)] = e;
+	link_use(t, e);
 	t->n++;
 	return e->state;
 }
@@ -143,10 +179,25 @@ ctab_del(struct ctab *t, void *state)
 	    pp = &(*pp)->next)
 		if (*pp == e) {
 			*pp = e->next;
+			unlink_use(t, e);
 			t->n--;
 			free(e);
 			return;
 		}
+}
+
+void *
+ctab_lru(struct ctab *t)
+{
+	return t->lru != NULL ? t->lru->state : NULL;
+}
+
+void *
+ctab_next(struct ctab *t, void *state)
+{
+	struct ctab_ent *e = state != NULL ? ENT(state)->newer : t->lru;
+
+	return e != NULL ? e->state : NULL;
 }
 
 const char *

@@ -29,7 +29,8 @@ usage(int status)
 	    "usage: tcpmon-grep [--conn N[,M...]] [--since TIME] "
 	    "[--until TIME] [-e PATTERN]\n"
 	    "                   [--header NAME[=PATTERN]] [-iv] "
-	    "[--max-hold SIZE] [FILE ...]\n"
+	    "[--max-hold SIZE] [--max-conns N]\n"
+	    "                   [FILE ...]\n"
 	    "       tcpmon-grep [-iv] PATTERN [FILE ...]\n");
 	if (status == TM_EXIT_OK)
 		printf("\n"

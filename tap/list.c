@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "list.h"
+#include "safe.h"
 #include "util.h"
 
 #define FIRST_MAX	60	/* characters of the first request line */
@@ -18,18 +19,22 @@ struct lconn {
 };
 
 void
-list_init(struct list *l, FILE *out, int color)
+list_init(struct list *l, FILE *out, int color, size_t max_conns)
 {
 	memset(l, 0, sizeof(*l));
 	l->out = out;
 	l->color = color;
+	l->max_conns = max_conns;
 	ctab_init(&l->conns, sizeof(struct lconn));
 }
+
+static void	line(struct list *, struct lconn *, const char *, uint64_t,
+		    uint64_t, int64_t);
 
 static struct lconn *
 lconn_get(struct list *l, const struct rec *r)
 {
-	struct lconn *c;
+	struct lconn *c, *old;
 	int isnew;
 
 	if ((c = ctab_find(&l->conns, r->src, r->conn, &isnew)) == NULL ||
@@ -38,6 +43,17 @@ lconn_get(struct list *l, const struct rec *r)
 	c->start = r->usec;
 	strcpy(c->client, "?");
 	strcpy(c->target, "?");
+	/* Over --max-conns: the connection longest without a record gets
+	 * its line now, as dropped; its later records, if any, another. */
+	if (l->conns.n > l->max_conns) {
+		if (l->dropped++ == 0)
+			warnx("over %zu connections at once: the one longest "
+			    "without a record is listed as dropped "
+			    "(--max-conns)", l->max_conns);
+		old = ctab_lru(&l->conns);
+		line(l, old, "dropped", old->up, old->down, old->last);
+		ctab_del(&l->conns, old);
+	}
 	return c;
 }
 
@@ -86,7 +102,7 @@ static void
 line(struct list *l, struct lconn *c, const char *state, uint64_t up,
     uint64_t down, int64_t end)
 {
-	char id[96], t[TM_TIME_LEN], el[32];
+	char id[96], t[TM_TIME_LEN], el[32], sid[64], st[64];
 	const char *src = ctab_src(c), *cl = "", *rs = "";
 
 	if (!l->header) {
@@ -101,8 +117,8 @@ line(struct list *l, struct lconn *c, const char *state, uint64_t up,
 		l->have_src0 = 1;
 	}
 	if (strcmp(src, l->src0) != 0)
-		snprintf(id, sizeof(id), "%s#%llu", src,
-		    (unsigned long long)ctab_conn(c));
+		snprintf(id, sizeof(id), "%s#%llu", safe_str(src, sid,
+		    sizeof(sid)), (unsigned long long)ctab_conn(c));
 	else
 		snprintf(id, sizeof(id), "#%llu",
 		    (unsigned long long)ctab_conn(c));
@@ -120,7 +136,8 @@ line(struct list *l, struct lconn *c, const char *state, uint64_t up,
 		rs = "\033[0m";
 	}
 	fprintf(l->out, "%-6s %s%-8s%s %-26s %-21s -> %-21s  %-40s %10llu "
-	    "%10llu %9s\n", id, cl, state, rs, t, c->client, c->target,
+	    "%10llu %9s\n", id, cl, safe_str(state, st, sizeof(st)), rs, t,
+	    c->client, c->target,
 	    c->first, (unsigned long long)up, (unsigned long long)down, el);
 }
 
@@ -139,9 +156,9 @@ list_record(struct list *l, const struct rec *r)
 	switch (r->type) {
 	case REC_OPEN:
 		if ((v = rec_get(r, "client")) != NULL)
-			snprintf(c->client, sizeof(c->client), "%s", v);
+			safe_str(v, c->client, sizeof(c->client));
 		if ((v = rec_get(r, "target")) != NULL)
-			snprintf(c->target, sizeof(c->target), "%s", v);
+			safe_str(v, c->target, sizeof(c->target));
 		if (r->usec >= 0)
 			c->start = r->usec;
 		break;
@@ -230,7 +247,8 @@ utf8_valid(const unsigned char *p, size_t n)
 }
 
 /* A JSON string; bytes that are not UTF-8 become \u00XX (Latin-1), so the
- * line stays valid JSON whatever a field holds. */
+ * line stays valid JSON whatever a field holds, and every control
+ * character is escaped, so that it is also safe on a terminal. */
 static void
 json_str(FILE *f, const unsigned char *p, size_t n)
 {
@@ -239,12 +257,21 @@ json_str(FILE *f, const unsigned char *p, size_t n)
 
 	fputc('"', f);
 	while (i < n) {
-		for (j = i; j < n && p[j] >= 0x20 && p[j] < 0x80 &&
+		for (j = i; j < n && p[j] >= 0x20 && p[j] < 0x7f &&
 		    p[j] != '"' && p[j] != '\\'; j++)
 			;
 		fwrite(p + i, 1, j - i, f);
 		if ((i = j) == n)
 			break;
+		/* C1 controls (U+0080 to U+009F) are escaped like C0 and DEL:
+		 * the same string, and none that drives a terminal. */
+		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+		    p[i + 1] < 0xa0) {
+			fprintf(f, "\\u00%c%c", hx[p[i + 1] >> 4],
+			    hx[p[i + 1] & 15]);
+			i += 2;
+			continue;
+		}
 		if (p[i] >= 0x80 && (k = utf8_len(p + i, n - i)) > 0) {
 			fwrite(p + i, 1, k, f);
 			i += k;

@@ -12,12 +12,14 @@ struct list {
 	FILE		*out;
 	int		 color;
 	int		 header;	/* the column titles were printed */
+	size_t		 max_conns;	/* followed at once */
+	uint64_t	 dropped;
 	char		 src0[64];
 	int		 have_src0;
 	struct ctab	 conns;		/* struct lconn */
 };
 
-void	list_init(struct list *, FILE *, int color);
+void	list_init(struct list *, FILE *, int color, size_t max_conns);
 void	list_record(struct list *, const struct rec *);
 /* Connections still open at the end of the input get their line. */
 void	list_end(struct list *);

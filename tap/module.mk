@@ -10,7 +10,7 @@ tcpmon-grep_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
 tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8)
 MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
 DEB_BUILD += libpcre2-dev zlib1g-dev
-DEB_TEST += nginx-light python3
+DEB_TEST += nginx-light python3 time bsdutils
 # bench/tap.sh: /usr/bin/time for peak RSS.
 DEB_BENCH += time python3
 # libFuzzer target of the selectors (tests/fuzz/).

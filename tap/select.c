@@ -14,6 +14,7 @@
 
 #include "grow.h"
 #include "http.h"
+#include "safe.h"
 #include "select.h"
 #include "util.h"
 
@@ -57,6 +58,7 @@ sel_opts_init(struct sel_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->since = o->until = -1;
 	o->max_hold = SEL_HOLD_DEFAULT;
+	o->max_conns = CTAB_MAX_DEFAULT;
 }
 
 int
@@ -172,6 +174,11 @@ sel_opt_parse(struct sel_opts *o, int ch, char *arg, char *msg, size_t msglen)
 		return 1;
 	case 'v':
 		o->invert = 1;
+		return 1;
+	case SEL_OPT_MAX_CONNS:
+		if (num_parse(arg, 1, SEL_MAX_CONNS_LIMIT, &o->max_conns,
+		    &e) == -1)
+			BAD("--max-conns %s: %s (1 to 16m)", arg, e);
 		return 1;
 	case SEL_OPT_MAX_HOLD:
 		if (num_parse(arg, 0, 1ull << 40, &o->max_hold, &e) == -1)
@@ -624,7 +631,9 @@ hold(struct sel *s, struct sconn *c, const unsigned char *raw, size_t n)
 		c->hold = s->pool[--s->npool];
 		c->holdcap = s->poolcap[s->npool];
 	}
-	grow_put(&c->hold, &c->holdlen, &c->holdcap, 65536, raw, n);
+	/* Small to start with: a connection that waits for its answer
+	 * with a few records costs little more than they do. */
+	grow_put(&c->hold, &c->holdlen, &c->holdcap, 512, raw, n);
 	s->held += n;
 }
 
@@ -659,30 +668,54 @@ static void
 overflow(struct sel *s)
 {
 	struct sconn *c, *big = NULL;
-	void **v;
-	char msg[512];
-	size_t n, i;
+	char msg[512], src[SAFE_ROOM(64)];
 
-	if ((v = ctab_list(&s->conns, &n)) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		c = v[i];
+	for (c = ctab_next(&s->conns, NULL); c != NULL;
+	    c = ctab_next(&s->conns, c))
 		if (c->state == PENDING && (big == NULL ||
 		    c->holdlen > big->holdlen))
 			big = c;
-	}
-	free(v);
 	if (big == NULL)
 		return;
+	safe_str(ctab_src(big), src, 4 * 64);
 	snprintf(msg, sizeof(msg), "connection %s%s#%llu: %zu bytes held "
 	    "back, over --max-hold %llu: decided on what was seen so far",
-	    ctab_src(big), ctab_src(big)[0] != '\0' ? " " : "",
+	    src, src[0] != '\0' ? " " : "",
 	    (unsigned long long)ctab_conn(big), big->holdlen,
 	    (unsigned long long)s->o->max_hold);
 	warnx("%s", msg);
 	finish(s, big);
 	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (%s)",
 	    big->state == YES ? "selected" : "not selected");
+	note(s, msg);
+}
+
+/* Over --max-conns: the connection that went longest without a record is
+ * decided on what was seen of it, if it was not yet, and forgotten; a
+ * note says so.  Its later records, if any come, start a connection anew. */
+static void
+drop_oldest(struct sel *s)
+{
+	struct sconn *c = ctab_lru(&s->conns);
+	char msg[512], src[SAFE_ROOM(64)];
+	int was = c->state;
+
+	if (s->dropped++ == 0)
+		warnx("over %llu connections at once: the one longest without "
+		    "a record is no longer followed (--max-conns); notes say "
+		    "which", (unsigned long long)s->o->max_conns);
+	if (was == PENDING)
+		finish(s, c);
+	safe_str(ctab_src(c), src, 4 * 64);
+	snprintf(msg, sizeof(msg), "connection %s%s#%llu: no longer followed: "
+	    "over --max-conns %llu connections at once; %s",
+	    src, src[0] != '\0' ? " " : "",
+	    (unsigned long long)ctab_conn(c),
+	    (unsigned long long)s->o->max_conns, was != PENDING ?
+	    "it was decided before" : c->state == YES ? "decided on what "
+	    "was seen so far: selected" : "decided on what was seen so "
+	    "far: not selected");
+	conn_free(s, c);
 	note(s, msg);
 }
 
@@ -737,6 +770,8 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 				err(TM_EXIT_FAIL, "malloc");
 			http_conn_init(c->hc, &hdr_cb, c);
 		}
+		if (s->conns.n > o->max_conns)
+			drop_oldest(s);
 	}
 	if (c->state == PENDING) {
 		if (r->usec >= 0 && c->time_ok == 0) {
@@ -752,8 +787,10 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 				if (re_scan(s->re[i], &c->tail[2 * i + d],
 				    r->data, r->len))
 					c->re_ok = 1;
-			if (c->hc != NULL && c->hdr_ok == 0)
+			if (c->hc != NULL && c->hdr_ok == 0) {
 				http_conn_feed(c->hc, d, r->data, r->len);
+				http_conn_trim(c->hc);
+			}
 		}
 		hold(s, c, raw, rawlen);
 		decide(s, c);

@@ -16,12 +16,13 @@
 #define SEL_MAX_RE	32
 #define SEL_MAX_HDR	32
 #define SEL_HOLD_DEFAULT (64ull * 1024 * 1024)
+#define SEL_MAX_CONNS_LIMIT (16ull * 1024 * 1024)	/* --max-conns at most */
 
 /* Long options both tools take; their values are the SEL_OPT_* below or
  * the short letters 'e', 'i' and 'v'. */
 enum {
 	SEL_OPT_CONN = 512, SEL_OPT_SINCE, SEL_OPT_UNTIL, SEL_OPT_HEADER,
-	SEL_OPT_MAX_HOLD
+	SEL_OPT_MAX_HOLD, SEL_OPT_MAX_CONNS
 };
 #define SEL_SHORTOPTS	"e:iv"
 /* One line of --help per option of SEL_LONGOPTS. */
@@ -33,13 +34,15 @@ enum {
 	"      --header NAME[=PAT]   connections with an HTTP header NAME (matching PAT)\n" \
 	"  -i, --ignore-case         patterns ignore case\n" \
 	"  -v, --invert-match        the connections the other selectors do not select\n" \
-	"      --max-hold SIZE       hold at most SIZE of an undecided connection\n"
+	"      --max-hold SIZE       hold at most SIZE of an undecided connection\n" \
+	"      --max-conns N         follow at most N connections at once (default 65536)\n"
 
 #define SEL_LONGOPTS \
 	{ "conn",	required_argument, NULL, SEL_OPT_CONN },	\
 	{ "header",	required_argument, NULL, SEL_OPT_HEADER },	\
 	{ "ignore-case", no_argument,	   NULL, 'i' },			\
 	{ "invert-match", no_argument,	   NULL, 'v' },			\
+	{ "max-conns",	required_argument, NULL, SEL_OPT_MAX_CONNS },	\
 	{ "max-hold",	required_argument, NULL, SEL_OPT_MAX_HOLD },	\
 	{ "regex",	required_argument, NULL, 'e' },			\
 	{ "since",	required_argument, NULL, SEL_OPT_SINCE },	\
@@ -58,6 +61,7 @@ struct sel_opts {
 	int		 nhdr;
 	int		 invert, icase;
 	uint64_t	 max_hold;
+	uint64_t	 max_conns;	/* connections followed at once */
 	const char	*note_src;	/* src of the notes we write */
 };
 
@@ -100,6 +104,7 @@ struct sel {
 	size_t		 poolcap[16];
 	int		 npool;
 	uint64_t	 selected;	/* connections selected so far */
+	uint64_t	 dropped;	/* connections no longer followed */
 	int		 active;	/* any selector at all */
 };
 

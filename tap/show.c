@@ -13,6 +13,7 @@
 #include "grow.h"
 #include "http.h"
 #include "inflate.h"
+#include "safe.h"
 #include "show.h"
 #include "util.h"
 
@@ -31,6 +32,14 @@
 
 enum { MODE_NONE, MODE_TEXT, MODE_HEX };
 
+#define TEXT_PIECE	16384	/* bytes through the sanitizer at a time */
+
+/* Where a stream of text shown stands between records. */
+struct txt {
+	int		 cr;		/* the last byte shown was a CR */
+	struct safe	 u;		/* a UTF-8 character cut by a record */
+};
+
 /* One direction of a connection, as far as showing it goes. */
 struct vdir {
 	unsigned char	*pend;		/* head bytes of the current record */
@@ -46,7 +55,7 @@ struct vdir {
 	char		 coding[16];
 	uint64_t	 wire, shown;	/* body bytes: framed off, shown */
 	uint64_t	 hexoff;
-	int		 cr;		/* the last byte shown was a CR */
+	struct txt	 t;
 };
 
 struct vconn {
@@ -200,48 +209,56 @@ show_hexdump(FILE *out, const unsigned char *p, size_t n)
 	hex_lines(out, p, n, &off, 16);
 }
 
-/* Text for a terminal: CR LF becomes a line end, and control characters
- * other than tab and LF become '.', so that no escape sequence in the
+/* Text for a terminal: CR LF becomes a line end, and the rest goes
+ * through the sanitizer (common/safe.h), which keeps tab and LF and shows
+ * every other control character as '.', so that no escape sequence in the
  * traffic can drive the terminal. */
 static void
-text_out(struct sink *k, int *cr, const unsigned char *p, size_t n)
+text_out(struct sink *k, struct txt *t, const unsigned char *p, size_t n)
 {
-	static unsigned char safe[256];
-	size_t i = 0, j;
+	static char buf[SAFE_ROOM(TEXT_PIECE)];
+	const unsigned char *cr;
+	size_t i = 0, j, m;
 
-	if (!safe['a']) {
-		for (j = 0; j < 256; j++)
-			safe[j] = (j >= 0x20 && j != 0x7f) || j == '\t' ||
-			    j == '\n';
-	}
-	if (n > 0 && *cr && p[0] == '\n')
+	t->u.flags = SAFE_TEXT;
+	if (n > 0 && t->cr && p[0] == '\n')
 		i = 1;		/* the LF of a CR LF cut by a record */
-	*cr = 0;
+	t->cr = 0;
 	while (i < n) {
-		for (j = i; j < n && safe[p[j]]; j++)
-			;
-		if (j > i) {
-			fwrite(p + i, 1, j - i, k->f);
-			k->bol = p[j - 1] == '\n';
+		j = n - i < TEXT_PIECE ? n : i + TEXT_PIECE;
+		if ((cr = memchr(p + i, '\r', j - i)) != NULL)
+			j = (size_t)(cr - p);
+		if ((m = safe_feed(&t->u, p + i, j - i, buf)) > 0) {
+			fwrite(buf, 1, m, k->f);
+			k->bol = buf[m - 1] == '\n';
 		}
-		if (j == n)
-			break;
-		if (p[j] == '\r') {
-			if (j + 1 == n)
-				*cr = 1;
-			else if (p[j + 1] != '\n') {
-				fputc('\n', k->f);	/* a lone CR ends a line */
-				k->bol = 1;
-			}
-		} else {
-			fputc('.', k->f);
+		if (cr == NULL) {
+			i = j;
+			continue;
+		}
+		if ((m = safe_end(&t->u, buf)) > 0) {
+			fwrite(buf, 1, m, k->f);
 			k->bol = 0;
+		}
+		if (j + 1 == n)
+			t->cr = 1;
+		else if (p[j + 1] != '\n') {
+			fputc('\n', k->f);	/* a lone CR ends a line */
+			k->bol = 1;
 		}
 		i = j + 1;
 	}
-	if (*cr) {
+	if (t->cr)
 		ensure_bol(k);
-	}
+}
+
+/* A string from a record (a field value, a source), on one line. */
+static void
+put_safe(FILE *f, const char *v)
+{
+	char buf[SAFE_ROOM(REC_MAX_HEADER)];
+
+	fputs(safe_str(v, buf, sizeof(buf)), f);
 }
 
 static size_t
@@ -252,15 +269,15 @@ hex_per_line(const struct show *s)
 
 /* A payload shown as it is: text, or a hex dump from offset 0. */
 static void
-plain_out(struct show *s, struct sink *k, int *cr, const unsigned char *p,
-    size_t n)
+plain_out(struct show *s, struct sink *k, struct txt *t,
+    const unsigned char *p, size_t n)
 {
 	uint64_t off = 0;
 
 	if (n == 0)
 		return;
 	if (show_is_text(p, n))
-		text_out(k, cr, p, n);
+		text_out(k, t, p, n);
 	else {
 		ensure_bol(k);
 		hex_lines(k->f, p, n, &off, hex_per_line(s));
@@ -304,9 +321,11 @@ label(struct show *s, struct sink *k, const struct rec *r)
 		tm_fmt_time(r->usec, t, sizeof(t));
 		fprintf(k->f, "%s%.15s%s ", col(s, C_DIM), t + 11, reset(s));
 	}
-	if (strcmp(src, s->src0) != 0)
-		fprintf(k->f, "[%s #%llu] ", src, (unsigned long long)r->conn);
-	else
+	if (strcmp(src, s->src0) != 0) {
+		fputc('[', k->f);
+		put_safe(k->f, src);
+		fprintf(k->f, " #%llu] ", (unsigned long long)r->conn);
+	} else
 		fprintf(k->f, "[#%llu] ", (unsigned long long)r->conn);
 }
 
@@ -350,7 +369,7 @@ head_out(struct show *s, struct vdir *v, struct sink *k)
 	int first = 1;
 
 	if (!s->o.color || v->head_part) {
-		text_out(k, &v->cr, p, v->plen);
+		text_out(k, &v->t, p, v->plen);
 		return;
 	}
 	for (; p < e; p = nl + 1) {
@@ -359,23 +378,23 @@ head_out(struct show *s, struct vdir *v, struct sink *k)
 		for (ce = nl; ce > p && (*ce == '\n' || *ce == '\r'); ce--)
 			;
 		if (*p == '\r' || *p == '\n') {
-			text_out(k, &v->cr, p, (size_t)(nl - p) + 1);
+			text_out(k, &v->t, p, (size_t)(nl - p) + 1);
 			continue;
 		}
 		ce++;
 		if (first) {
 			fputs(C_BOLD, k->f);
-			text_out(k, &v->cr, p, (size_t)(ce - p));
+			text_out(k, &v->t, p, (size_t)(ce - p));
 			fputs(C_RESET, k->f);
 			first = 0;
 			p = ce;
 		} else if ((c = memchr(p, ':', (size_t)(ce - p))) != NULL) {
 			fputs(C_HNAME, k->f);
-			text_out(k, &v->cr, p, (size_t)(c - p));
+			text_out(k, &v->t, p, (size_t)(c - p));
 			fputs(C_RESET, k->f);
 			p = c;
 		}
-		text_out(k, &v->cr, p, (size_t)(nl - p) + 1);
+		text_out(k, &v->t, p, (size_t)(nl - p) + 1);
 	}
 }
 
@@ -386,7 +405,7 @@ cb_raw(void *arg, enum http_dir d, const unsigned char *p, size_t n)
 	struct vdir *v = &vc->d[d];
 
 	if (v->raw)
-		plain_out(vc->s, vc->cur, &v->cr, p, n);
+		plain_out(vc->s, vc->cur, &v->t, p, n);
 	else if (!v->in_body)
 		grow_put(&v->pend, &v->plen, &v->pcap, 1024, p, n);
 	/* body bytes come de-chunked through cb_body */
@@ -430,7 +449,7 @@ body_out(struct vconn *vc, struct vdir *v, const unsigned char *p, size_t n)
 		    show_is_text(p, n < 4096 ? n : 4096) ? MODE_TEXT :
 		    MODE_HEX;
 	if (v->mode == MODE_TEXT)
-		text_out(k, &v->cr, p, n);
+		text_out(k, &v->t, p, n);
 	else {
 		ensure_bol(k);
 		hex_lines(k->f, p, n, &v->hexoff, hex_per_line(vc->s));
@@ -528,7 +547,7 @@ cb_notraw(void *arg, enum http_dir d, const char *why)
 		infl_free(&v->in);
 		v->inflating = 0;
 	}
-	plain_out(vc->s, vc->cur, &v->cr, v->pend, v->plen);
+	plain_out(vc->s, vc->cur, &v->t, v->pend, v->plen);
 	v->plen = 0;
 }
 
@@ -545,26 +564,9 @@ show_init(struct show *s, FILE *out, const struct show_opts *o)
 	s->o = *o;
 	if (s->o.width < 40)
 		s->o.width = 40;
+	if (s->o.max_conns == 0)
+		s->o.max_conns = CTAB_MAX_DEFAULT;
 	ctab_init(&s->conns, sizeof(struct vconn));
-}
-
-static struct vconn *
-vconn_get(struct show *s, const struct rec *r)
-{
-	struct vconn *vc;
-	int isnew;
-
-	if ((vc = ctab_find(&s->conns, r->src, r->conn, &isnew)) == NULL ||
-	    !isnew)
-		return vc;
-	vc->s = s;
-	vc->col[0].bol = vc->col[1].bol = 1;
-	if (s->o.http) {
-		if ((vc->hc = malloc(sizeof(*vc->hc))) == NULL)
-			err(TM_EXIT_FAIL, "malloc");
-		http_conn_init(vc->hc, &http_cb, vc);
-	}
-	return vc;
 }
 
 /* Where a direction's lines go: stdout, or its column. */
@@ -733,19 +735,76 @@ vconn_free(struct show *s, struct vconn *vc)
 	ctab_del(&s->conns, vc);
 }
 
+/* Over --max-conns: the connection that went longest without a record is
+ * no longer followed, with a line that says so; what comes of it later is
+ * shown as a connection seen for the first time. */
+static void
+drop_oldest(struct show *s)
+{
+	struct vconn *old = ctab_lru(&s->conns);
+	const char *src = ctab_src(old);
+	struct sink *k = &s->out;
+
+	side_flush(s, old);
+	ensure_bol(k);
+	fprintf(k->f, "%s[", col(s, C_NOTE));
+	if (strcmp(src, s->src0) != 0) {
+		put_safe(k->f, src);
+		fputc(' ', k->f);
+	}
+	fprintf(k->f, "#%llu] note: no longer followed: over %zu connections "
+	    "at once (--max-conns)%s\n", (unsigned long long)ctab_conn(old),
+	    s->o.max_conns, reset(s));
+	vconn_free(s, old);
+}
+
+static struct vconn *
+vconn_get(struct show *s, const struct rec *r)
+{
+	struct vconn *vc;
+	int isnew;
+
+	if ((vc = ctab_find(&s->conns, r->src, r->conn, &isnew)) == NULL ||
+	    !isnew)
+		return vc;
+	vc->s = s;
+	vc->col[0].bol = vc->col[1].bol = 1;
+	safe_init(&vc->d[0].t.u, SAFE_TEXT);
+	safe_init(&vc->d[1].t.u, SAFE_TEXT);
+	if (s->conns.n > s->o.max_conns)
+		drop_oldest(s);
+	return vc;
+}
+
 /* Feeds the HTTP view; what is left of an unfinished head is shown now,
- * since the rest may be long in coming. */
+ * since the rest may be long in coming.  Between messages the parser and
+ * the head buffer are given back: an idle connection costs only its
+ * struct vconn. */
 static void
 http_feed(struct vconn *vc, int d, const unsigned char *p, size_t n)
 {
 	struct vdir *v = &vc->d[d];
 
+	if (vc->hc == NULL) {
+		if ((vc->hc = malloc(sizeof(*vc->hc))) == NULL)
+			err(TM_EXIT_FAIL, "malloc");
+		http_conn_init(vc->hc, &http_cb, vc);
+	}
 	http_conn_feed(vc->hc, (enum http_dir)d, p, n);
 	if (v->plen > 0) {
-		text_out(vc->cur, &v->cr, v->pend, v->plen);
+		text_out(vc->cur, &v->t, v->pend, v->plen);
 		v->plen = 0;
 		v->head_part = 1;
 	}
+	free(v->pend);
+	v->pend = NULL;
+	v->pcap = 0;
+	if (http_conn_idle(vc->hc)) {
+		http_conn_free(vc->hc);
+		free(vc->hc);
+		vc->hc = NULL;
+	} else
+		http_conn_trim(vc->hc);
 }
 
 static void
@@ -771,17 +830,20 @@ show_data(struct show *s, const struct rec *r)
 		side_flush(s, vc);
 	k = sink_of(s, vc, d);
 	label(s, k, r);
-	fprintf(k->f, "%s%s %zu bytes%s%s%s\n", col(s, d ? C_S2C : C_C2S),
+	fprintf(k->f, "%s%s %zu bytes", col(s, d ? C_S2C : C_C2S),
 	    r->dir == REC_C2S ? ">>> client to server," :
-	    r->dir == REC_S2C ? "<<< server to client," : "data,", r->len,
-	    xf != NULL ? ", reformatted: " : "", xf != NULL ? xf : "",
-	    reset(s));
+	    r->dir == REC_S2C ? "<<< server to client," : "data,", r->len);
+	if (xf != NULL) {
+		fputs(", reformatted: ", k->f);
+		put_safe(k->f, xf);
+	}
+	fprintf(k->f, "%s\n", reset(s));
 	k->bol = 1;
 	vc->cur = k;
-	if (vc->hc != NULL && xf == NULL && r->dir != REC_NODIR)
+	if (s->o.http && xf == NULL && r->dir != REC_NODIR)
 		http_feed(vc, d, r->data, r->len);
 	else
-		plain_out(s, k, &vc->d[d].cr, r->data, r->len);
+		plain_out(s, k, &vc->d[d].t, r->data, r->len);
 	ensure_bol(k);
 }
 
@@ -791,8 +853,10 @@ show_record(struct show *s, const struct rec *r)
 	struct sink *k = &s->out;
 	FILE *out = k->f;
 	struct vconn *vc;
-	char t[TM_TIME_LEN];
+	char t[TM_TIME_LEN], end[SAFE_ROOM(4)];
 	const char *v, *reason;
+	struct txt nt;
+	size_t n;
 	int d, good;
 
 	if (r->type == REC_DATA) {
@@ -827,9 +891,13 @@ show_record(struct show *s, const struct rec *r)
 			tm_fmt_time(r->usec, t, sizeof(t));
 		else
 			strcpy(t, "?");
-		fprintf(out, "%s=== %s %s, started %s (source %s)%s\n",
-		    col(s, C_DIM), get(r, "tool"), get(r, "version"), t,
-		    r->src != NULL ? r->src : "?", reset(s));
+		fprintf(out, "%s=== ", col(s, C_DIM));
+		put_safe(out, get(r, "tool"));
+		fputc(' ', out);
+		put_safe(out, get(r, "version"));
+		fprintf(out, ", started %s (source ", t);
+		put_safe(out, r->src != NULL ? r->src : "?");
+		fprintf(out, ")%s\n", reset(s));
 		return;
 	case REC_OPEN:
 		ensure_bol(k);
@@ -838,33 +906,53 @@ show_record(struct show *s, const struct rec *r)
 			fprintf(out, "%s%.10s%s ", col(s, C_DIM),
 			    tm_fmt_time(r->usec, t, sizeof(t)), reset(s));
 		label(s, k, r);
-		fprintf(out, "%sopen %s -> %s", col(s, C_OPEN),
-		    get(r, "client"), get(r, "target"));
-		if ((v = rec_get(r, "listen")) != NULL)
-			fprintf(out, " (via %s)", v);
+		fprintf(out, "%sopen ", col(s, C_OPEN));
+		put_safe(out, get(r, "client"));
+		fputs(" -> ", out);
+		put_safe(out, get(r, "target"));
+		if ((v = rec_get(r, "listen")) != NULL) {
+			fputs(" (via ", out);
+			put_safe(out, v);
+			fputc(')', out);
+		}
 		fprintf(out, "%s\n", reset(s));
 		return;
 	case REC_CLOSE:
 		label(s, k, r);
 		reason = get(r, "reason");
 		good = strcmp(reason, "eof") == 0;
-		fprintf(out, "%sclose: %s", col(s, good ? C_GOOD : C_BAD),
-		    reason);
-		if ((v = rec_get(r, "by")) != NULL)
-			fprintf(out, " by the %s", v);
-		if ((v = rec_get(r, "error")) != NULL)
-			fprintf(out, " (%s)", v);
-		fprintf(out, "; %s bytes up, %s bytes down%s\n", get(r, "c2s"),
-		    get(r, "s2c"), reset(s));
+		fprintf(out, "%sclose: ", col(s, good ? C_GOOD : C_BAD));
+		put_safe(out, reason);
+		if ((v = rec_get(r, "by")) != NULL) {
+			fputs(" by the ", out);
+			put_safe(out, v);
+		}
+		if ((v = rec_get(r, "error")) != NULL) {
+			fputs(" (", out);
+			put_safe(out, v);
+			fputc(')', out);
+		}
+		fputs("; ", out);
+		put_safe(out, get(r, "c2s"));
+		fputs(" bytes up, ", out);
+		put_safe(out, get(r, "s2c"));
+		fprintf(out, " bytes down%s\n", reset(s));
 		if (vc != NULL)
 			vconn_free(s, vc);
 		return;
 	case REC_NOTE:
 		label(s, k, r);
-		fprintf(out, "%snote%s%s: ", col(s, C_NOTE),
-		    rec_get(r, "level") != NULL ? " " : "",
-		    rec_get(r, "level") != NULL ? rec_get(r, "level") : "");
-		text_out(k, &(int){ 0 }, r->data, r->len);
+		fprintf(out, "%snote", col(s, C_NOTE));
+		if ((v = rec_get(r, "level")) != NULL) {
+			fputc(' ', out);
+			put_safe(out, v);
+		}
+		fputs(": ", out);
+		safe_init(&nt.u, SAFE_TEXT);
+		nt.cr = 0;
+		text_out(k, &nt, r->data, r->len);
+		if ((n = safe_end(&nt.u, end)) > 0)
+			fwrite(end, 1, n, out);
 		fputs(reset(s), out);
 		ensure_bol(k);
 		return;

@@ -20,6 +20,7 @@ struct show_opts {
 	int	 side;		/* --layout side */
 	int	 width;		/* columns, for side */
 	int	 http;		/* take HTTP apart */
+	size_t	 max_conns;	/* followed at once; 0: CTAB_MAX_DEFAULT */
 };
 
 struct show {

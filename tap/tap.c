@@ -14,6 +14,7 @@
 #include "input.h"
 #include "list.h"
 #include "record.h"
+#include "safe.h"
 #include "select.h"
 #include "show.h"
 #include "util.h"
@@ -55,8 +56,8 @@ usage(int status)
 	    "[--until TIME]\n"
 	    "                  [-e PATTERN] [--header NAME[=PATTERN]] [-iv] "
 	    "[--max-hold SIZE]\n"
-	    "                  [--at sent|delivered|all] [--attach PATH | "
-	    "FILE ...]\n");
+	    "                  [--max-conns N] [--at sent|delivered|all]\n"
+	    "                  [--attach PATH | FILE ...]\n");
 	if (status == TM_EXIT_OK)
 		printf(
 		    "\n"
@@ -239,6 +240,7 @@ static void
 view(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
 {
 	struct tap *t = arg;
+	char xf[SAFE_ROOM(64)];
 
 	(void)raw;
 	(void)rawlen;
@@ -264,7 +266,8 @@ view(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
 		if (rec_get(r, "xform") != NULL && !t->raw_xform_warned) {
 			warnx("connection %llu: records with xform=%s carry "
 			    "reformatted bytes, not what went over the wire",
-			    (unsigned long long)r->conn, rec_get(r, "xform"));
+			    (unsigned long long)r->conn, safe_str(rec_get(r,
+			    "xform"), xf, sizeof(xf)));
 			t->raw_xform_warned = 1;
 		}
 		fwrite(r->data, 1, r->len, stdout);
@@ -318,8 +321,9 @@ main(int argc, char **argv)
 	so.side = o.side;
 	so.width = o.width;
 	so.http = o.http;
+	so.max_conns = (size_t)o.sel.max_conns;
 	show_init(&t.show, stdout, &so);
-	list_init(&t.list, stdout, o.color);
+	list_init(&t.list, stdout, o.color, (size_t)o.sel.max_conns);
 
 	in_init(&in, feed, &t, flush_stdout, TM_EXIT_FAIL);
 	if (o.attach != NULL)

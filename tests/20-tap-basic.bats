@@ -76,3 +76,35 @@ capture_http() {
 @test "tap --help: a line of meaning for every long option, and the man page" {
 	help_covers tcpmon-tap tap/tap.c tap/select.h
 }
+
+@test "tap: at most --max-conns connections followed: 100,000 never closed stay under 64 MiB, a note for each one dropped" {
+	python3 "$TESTS_DIR/gen/opens.py" 100000 "$T/opens.tcpmon"
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-tap)" --color never \
+	    "$T/opens.tcpmon" > "$T/out"
+	echo "tap: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt "$(rss_cap 65536)" ]
+	[ "$(grep -c '^\[#[0-9]*\] note: no longer followed: over 65536 connections at once (--max-conns)$' "$T/out")" = 34464 ]
+	grep -q '^\[#1\] note: no longer followed' "$T/out"
+	# --list: the ones dropped get their line then, as dropped.
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-tap)" --list \
+	    --max-conns 1000 "$T/opens.tcpmon" > "$T/list" 2> "$T/err"
+	echo "list: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt "$(rss_cap 16384)" ]
+	[ "$(grep -c ' dropped ' "$T/list")" = 99000 ]
+	[ "$(grep -c ' open ' "$T/list")" = 1000 ]
+	grep -q '^tcpmon-tap: over 1000 connections at once: ' "$T/err"
+	run -2 "$(bin tcpmon-tap)" --max-conns 0 "$T/opens.tcpmon"
+	assert_output --partial "--max-conns 0: too small"
+}
+
+@test "tap: raw control and non-ASCII bytes in a field value are bad input, as tcpmon-record(5) says" {
+	for b in '\033' '\t' '\177' '\303\251' '\302\233' '\233'; do
+		printf "TCPMON/1 open conn=1 client=a${b}b len=0\n\n" > "$T/bad"
+		run -2 "$(bin tcpmon-tap)" "$T/bad"
+		assert_output "tcpmon-tap: $T/bad: record 1 at byte 0: control or non-ASCII byte in the header"
+	done
+	# Escaped, they are values, shown visibly.
+	printf 'TCPMON/1 open conn=1 client=a%%1B%%09%%7F%%C2%%9Bb len=0\n\n' > "$T/ok"
+	run -0 "$(bin tcpmon-tap)" --color never "$T/ok"
+	assert_output --partial 'open a\x1b\x09\x7f\xc2\x9bb -> ?'
+}

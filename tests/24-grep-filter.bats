@@ -157,3 +157,21 @@ while pos < len(d):
 @test "grep --help: a line of meaning for every long option, and the man page" {
 	help_covers tcpmon-grep tap/grep.c tap/select.h
 }
+
+@test "grep: at most --max-conns connections followed: 100,000 never closed stay under 96 MiB, a note for each one dropped" {
+	python3 "$TESTS_DIR/gen/opens.py" 100000 "$T/opens.tcpmon"
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-grep)" -e nomatch \
+	    "$T/opens.tcpmon" > "$T/out" 2> "$T/err" || [ $? = 1 ]
+	echo "grep: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt "$(rss_cap 98304)" ]
+	python3 "$TESTS_DIR/recparse.py" "$T/out" kinds > "$T/kinds"
+	[ "$(grep -c '^note 0 ' "$T/kinds")" = 34464 ]
+	grep -q 'connection r1 #1: no longer followed: over --max-conns 65536 connections at once; decided on what was seen so far: not selected' "$T/out"
+	grep -q '^tcpmon-grep: over 65536 connections at once: ' "$T/err"
+	# A connection dropped that matched is selected, whole, as far as it went.
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-grep)" --max-conns 10 \
+	    --header Host=h "$T/opens.tcpmon" > "$T/sel"
+	[ "$(tail -n 1 "$T/rss")" -lt "$(rss_cap 16384)" ]
+	python3 "$TESTS_DIR/recparse.py" "$T/sel" kinds > "$T/kinds"
+	[ "$(grep -c '^data ' "$T/kinds")" = 200000 ]
+}

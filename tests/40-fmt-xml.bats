@@ -287,7 +287,7 @@ capture_soap() {
 	assert_equal "$stderr" "tcpmon-fmt-xml: --compact and --indent exclude each other"
 	run -2 fmt_xml --bogus
 	run -0 fmt_xml --help
-	assert_line --index 0 "usage: tcpmon-fmt-xml [-c | -i N] [-m SIZE] [FILE ...]"
+	assert_line --index 0 "usage: tcpmon-fmt-xml [-c | -i N] [-m SIZE] [--max-conns N] [FILE ...]"
 	run -1 --separate-stderr fmt_xml "$T/nope"
 	assert_equal "$stderr" "tcpmon-fmt-xml: $T/nope: No such file or directory"
 	printf 'GET / HTTP/1.1\r\n\r\n' > "$T/notrec"
@@ -308,4 +308,18 @@ capture_soap() {
 
 @test "fmt-xml --help: a line of meaning for every long option, and the man page" {
 	help_covers tcpmon-fmt-xml fmt/filter.c
+}
+
+@test "fmt-xml: at most --max-conns connections followed: 100,000 never closed stay under 96 MiB, a note for each one dropped" {
+	python3 "$TESTS_DIR/gen/opens.py" 100000 "$T/opens.tcpmon"
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-fmt-xml)" \
+	    "$T/opens.tcpmon" > "$T/out" 2> "$T/err"
+	echo "fmt-xml: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt "$(rss_cap 98304)" ]
+	python3 "$TESTS_DIR/recparse.py" "$T/out" kinds > "$T/kinds"
+	[ "$(grep -c '^note ' "$T/kinds")" = 34464 ]
+	[ "$(grep -c '^data ' "$T/kinds")" = 200000 ]
+	grep -q '^tcpmon-fmt-xml: over 65536 connections at once: ' "$T/err"
+	run -0 python3 "$TESTS_DIR/recparse.py" "$T/out" field 1 note level
+	assert_output "warning"
 }

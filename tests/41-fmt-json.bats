@@ -118,9 +118,23 @@ not json'
 	run -0 fmt_json --compact "$T/in"
 	assert_line '{"k":[true]}'
 	run -0 fmt_json --help
-	assert_line --index 0 "usage: tcpmon-fmt-json [-c | -i N] [-m SIZE] [FILE ...]"
+	assert_line --index 0 "usage: tcpmon-fmt-json [-c | -i N] [-m SIZE] [--max-conns N] [FILE ...]"
 }
 
 @test "fmt-json --help: a line of meaning for every long option, and the man page" {
 	help_covers tcpmon-fmt-json fmt/filter.c
+}
+
+@test "fmt-json: at most --max-conns connections followed: 100,000 never closed stay under 96 MiB, a note for each one dropped" {
+	python3 "$TESTS_DIR/gen/opens.py" 100000 "$T/opens.tcpmon"
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-fmt-json)" \
+	    "$T/opens.tcpmon" > "$T/out" 2> "$T/err"
+	echo "fmt-json: $(tail -n 1 "$T/rss") KiB"
+	[ "$(tail -n 1 "$T/rss")" -lt "$(rss_cap 98304)" ]
+	python3 "$TESTS_DIR/recparse.py" "$T/out" kinds > "$T/kinds"
+	[ "$(grep -c '^note ' "$T/kinds")" = 34464 ]
+	[ "$(grep -c '^data ' "$T/kinds")" = 200000 ]
+	grep -q '^tcpmon-fmt-json: over 65536 connections at once: ' "$T/err"
+	run -0 python3 "$TESTS_DIR/recparse.py" "$T/out" field 1 note level
+	assert_output "warning"
 }

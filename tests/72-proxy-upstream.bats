@@ -89,6 +89,20 @@ start_tinyproxy() {
 	assert_line --index 1 "502"
 }
 
+@test "upstream: escapes in an upstream's status line are quoted visibly, never raw" {
+	start_stub escapes
+	port=$(free_port)
+	start_relay -l 0 -t "127.0.0.1:$port" --upstream-proxy "127.0.0.1:$STUB_PORT"
+	run -0 timeout 10 socat -u /dev/null TCP:127.0.0.1:"$RELAY_PORT"
+	wait_count "$T/relay.out" '^TCPMON/1 close ' 1
+	stop_relay
+	run -0 rp "$T/relay.out" field 1 close error
+	assert_output --partial 'HTTP/1.1 403 Forbidden \x1b]52;c;b3duZWQ=\x07\x1b]0;owned\x07\x1b[2J\xc2\x9b31m\x9b31m\x7f'
+	python3 "$TESTS_DIR/gen/termsafe.py" "$T/relay.err"
+	rp "$T/relay.out" field 1 close error > "$T/error"
+	python3 "$TESTS_DIR/gen/termsafe.py" "$T/error"
+}
+
 @test "upstream: an upstream proxy that is not there: the client is reset, the close says why" {
 	port=$(free_port)
 	start_relay -l 0 -t 127.0.0.1:80 --upstream-proxy "127.0.0.1:$port"

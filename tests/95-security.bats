@@ -41,6 +41,78 @@ load helpers
 	[[ $output != *$'\007'* ]]
 }
 
+# termsafe FILE [--sgr] [--pty]: FILE holds nothing a terminal would obey.
+termsafe() { python3 "$TESTS_DIR/gen/termsafe.py" "$@"; }
+
+@test "security: no view of tcpmon-tap passes on escapes from field values or payloads (OSC 52, title, CSI, C1)" {
+	python3 "$TESTS_DIR/gen/escapes.py" "$T/esc.tcpmon"
+	local tap
+	tap=$(bin tcpmon-tap)
+	"$tap" --color never "$T/esc.tcpmon" > "$T/conv" 2>&1
+	termsafe "$T/conv"
+	# Each field value is shown, its controls visible as \xNN.
+	grep -qF 'open 1.2.3.4:5\x1b]52;c;b3duZWQ=\x07 -> \x1b]0;owned\x1b\' "$T/conv"
+	grep -qF '[r2\x1b]0;owned\x1b\ #2]' "$T/conv"
+	grep -qF 'close: error\x1b[2J\x1b[31m by the \xc2\x9b31m' "$T/conv"
+	# Payload text keeps the views' dots.
+	grep -qF 'text .]52;c;b3duZWQ=..]0;owned.\.[2J.[31m.31m.0;t..31m.0;t... end' "$T/conv"
+	"$tap" --color always "$T/esc.tcpmon" > "$T/color" 2>&1
+	termsafe "$T/color" --sgr
+	"$tap" --color always --layout side --width 100 "$T/esc.tcpmon" > "$T/side" 2>&1
+	termsafe "$T/side" --sgr
+	"$tap" --color never --no-http "$T/esc.tcpmon" > "$T/nohttp" 2>&1
+	termsafe "$T/nohttp"
+	"$tap" --list --color always "$T/esc.tcpmon" > "$T/list" 2>&1
+	termsafe "$T/list" --sgr
+	# Messages on stderr that quote a record: --raw's xform warning,
+	# --max-hold's note in tap and in grep.
+	"$tap" --raw --conn 2 --dir request "$T/esc.tcpmon" 2> "$T/raw.err" > /dev/null
+	grep -qF 'xform=xml\x1b]52;c;b3duZWQ=\x07 carry' "$T/raw.err"
+	termsafe "$T/raw.err"
+	"$tap" --color never --max-hold 1 -e nomatch "$T/esc.tcpmon" > "$T/hold" 2>&1
+	grep -qF 'r2\x1b]0;owned\x1b\ #2' "$T/hold"
+	termsafe "$T/hold"
+	run -1 --separate-stderr "$(bin tcpmon-grep)" --max-hold 1 -e nomatch "$T/esc.tcpmon"
+	printf '%s\n' "$stderr" > "$T/grep.err"
+	grep -qF 'r2\x1b]0;owned\x1b\ #2' "$T/grep.err"
+	termsafe "$T/grep.err"
+}
+
+@test "security: --raw and --json stay exact: JSON escapes the same bytes, --raw gives them as they are" {
+	python3 "$TESTS_DIR/gen/escapes.py" "$T/esc.tcpmon"
+	"$(bin tcpmon-tap)" --raw --conn 3 --dir request "$T/esc.tcpmon" > "$T/raw"
+	rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
+	rp "$T/esc.tcpmon" payload 3 c2s > "$T/want"
+	cmp "$T/raw" "$T/want"
+	"$(bin tcpmon-tap)" --json "$T/esc.tcpmon" > "$T/json"
+	termsafe "$T/json"
+	python3 - "$T/json" <<-'PY'
+	import base64, json, sys
+	recs = [json.loads(l) for l in open(sys.argv[1])]
+	o = [r for r in recs if r['kind'] == 'open'][0]
+	assert o['fields']['client'] == '1.2.3.4:5\x1b]52;c;b3duZWQ=\x07', o
+	n = [r for r in recs if r['kind'] == 'note'][0]
+	assert n['fields']['level'] == 'warn\x9b31m\x9d0;t\x9c', n
+	assert b'\x1b]0;owned\x1b\\' in base64.b64decode(n['base64']), n
+	PY
+}
+
+@test "security: tcpmon-send shows a server's escapes visibly, on a terminal and in its messages" {
+	start_stub escapes
+	# On a terminal (script(1) gives it one): the answer, visibly.
+	timeout 10 script -qec "$(bin tcpmon-send) http://127.0.0.1:$STUB_PORT/" /dev/null > "$T/tty" || true
+	grep -q 'body .]52;c;b3duZWQ=..]0;owned..\[2J.31m.31m.' "$T/tty"
+	termsafe "$T/tty" --pty
+	# The message that quotes the status line, on stderr.
+	run -1 --separate-stderr timeout 10 "$(bin tcpmon-send)" "http://127.0.0.1:$STUB_PORT/"
+	[[ $stderr == *'HTTP 403 Forbidden \x1b]52;c;b3duZWQ=\x07\x1b]0;owned\x07'* ]]
+	printf '%s\n' "$stderr" > "$T/err"
+	termsafe "$T/err"
+	# Into a file, the answer stays exact.
+	run -1 timeout 10 "$(bin tcpmon-send)" "http://127.0.0.1:$STUB_PORT/"
+	[[ $output == *$'\033]52;c;b3duZWQ='* ]]
+}
+
 @test "security: tcpmon-send checks XML without loading entities or DTDs from anywhere" {
 	echo 'secret-in-a-file' > "$T/secret"
 	printf '<?xml version="1.0"?>\n<!DOCTYPE e [<!ENTITY x SYSTEM "file://%s">]>\n<e>&x;</e>\n' \

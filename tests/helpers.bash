@@ -466,3 +466,13 @@ help_covers() {
 	[ "$(tail -n 1 <<< "$out")" = "See $tool(1)." ] ||
 	    { echo "$tool --help does not end naming its man page" >&2; return 1; }
 }
+
+# rss_cap KIB: a memory limit for a test, KIB for the release build; the
+# sanitizer build's redzones take about ten times more, and its quarantine
+# of freed blocks up to 256 MiB besides.
+rss_cap() {
+	case $TCPMON_BIN in
+	*/san/*) echo $(($1 * 10 + 256 * 1024)) ;;
+	*) echo "$1" ;;
+	esac
+}

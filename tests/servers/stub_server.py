@@ -7,6 +7,9 @@ on stderr once it accepts connections.  Each connection is served by MODE:
   silent   reads the request and never answers (the connection stays open)
   nothttp  reads the request head, answers with bytes that are not HTTP
   empty    reads the request head and closes without a byte
+  escapes  answers 403 with terminal escapes (OSC 52, a title, CSI, C1 in
+           both forms) in its status line, a header and its body; as an
+           HTTP proxy, refuses CONNECT with that status line
 """
 import socket
 import sys
@@ -41,6 +44,13 @@ def answer(c, mode):
             pass
     elif mode == 'nothttp':
         c.sendall(b'SSH-2.0-OpenSSH_9.2\r\n')
+    elif mode == 'escapes':
+        evil = (b'\x1b]52;c;b3duZWQ=\x07\x1b]0;owned\x07\x1b[2J'
+                b'\xc2\x9b31m\x9b31m\x7f')
+        body = b'body ' + evil + b'\r\nline two\r\n'
+        c.sendall(b'HTTP/1.1 403 Forbidden ' + evil + b'\r\nX-Evil: ' +
+                  evil + b'\r\nContent-Type: text/plain\r\n'
+                  b'Content-Length: %d\r\n\r\n' % len(body) + body)
     # Read what is left before closing, so the kernel sends a FIN and not
     # a reset that could hide the bytes sent.
     c.shutdown(socket.SHUT_WR)
