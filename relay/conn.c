@@ -152,6 +152,7 @@ conn_free(struct relay *r, struct conn *c)
 	sp_drop(r, &c->c2s);
 	sp_drop(r, &c->s2c);
 	free(c->target);
+	free(c->request);
 	free(c);
 	r->nconns--;
 	relay_resume_listeners(r);
@@ -651,13 +652,14 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 struct conn *
 conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
     const char *target, const struct sockaddr_any *sa, uint64_t client_conn,
-    const struct conn_hooks *hooks, void *harg)
+    const char *request, const struct conn_hooks *hooks, void *harg)
 {
 	struct conn *c;
 	struct rec rec;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->target = strdup(target)) == NULL)
+	    (c->target = strdup(target)) == NULL ||
+	    (request != NULL && (c->request = strdup(request)) == NULL))
 		err(TM_EXIT_FAIL, "calloc");
 	c->r = r;
 	c->id = ++r->next_id;
@@ -698,7 +700,7 @@ conn_accept(struct relay *r, struct listener *l, int cfd)
 
 	(void)conn_open(r, l, cfd, addr_fmt_peer(cfd, client, sizeof(client)),
 	    l->target.text, r->upstream != NULL ? upstream_addr(r) : &l->taddr,
-	    0, NULL, NULL);
+	    0, NULL, NULL, NULL);
 }
 
 void
@@ -726,6 +728,8 @@ conn_open_rec(struct relay *r, struct conn *c, struct rec *rec)
 	if (c->client_conn != 0)
 		rec_setf(rec, "client-conn", "%llu",
 		    (unsigned long long)c->client_conn);
+	if (c->request != NULL)
+		rec_set(rec, "request", c->request);
 	if (r->upstream != NULL)
 		rec_set(rec, "upstream-proxy", upstream_text(r));
 }

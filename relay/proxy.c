@@ -861,6 +861,7 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 {
 	struct preq q;
 	struct conn *c;
+	char reqline[320];
 	int sp[2];
 
 	(void)parse_request(p, &q);	/* it passed once */
@@ -899,8 +900,14 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 	p->head_by = 0;
 	p->st = q.connect ? P_CONNECTING : P_EXCHANGE;
 	if (sa != NULL) {
+		/* A tunnel's records hold the target's bytes only: the
+		 * request line that opened it goes in its open record
+		 * (never the header fields: Proxy-Authorization). */
+		if (q.connect)
+			snprintf(reqline, sizeof(reqline), "CONNECT %.*s "
+			    "HTTP/1.%d", (int)q.ulen, q.uri, q.minor);
 		c = conn_open(p->r, p->l, sp[1], p->client, p->target, sa,
-		    p->id, &hooks, p);
+		    p->id, q.connect ? reqline : NULL, &hooks, p);
 		/* On failure the hook has answered the client already. */
 		if (c != NULL)
 			p->up = c;

@@ -77,6 +77,8 @@ struct conn {
 	int		 handshake;	/* CONNECT sent to --upstream-proxy */
 	struct listener	*l;
 	char		*target;	/* where it goes, as shown */
+	char		*request;	/* proxy mode: a CONNECT's request
+					 * line, for the open record */
 	char		 client[ADDR_TEXT + 16];	/* where it came from */
 	uint64_t	 client_conn;	/* proxy mode: the client's connection */
 	const struct conn_hooks *hooks;
@@ -171,13 +173,13 @@ void	 conn_accept(struct relay *, struct listener *, int cfd);
 /*
  * A conversation from cfd (already connected: a client, or proxy.c's end
  * of a socket pair) to target at sa, with open record fields client and,
- * when not 0, client-conn.  Returns NULL when it failed at once (the
- * hooks have been told).
+ * when not 0 or NULL, client-conn and request.  Returns NULL when it
+ * failed at once (the hooks have been told).
  */
 struct conn *conn_open(struct relay *, struct listener *, int cfd,
 	    const char *client, const char *target,
 	    const struct sockaddr_any *sa, uint64_t client_conn,
-	    const struct conn_hooks *, void *harg);
+	    const char *request, const struct conn_hooks *, void *harg);
 /* Records one data record of conn c (extra: one key=value field or NULL). */
 void	 conn_put_data(struct relay *, uint64_t id, enum rec_dir,
 	    const char *key, const char *val, const void *, size_t);

@@ -39,7 +39,9 @@ load throttle
 	timeout 20 "$(bin tcpmon-throttle)" --rate 10k < "$T/in" > "$T/out"
 	grep -aq '^TCPMON/1 future conn=1 src=h time=2026-01-01T00:00:00.000000Z shiny=yes len=3$' "$T/out"
 	grep -aq '^TCPMON/1 note conn=0 src=h time=2026-01-01T00:00:00.000000Z level=info len=5$' "$T/out"
-	grep -aq '^TCPMON/1 open conn=1 src=h time=2026-01-01T00:00:00.000000Z client=a' "$T/out"
+	# The open of a shaped connection carries the time it was released.
+	grep -aq '^TCPMON/1 open conn=1 src=h time=20[0-9-]*T[0-9:.]*Z client=a' "$T/out"
+	! grep -aq '^TCPMON/1 open conn=1 src=h time=2026-01-01T00:00:00.000000Z' "$T/out"
 	grep -aq ' reason=eof c2s=3010 s2c=0 extra=A len=0$' "$T/out"
 	# The unknown record stays after the 3000 bytes before it and before
 	# the 10 bytes after it; the note of the stream (conn 0) belongs to no
@@ -145,4 +147,25 @@ load throttle
 
 @test "throttle --help: a line of meaning for every long option, and the man page" {
 	help_covers tcpmon-throttle throttle/throttle.c
+}
+
+@test "throttle: a shaped connection's open and close carry their release times, in order with its data" {
+	{
+		rec stream 0 "tool=x version=1"
+		rec open 1 "client=a listen=b target=c"
+		data 1 c2s 2000
+		rec close 1 "reason=eof c2s=2000 s2c=0"
+	} > "$T/in"
+	timeout 20 "$(bin tcpmon-throttle)" --rate 10k < "$T/in" > "$T/out"
+	# Every record of the connection: times that never go back, and none
+	# of the capture's (2026-01-01).
+	run -0 python3 - "$T/out" <<'PY'
+import sys
+t = []
+for line in open(sys.argv[1], 'rb'):
+    if line.startswith(b'TCPMON/1 ') and b' conn=1 ' in line:
+        t.append(line.split(b' time=')[1].split(b' ')[0].decode())
+print(len(t), t == sorted(t), any(x.startswith('2026-01-01') for x in t))
+PY
+	assert_output "4 True False"
 }

@@ -174,6 +174,10 @@ setup() {
 	stop_relay
 	run -0 rp "$T/relay.out" field 1 open target
 	assert_output "localhost:$TLS_PORT"
+	# The request line that opened the tunnel, and nothing of its head.
+	run -0 rp "$T/relay.out" field 1 open request
+	assert_output "CONNECT localhost:$TLS_PORT HTTP/1.1"
+	run -1 grep -aci 'user-agent' "$T/relay.out"
 	# A TLS handshake record (type 22) starts each direction.
 	rp "$T/relay.out" payload 1 c2s > "$T/c2s"
 	rp "$T/relay.out" payload 1 s2c > "$T/s2c"

@@ -428,8 +428,12 @@ shape_put(struct shaper *s, const struct rec *r, const unsigned char *raw,
 		ds->last_ready = it->ready;
 		q_push(&ds->q, it);
 	} else {
-		it->shaped = r->type == REC_CLOSE && c->selected;
-		if (it->shaped)
+		/* A shaped connection's open and close carry the time of
+		 * their release, as its bytes do: a replayed capture's
+		 * times then tell what the slow link did, in one order. */
+		it->shaped = c->selected && (r->type == REC_OPEN ||
+		    r->type == REC_CLOSE);
+		if (it->shaped && r->type == REC_CLOSE)
 			ready += (int64_t)s->o.slow_close_us;
 		it->ready = ready;
 		q_push(&c->ctl, it);
