@@ -49,7 +49,7 @@ include $(sort $(filter-out common/module.mk,$(wildcard */module.mk)))
 define prog
 $(BIN)/$(1): $$(patsubst %.c,$(OBJ)/%.o,$$($(1)_SRCS)) $(OBJ)/libtcpmon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS) $(COMMON_LIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog,$(p))))
 
@@ -57,7 +57,7 @@ $(foreach p,$(PROGS),$(eval $(call prog,$(p))))
 define unit
 $(BIN)/unit/$(1): $(OBJ)/tests/unit/$(1).o $(OBJ)/libtcpmon.a
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS) $(COMMON_LIBS)
 endef
 UNITS += $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/*.c))
 $(foreach u,$(UNITS),$(eval $(call unit,$(u))))

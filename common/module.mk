@@ -1,4 +1,6 @@
 # common/ - libtcpmon.a, linked by every tool.
 COMMON_SRCS := common/util.c common/record.c common/net.c common/loop.c \
 	common/http.c common/inflate.c common/safe.c
-http_test_LIBS := -lz
+# What the library needs at link time, after it (zlib: inflate.c, and gzip'd
+# captures in record.c).
+COMMON_LIBS := -lz

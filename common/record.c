@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "record.h"
 #include "util.h"
@@ -590,6 +591,88 @@ recr_free(struct rec_reader *rd)
 	if (rd->own)
 		free(rd->buf);
 	rd->buf = NULL;
+	if (rd->gz != NULL) {
+		inflateEnd(rd->gz);
+		free(rd->gz);
+		rd->gz = NULL;
+	}
+	free(rd->zbuf);
+	rd->zbuf = NULL;
+}
+
+#define GZ_CHUNK	(64 * 1024)
+
+/* read(2) for the reader: with a gzip'd input, what inflating it gives.
+ * Returns as read(2), with errno set; EILSEQ for a damaged gzip stream. */
+static ssize_t
+rd_read(struct rec_reader *rd, unsigned char *dst, size_t cap)
+{
+	z_stream *z = rd->gz;
+	ssize_t n;
+	int zr;
+
+	if (z == NULL)
+		return read(rd->fd, dst, cap);
+	for (;;) {
+		if (rd->zpos == rd->zend) {
+			if ((n = read(rd->fd, rd->zbuf, GZ_CHUNK)) <= 0) {
+				if (n == 0 && !rd->zdone) {
+					errno = EILSEQ;	/* cut short */
+					return -1;
+				}
+				return n;
+			}
+			rd->zpos = 0;
+			rd->zend = (size_t)n;
+		}
+		if (rd->zdone) {
+			/* Members of a gzip file, concatenated (cat a.gz
+			 * b.gz), are one stream. */
+			if (inflateReset(z) != Z_OK) {
+				errno = EILSEQ;
+				return -1;
+			}
+			rd->zdone = 0;
+		}
+		z->next_in = rd->zbuf + rd->zpos;
+		z->avail_in = (uInt)(rd->zend - rd->zpos);
+		z->next_out = dst;
+		z->avail_out = (uInt)(cap > 0x40000000 ? 0x40000000 : cap);
+		zr = inflate(z, Z_NO_FLUSH);
+		rd->zpos = rd->zend - z->avail_in;
+		if (zr == Z_STREAM_END)
+			rd->zdone = 1;
+		else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			errno = EILSEQ;
+			return -1;
+		}
+		if ((n = (ssize_t)(z->next_out - dst)) > 0)
+			return n;
+	}
+}
+
+/* At the first bytes of an fd: a gzip magic number switches the reader to
+ * inflating what it reads, the bytes already read included. */
+static int
+sniff_gzip(struct rec_reader *rd, size_t n)
+{
+	unsigned char *at = rd->buf + rd->end;
+
+	rd->sniffed = 1;
+	if (n < 2 || at[0] != 0x1f || at[1] != 0x8b)
+		return 0;
+	if ((rd->gz = calloc(1, sizeof(z_stream))) == NULL ||
+	    (rd->zbuf = malloc(n > GZ_CHUNK ? n : GZ_CHUNK)) == NULL ||
+	    inflateInit2(rd->gz, 15 + 16) != Z_OK) {
+		free(rd->gz);
+		rd->gz = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(rd->zbuf, at, n);
+	rd->zpos = 0;
+	rd->zend = n;
+	return 1;
 }
 
 static int
@@ -617,6 +700,7 @@ fill(struct rec_reader *rd, size_t need)
 	unsigned char *nb;
 	size_t ncap;
 	ssize_t n;
+	int gz;
 
 	if (rd->eof || rd->fd == -1)
 		return 0;
@@ -640,13 +724,26 @@ fill(struct rec_reader *rd, size_t need)
 	if (rd->idle != NULL)
 		rd->idle(rd->idle_arg);
 	for (;;) {
-		n = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
+		n = rd_read(rd, rd->buf + rd->end, rd->cap - rd->end);
+		if (n > 0 && !rd->sniffed) {
+			if ((gz = sniff_gzip(rd, (size_t)n)) == 1)
+				continue;	/* now inflating */
+			if (gz == -1) {
+				n = -1;
+				break;
+			}
+		}
 		if (n >= 0)
 			break;
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return REC_AGAIN;
+		break;
+	}
+	if (n < 0) {
+		if (errno == EILSEQ)	/* bad input, as a bad record is */
+			return fail(rd, "damaged or cut gzip data", 0, 0);
 		snprintf(rd->err, sizeof(rd->err), "%s: read: %s", rd->name,
 		    strerror(errno));
 		return REC_ERR;

@@ -97,6 +97,13 @@ struct rec_reader {
 	void		(*idle)(void *);
 	void		*idle_arg;
 	char		 err[512];
+	/* A gzip'd capture (a rotated file, say) is read as it is: found by
+	 * its magic number at the start, inflated as it is read. */
+	int		 sniffed;	/* the start was looked at */
+	void		*gz;		/* z_stream, or NULL */
+	unsigned char	*zbuf;
+	size_t		 zpos, zend;
+	int		 zdone;		/* a member ended: another may follow */
 };
 
 #define REC_OK		1

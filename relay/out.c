@@ -305,6 +305,8 @@ put_main(struct relay *r, struct iovec *iov, int n, size_t total, int data)
 	struct outq *q = &r->out;
 	size_t limit = q->cap - (data ? CTL_RESERVE : 0);
 
+	if (r->outpath != NULL)
+		capture_check(r, total);	/* between two records */
 	if (q->len + total > limit) {
 		if (q_write(q) == -1)
 			out_failed(r);
@@ -327,6 +329,8 @@ put_main(struct relay *r, struct iovec *iov, int n, size_t total, int data)
 			out_failed(r);
 	} else
 		q_append(q, iov, n);
+	if (r->outpath != NULL)
+		capture_counted(r, total);
 	return 0;
 }
 
@@ -474,6 +478,10 @@ relay_put_pipe(struct relay *r, struct rec *rec, int fd, size_t n)
 		errx(TM_EXIT_FAIL, "a %s record does not fit in a header line",
 		    rec->kind);
 	iov.iov_base = hdr;
+	if (r->outpath != NULL) {
+		capture_check(r, iov.iov_len + n + 1);
+		capture_counted(r, iov.iov_len + n + 1);
+	}
 	/* What waits in the queue, then the header: the queue is sync, so
 	 * this returns with all of it written, unless the device is full. */
 	if (q_writev(q, &iov, 1) == -1)
@@ -798,6 +806,30 @@ out_retry(struct relay *r)
 	out_paused_note(r, text);
 	out_watch(r);
 	out_maybe_unpark(r);
+}
+
+int
+out_drain(struct relay *r)
+{
+	if (r->out.err)
+		return -1;
+	if (q_drain(&r->out) == -1)
+		out_failed(r);
+	return r->out.len > 0 ? -1 : 0;
+}
+
+void
+out_put_main(struct relay *r, struct rec *rec)
+{
+	char hdr[REC_MAX_HEADER];
+	struct iovec iov[2];
+
+	iov[0].iov_base = hdr;
+	if ((iov[0].iov_len = rec_header(rec, 0, hdr, sizeof(hdr))) == 0)
+		return;
+	iov[1].iov_base = "\n";
+	iov[1].iov_len = 1;
+	put_main(r, iov, 2, iov[0].iov_len + 1, 0);
 }
 
 void

@@ -11,11 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +41,7 @@ struct opts {
 	char		*through[MAX_STAGES];
 	int		 nthrough;
 	uint64_t	 stage_ms;
+	struct rotation	 rot;
 };
 
 static void __attribute__((noreturn))
@@ -51,6 +50,9 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: tcpmon-relay -l [ADDR:]PORT -t HOST:PORT [-l ... -t ...] "
 	    "[-qv] [-o FILE]\n"
+	    "                    [--rotate-size SIZE] [--rotate-time DUR] "
+	    "[--rotate-keep N]\n"
+	    "                    [--rotate-gzip]\n"
 	    "                    [--tap PATH] [--lossy] [--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
 	    "                    [--upstream-proxy HOST:PORT] [--through CMD ...]\n"
@@ -77,6 +79,12 @@ usage(int status)
 		    "      --upstream-proxy HOST:PORT  reach every target "
 		    "through this HTTP proxy\n"
 		    "  -o, --output FILE         write the records to FILE\n"
+		    "      --rotate-size SIZE    start a new FILE past SIZE "
+		    "bytes (k, m, g)\n"
+		    "      --rotate-time DUR     start a new FILE every DUR\n"
+		    "      --rotate-keep N       keep the N newest rotated "
+		    "files\n"
+		    "      --rotate-gzip         compress rotated files\n"
 		    "      --tap PATH            publish the records to viewers "
 		    "on a Unix socket\n"
 		    "      --lossy               drop records rather than slow "
@@ -103,6 +111,8 @@ usage(int status)
 	exit(status);
 }
 
+enum { OPT_ROTATE_SIZE = 200, OPT_ROTATE_TIME, OPT_ROTATE_KEEP,
+    OPT_ROTATE_GZIP };
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM,
     OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT };
@@ -119,6 +129,10 @@ static const struct option longopts[] = {
 	{ "output",		required_argument, NULL, 'o' },
 	{ "proxy",		no_argument,	   NULL, OPT_PROXY },
 	{ "quiet",		no_argument,	   NULL, 'q' },
+	{ "rotate-gzip",	no_argument,	   NULL, OPT_ROTATE_GZIP },
+	{ "rotate-keep",	required_argument, NULL, OPT_ROTATE_KEEP },
+	{ "rotate-size",	required_argument, NULL, OPT_ROTATE_SIZE },
+	{ "rotate-time",	required_argument, NULL, OPT_ROTATE_TIME },
 	{ "stage-timeout",	required_argument, NULL, OPT_STAGE_TIMEOUT },
 	{ "tap",		required_argument, NULL, OPT_TAP },
 	{ "target",		required_argument, NULL, 't' },
@@ -195,6 +209,30 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'q':
 			o->quiet = 1;
 			break;
+		case OPT_ROTATE_SIZE:
+			if (num_parse(optarg, 4096, 1ull << 50, &o->rot.size,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--rotate-size %s: %s "
+				    "(4k to 1024t)", optarg, e);
+			break;
+		case OPT_ROTATE_TIME:
+			if (dur_parse(optarg, 31ull * 86400000, &o->rot.ms,
+			    &e) == -1)
+				errx(TM_EXIT_USAGE, "--rotate-time %s: %s",
+				    optarg, e);
+			if (o->rot.ms < 1000)
+				errx(TM_EXIT_USAGE, "--rotate-time %s: too "
+				    "small (1s at least)", optarg);
+			break;
+		case OPT_ROTATE_KEEP:
+			if (num_parse(optarg, 1, 1000000, &o->rot.keep, &e)
+			    == -1)
+				errx(TM_EXIT_USAGE, "--rotate-keep %s: %s",
+				    optarg, e);
+			break;
+		case OPT_ROTATE_GZIP:
+			o->rot.gzip = 1;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -249,6 +287,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		errx(TM_EXIT_USAGE, "%s: unexpected argument", argv[optind]);
+	if ((o->rot.size || o->rot.ms || o->rot.keep || o->rot.gzip) &&
+	    o->out == NULL)
+		errx(TM_EXIT_USAGE, "--rotate-*: only with -o FILE");
+	if ((o->rot.keep || o->rot.gzip) && !o->rot.size && !o->rot.ms)
+		errx(TM_EXIT_USAGE, "--rotate-keep, --rotate-gzip: give "
+		    "--rotate-size or --rotate-time");
 	if (o->proxy) {
 		if (o->nlisten == 0)
 			errx(TM_EXIT_USAGE, "--proxy: give -l PORT");
@@ -435,11 +479,17 @@ static void
 on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 {
 	struct signalfd_siginfo si;
+	struct relay *r = arg;
 
 	(void)ev;
-	(void)arg;
-	if (read(fd, &si, sizeof(si)) > 0)
-		loop_stop(l);
+	if (read(fd, &si, sizeof(si)) <= 0)
+		return;
+	/* SIGHUP with -o FILE: logrotate moved the file; a new one. */
+	if (si.ssi_signo == SIGHUP && r->outpath != NULL && r->out.sync) {
+		capture_reopen(r);
+		return;
+	}
+	loop_stop(l);
 }
 
 static void
@@ -449,6 +499,8 @@ on_tick(struct loop *l, void *arg)
 
 	(void)l;
 	out_retry(r);
+	if (r->outpath != NULL)
+		capture_sweep(r);
 	conn_linger_sweep(r);
 	conn_sweep(r);
 	proxy_sweep(r);
@@ -628,81 +680,6 @@ spawn_view(struct relay *r)
 	return p[1];
 }
 
-/* The pid that holds a flock(2) on the file of st, from /proc/locks, or
- * -1. */
-static long
-lock_holder(const struct stat *st)
-{
-	char line[256], type[16];
-	unsigned long ino;
-	unsigned maj, min;
-	long pid, found = -1;
-	FILE *f;
-
-	if ((f = fopen("/proc/locks", "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", type, &pid,
-		    &maj, &min, &ino) == 5 && strcmp(type, "FLOCK") == 0 &&
-		    ino == st->st_ino && makedev(maj, min) == st->st_dev) {
-			found = pid;
-			break;
-		}
-	fclose(f);
-	return found;
-}
-
-/*
- * -o FILE.  Captures hold whatever crossed the wire, passwords included:
- * the file is the caller's own and readable by the owner only, never
- * reached through a symbolic link, and never written by two relays at once
- * (the second would truncate the first's capture).  Called once the
- * listeners are bound, so that a relay that cannot start leaves no file.
- */
-static int
-open_capture(const char *path)
-{
-	struct stat st;
-	char comm[64] = "";
-	long pid;
-	int fd, cfd;
-	ssize_t n;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) == -1) {
-		if (errno == ELOOP)
-			errx(TM_EXIT_FAIL, "%s: a symbolic link: refused "
-			    "(name the file itself)", path);
-		err(TM_EXIT_FAIL, "%s", path);
-	}
-	if (fstat(fd, &st) == -1)
-		err(TM_EXIT_FAIL, "%s", path);
-	if (!S_ISREG(st.st_mode))
-		return fd;	/* a device or a FIFO: written as it is */
-	if (st.st_uid != geteuid())
-		errx(TM_EXIT_FAIL, "%s: owned by another user (uid %lu): "
-		    "refused", path, (unsigned long)st.st_uid);
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK)
-			err(TM_EXIT_FAIL, "%s: flock", path);
-		if ((pid = lock_holder(&st)) <= 0)
-			errx(TM_EXIT_FAIL, "%s: in use by another process",
-			    path);
-		snprintf(comm, sizeof(comm), "/proc/%ld/comm", pid);
-		if ((cfd = open(comm, O_RDONLY | O_CLOEXEC)) != -1) {
-			n = read(cfd, comm, sizeof(comm) - 1);
-			close(cfd);
-			comm[n > 0 ? n - 1 : 0] = '\0';	/* its newline */
-		} else
-			comm[0] = '\0';
-		errx(TM_EXIT_FAIL, "%s: in use by another process (pid %ld%s%s)",
-		    path, pid, comm[0] ? ", " : "", comm);
-	}
-	if (ftruncate(fd, 0) == -1 || fchmod(fd, 0600) == -1)
-		err(TM_EXIT_FAIL, "%s", path);
-	return fd;
-}
-
 /*
  * --tap PATH publishes every record, secrets included.  In a directory that
  * another user may write (without the sticky bit that keeps them from
@@ -768,6 +745,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct rec rec;
 	const char *outname;
+	char msg[600];
 	sigset_t mask;
 	int fd, sfd, i, st;
 
@@ -812,11 +790,21 @@ main(int argc, char **argv)
 		check_tap_dir(o.tap);
 	if (o.tap != NULL && tap_open(r, o.tap) == -1)
 		err(TM_EXIT_FAIL, "--tap %s", o.tap);
-	if (o.out != NULL)
-		fd = open_capture(o.out);
+	if (o.out != NULL && (fd = capture_open(o.out, msg,
+	    sizeof(msg))) == -1)
+		errx(TM_EXIT_FAIL, "%s", msg);
 	if (out_init(r, fd, outname) == -1)
 		err(TM_EXIT_FAIL, "init");
 	set_output_nonblock(r);
+	if (o.out != NULL && r->out.sync) {
+		/* Rotation and SIGHUP are for a file (not a FIFO or a
+		 * device given as -o). */
+		r->outpath = o.out;
+		r->rot = o.rot;
+		r->cap_opened = tm_mono_ms();
+	} else if (o.rot.size || o.rot.ms)
+		errx(TM_EXIT_USAGE, "--rotate-*: %s is not a regular file",
+		    o.out);
 
 	/* Every signal whose default would end the relay ends it as SIGTERM
 	 * does: with a close record for each connection and a whole
@@ -863,9 +851,12 @@ main(int argc, char **argv)
 	conn_stop_all(r);
 	stage_stop(r);
 	out_finish(r);
+	if (r->outpath != NULL)
+		capture_finish(r);
 	if (!r->out.sync)
 		(void)fcntl(fd, F_SETFL, r->out_fl);
-	if (fd != STDOUT_FILENO && close(fd) == -1)
+	/* r->out.fd: rotation and SIGHUP change it. */
+	if (r->out.fd != STDOUT_FILENO && close(r->out.fd) == -1)
 		err(TM_EXIT_FAIL, "%s", outname);
 	if (r->view_pid > 0)
 		while (waitpid(r->view_pid, &st, 0) == -1 && errno == EINTR)

@@ -121,6 +121,14 @@ struct viewer {
 	struct viewer	*next;
 };
 
+/* -o FILE's rotation (capture.c); 0: not by that. */
+struct rotation {
+	uint64_t	 size;		/* --rotate-size, bytes */
+	uint64_t	 ms;		/* --rotate-time */
+	uint64_t	 keep;		/* --rotate-keep: rotated files kept */
+	int		 gzip;		/* --rotate-gzip */
+};
+
 struct relay {
 	struct loop	*loop;
 	struct outq	 out;
@@ -165,6 +173,14 @@ struct relay {
 	int64_t		 out_paused;	/* when out.err began (monotonic ms),
 					 * or 0 */
 	int		 stopping;	/* conn_stop_all or relay_abort */
+	const char	*outpath;	/* -o FILE, or NULL */
+	struct rotation	 rot;
+	uint64_t	 cap_bytes;	/* in the current file */
+	uint64_t	 cap_recs;
+	int64_t		 cap_opened;	/* monotonic ms */
+	pid_t		 gz_pid;	/* compressing rotated files, or 0 */
+	char		**gz_pending;	/* rotated since it started */
+	size_t		 gz_npending;
 	struct lingering *lingering;	/* resets waiting for bytes to go */
 };
 
@@ -284,6 +300,22 @@ ssize_t	 sp_send(struct relay *, struct half *, int fd);
 void	 sp_drop(struct relay *, struct half *);
 void	 sp_free(struct relay *);
 
+/* capture.c: the -o file */
+/* Opens (creates, truncates) a capture file: the owner's own, no symbolic
+ * link, locked; -1 with why set. */
+int	 capture_open(const char *path, char *why, size_t n);
+/* Before a record of next bytes goes to the output: rotates when its size
+ * says so. */
+void	 capture_check(struct relay *, size_t next);
+/* After: n bytes more in the file. */
+void	 capture_counted(struct relay *, size_t n);
+/* Each sweep: rotation by age, compressions that ended. */
+void	 capture_sweep(struct relay *);
+/* SIGHUP: a new file where the old one was moved away from. */
+void	 capture_reopen(struct relay *);
+/* At exit: waits for the compressions under way. */
+void	 capture_finish(struct relay *);
+
 /* out.c */
 int	 out_init(struct relay *, int fd, const char *name);
 /* Writes a record to the output and to every viewer.  Lossless, it waits
@@ -300,6 +332,12 @@ int	 out_room(struct relay *);
 void	 out_flush(struct loop *, void *);
 /* With the output paused by a full disk: tries again (each sweep). */
 void	 out_retry(struct relay *);
+/* Writes all that the output queue holds (a file: at once); -1 when the
+ * device is full and some waits. */
+int	 out_drain(struct relay *);
+/* A record to the output alone, not to viewers: a new file's stream
+ * record. */
+void	 out_put_main(struct relay *, struct rec *);
 /* Writes all that waits, blocking if need be: at exit. */
 void	 out_finish(struct relay *);
 int	 tap_open(struct relay *, const char *path);
