@@ -1199,9 +1199,11 @@ stage_stop(struct relay *r)
 	if (st->reading)
 		loop_del(r->loop, st->rfd);
 	close(st->rfd);
+	/* Every stage's group, even of a stage reaped already: what its
+	 * shell left running (`sleep 30 & exit 3`) is still in the group,
+	 * and the group's number is not reused while a member lives. */
 	for (i = 0; i < st->n; i++)
-		if (!st->s[i].reaped)
-			kill(-st->s[i].pid, SIGTERM);
+		kill(-st->s[i].pid, SIGTERM);
 	for (waited = 0;; waited += 10) {
 		left = 0;
 		for (i = 0; i < st->n; i++) {

@@ -71,6 +71,38 @@ PY
 	assert_output "bad 0"
 }
 
+# The flaky first test of this suite, made deterministic: the relay reads a
+# direction at most 16 times per wakeup, and an EOF read in the 16th read
+# used to be recorded but never passed on (the connection hung half-open).
+# The client queues exactly 15 (or 31: 16 in a first wakeup, then 15) full
+# reads of 256 KiB and its FIN while the relay is stopped, so that the EOF
+# is the 16th read; the sink's close comes back only if the FIN went on.
+@test "integrity: an EOF read in the last round of a wakeup is passed on (file and pipe outputs)" {
+	local k=262144
+	start_peer sink sink
+	start_relay -l "unix:$T/r.sock" -t 127.0.0.1:"$PEER_PORT" -o "$T/cap.tcpmon"
+	run -0 timeout 30 python3 "$TESTS_DIR/relay-peer.py" burst "$T/r.sock" \
+	    $((15 * k)) "$RELAY_PID"
+	assert_output eof
+	wait_for "$T/sink.out" 'server got'
+	run cat "$T/sink.out"
+	assert_line "server got $((15 * k)) bytes"
+	wait_count "$T/cap.tcpmon" '^TCPMON/1 close .* reason=eof ' 1
+	stop_relay
+	# Records through a pipe (no splice): the copying path.
+	start_peer sink2 sink
+	mkfifo "$T/fifo"
+	bg cat cat "$T/fifo"
+	start_relay_to "$T/fifo" -l "unix:$T/r2.sock" -t 127.0.0.1:"$PEER_PORT"
+	run -0 timeout 30 python3 "$TESTS_DIR/relay-peer.py" burst "$T/r2.sock" \
+	    $((31 * k)) "$RELAY_PID"
+	assert_output eof
+	wait_for "$T/sink2.out" 'server got'
+	run cat "$T/sink2.out"
+	assert_line "server got $((31 * k)) bytes"
+	wait_count "$T/cat.out" '^TCPMON/1 close .* reason=eof ' 1
+}
+
 @test "integrity: 64 MiB each way with the records going to stdout through a pipe" {
 	start_echo
 	mkfifo "$T/fifo"

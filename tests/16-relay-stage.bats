@@ -226,6 +226,19 @@ SH
 	grep -Eq 'unhandled [a-z0-9]+-linux syscall: 434' "$T/relay.err"
 }
 
+@test "stage: what a stage that exited left running ends with the relay" {
+	# It passes the stream record on (it started), then exits.
+	start_relay -l 0 -t 127.0.0.1:9 \
+	    --through "sleep 30 & echo \$! > $T/kid; head -n 2; exit 3"
+	fails_with 'exited with status 3$'
+	local kid
+	kid=$(cat "$T/kid")
+	BG_PIDS+=("$kid")	# teardown ends it if the relay did not
+	BG_NAMES+=(kid)
+	# Its own group: SIGTERM ends it at once, but not synchronously.
+	timeout 5 tail --pid="$kid" -f /dev/null
+}
+
 @test "stage: a stage that stalls past --stage-timeout ends the relay" {
 	start_echo
 	start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" --through 'sleep 1000' --stage-timeout 700ms

@@ -55,9 +55,11 @@ c.close()' "$@"
 	start_echo
 	start_relay -l 0 -t 127.0.0.1:"$ECHO_PORT" -o "$T/live.tcpmon"
 	# socat stands in for the relay's tap socket: it serves what the
-	# relay writes, as it writes it.
+	# relay writes, as it writes it.  Its SYSTEM: child outlives socat
+	# (nothing tells it socat is gone until it writes, and the file no
+	# longer grows): --pid ends the tail with the relay.
 	bg tapsock socat -d -d UNIX-LISTEN:"$T/tap.sock" \
-	    SYSTEM:"exec tail -c +1 -f $T/live.tcpmon"
+	    SYSTEM:"exec tail -c +1 -f --pid=$RELAY_PID $T/live.tcpmon"
 	TAPSOCK_PID=$BG_PID
 	wait_for "$T/tapsock.err" 'listening on'
 	bg tap "$(bin tcpmon-tap)" --attach "$T/tap.sock"

@@ -12,6 +12,8 @@ viewer that stops reading, and a streaming checker of record payloads.
       trickle          send 1 KiB every 10 ms, read what comes, until
                        EOF or reset: "eof" or "reset" (at most 30 s)
       blackhole        a full listen queue: connects to it hang
+      sink             read to EOF with a 32 MiB receive buffer (the relay's
+                       sends never wait), then say "server got N bytes"
   relay-peer.py client MODE PORT [HOST]
       halfclose-wait   send "request", half-close, print the answer
       halfclose-first  read to EOF, then send "late data", close
@@ -20,6 +22,10 @@ viewer that stops reading, and a streaming checker of record payloads.
       idle             send "hi", read the echo, wait for EOF; print "eof"
       count, trickle   as the server's
       send-reset=N     send N bytes at once, then reset
+  relay-peer.py burst PATH N PID   connect to unix:PATH, stop PID (the
+      relay), queue N bytes and a FIN, continue PID: the relay then reads
+      them all in one wakeup.  Prints "eof" once the relay passes the
+      sink's close back, or "no eof" after 10 s.
   relay-peer.py viewer PATH OUT [GOFILE]  copy a tap stream to OUT; with
       GOFILE, stop reading until GOFILE exists
   relay-peer.py slowread GOFILE          stdin to stdout once GOFILE exists
@@ -28,6 +34,7 @@ viewer that stops reading, and a streaming checker of record payloads.
 """
 import hashlib
 import os
+import signal
 import socket
 import struct
 import sys
@@ -105,6 +112,38 @@ def trickle(s, who):
     say(who + ' timeout')
 
 
+def bigbuf(s, force, opt):
+    # 32 MiB: the ...FORCE option needs CAP_NET_ADMIN; without it the
+    # kernel's maximum (net.core.[rw]mem_max) is what we get.
+    try:
+        s.setsockopt(socket.SOL_SOCKET, force, 32 << 20)
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, opt, 32 << 20)
+
+
+def burst(path, n, pid):
+    s = socket.socket(socket.AF_UNIX)
+    # A Unix socket queues what its send buffer holds, whatever the
+    # receiver does: all N bytes wait for the relay at once.
+    bigbuf(s, 32, socket.SO_SNDBUF)   # SO_SNDBUFFORCE
+    s.connect(path)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # Never wait on the stopped relay: with a smaller buffer than
+        # asked for, the test is weaker, not hung.
+        s.settimeout(5)
+        s.sendall(b'x' * n)
+        s.shutdown(socket.SHUT_WR)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    s.settimeout(10)
+    try:
+        got = read_all(s)
+        say('eof' if not got else 'unexpected %d bytes' % len(got))
+    except socket.timeout:
+        say('no eof')
+
+
 def server(mode, host):
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
     l = socket.socket(fam)
@@ -127,6 +166,9 @@ def server(mode, host):
         say('listening on %s:%d' % (host, port))
         time.sleep(DEADLINE)
         return
+    if mode == 'sink':
+        # Set before listen, so that the window is scaled for it.
+        bigbuf(l, 33, socket.SO_RCVBUF)   # SO_RCVBUFFORCE
     l.listen(8)
     l.settimeout(DEADLINE)
     say('listening on %s:%d' % (host, port))
@@ -147,6 +189,9 @@ def server(mode, host):
         c.recv(65536)
         rst(c)
         say('server reset')
+    elif mode == 'sink':
+        say('server got %d bytes' % len(read_all(c)))
+        c.close()
     elif mode == 'hold':
         try:
             got = read_all(c)
@@ -280,6 +325,8 @@ def main():
         server(a[1], a[2] if len(a) > 2 else '127.0.0.1')
     elif a[0] == 'client':
         client(a[1], a[2], a[3] if len(a) > 3 else '127.0.0.1')
+    elif a[0] == 'burst':
+        burst(a[1], int(a[2]), int(a[3]))
     elif a[0] == 'viewer':
         viewer(a[1], a[2], a[3] if len(a) > 3 else None)
     elif a[0] == 'slowread':
