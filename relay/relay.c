@@ -747,6 +747,7 @@ main(int argc, char **argv)
 	const char *outname;
 	char msg[600];
 	sigset_t mask;
+	struct stat sb;
 	int fd, sfd, i, st;
 
 	tm_setprogname(argv, "tcpmon-relay");
@@ -771,6 +772,12 @@ main(int argc, char **argv)
 	 * view's child must not inherit either. */
 	r->tapfd = -1;
 	fd = -1;
+	/* A usage error, so said before anything listens: rotation renames
+	 * and reopens a file, which a device or a FIFO is not. */
+	if (o.out != NULL && (o.rot.size || o.rot.ms) &&
+	    stat(o.out, &sb) == 0 && !S_ISREG(sb.st_mode))
+		errx(TM_EXIT_USAGE, "--rotate-*: %s is not a regular file",
+		    o.out);
 	outname = o.out;
 	if (o.out == NULL)
 		fd = open_output(r, &outname);
@@ -802,9 +809,7 @@ main(int argc, char **argv)
 		r->outpath = o.out;
 		r->rot = o.rot;
 		r->cap_opened = tm_mono_ms();
-	} else if (o.rot.size || o.rot.ms)
-		errx(TM_EXIT_USAGE, "--rotate-*: %s is not a regular file",
-		    o.out);
+	}
 
 	/* Every signal whose default would end the relay ends it as SIGTERM
 	 * does: with a close record for each connection and a whole

@@ -17,16 +17,31 @@ BG_PIDS=()
 BG_NAMES=()
 
 # A short private directory per test: Unix socket paths must stay short.
+# Every program the test runs carries TCPMON_TEST_CASE in its
+# environment; a watchdog ends them if the test outlives its time (see
+# watchdog in tests/leftovers.py: bats' own timeout cannot end a `run`).
 common_setup() {
 	T=$(mktemp -d /tmp/tm.XXXXXX)
 	BG_PIDS=()
 	BG_NAMES=()
+	export TCPMON_TEST_CASE=${T#/tmp/}
+	# Not a child of the test: bats' timeout ends those (pkill -P),
+	# the watchdog with them.
+	( python3 "$TESTS_DIR/leftovers.py" watchdog \
+	    $((BATS_TEST_TIMEOUT + 10)) "TCPMON_TEST_CASE=$TCPMON_TEST_CASE" \
+	    "$T/.timedout" > /dev/null 2>&1 < /dev/null 3>&- &
+	  echo $! > "$T/.watchdog" )
 }
 
 # Kills what the test started (by pid), waits for it, and shows its logs
 # when the test failed.
 common_teardown() {
 	local i pid
+	[ -f "${T:-}/.watchdog" ] && kill "$(cat "$T/.watchdog")" 2>/dev/null
+	if [ -f "${T:-}/.timedout" ]; then
+		echo "--- the test $(cat "$T/.timedout"); what it ran was ended"
+		unset BATS_TEST_COMPLETED
+	fi
 	for ((i = ${#BG_PIDS[@]} - 1; i >= 0; i--)); do
 		pid=${BG_PIDS[$i]}
 		kill "$pid" 2>/dev/null

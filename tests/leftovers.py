@@ -6,6 +6,13 @@
                                   descends from RUNPID or carries MARK in
                                   its environment; none of this script's
                                   own ancestors is counted.
+  leftovers.py watchdog SECS MARK FLAG
+                                  after SECS, write FLAG and end (TERM,
+                                  then KILL) every process that carries
+                                  MARK (NAME=VALUE) in its environment:
+                                  what a hung test started, so that bats,
+                                  which waits for a `run` command's
+                                  output to end, gets on with the run.
 
 Two nets, because each alone has holes.  tests/run is a child subreaper
 (prctl(2) PR_SET_CHILD_SUBREAPER, kept across execve), so whatever a suite
@@ -17,7 +24,9 @@ its title (nginx) is caught by the first net only.
 """
 import ctypes
 import os
+import signal
 import sys
+import time
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -81,6 +90,34 @@ def check(runpid, mark):
             print(pid, cmdline(pid))
 
 
+def marked(mark):
+    """Live processes with mark in their environment, but none of ours."""
+    mine, p = set(), os.getpid()
+    while p > 1 and p not in mine:
+        mine.add(p)
+        st = stat(p)
+        p = st[0] if st else 0
+    return [int(d) for d in os.listdir('/proc')
+            if d.isdigit() and int(d) not in mine and has_mark(int(d), mark)]
+
+
+def watchdog(secs, mark, flag):
+    """bats' own BATS_TEST_TIMEOUT cannot end a test that waits in `run`
+    (bash runs the trap only once the command substitution ends), so a
+    hung tool would hold the whole run: this ends it instead."""
+    time.sleep(secs)
+    with open(flag, 'w') as f:
+        f.write('timed out after %d s\n' % secs)
+    mark = mark.encode()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in marked(mark):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        time.sleep(2)
+
+
 def main():
     a = sys.argv[1:]
     if a and a[0] == 'subreaper':
@@ -91,8 +128,11 @@ def main():
         os.execvp(a[1], a[1:])
     elif len(a) == 3 and a[0] == 'check':
         check(int(a[1]), a[2])
+    elif len(a) == 4 and a[0] == 'watchdog':
+        watchdog(int(a[1]), a[2], a[3])
     else:
-        sys.exit('usage: leftovers.py subreaper CMD... | check RUNPID MARK')
+        sys.exit('usage: leftovers.py subreaper CMD... | check RUNPID MARK'
+                 ' | watchdog SECS MARK FLAG')
 
 
 main()
