@@ -432,8 +432,9 @@ on_closed(void *arg, struct xchg *x)
 	else if (x->resp_raw != NULL && x->s2c > 0 &&
 	    !http_conn_is_raw(&x->hc, HTTP_REQ))
 		verdict(r, 1, "%s: the answer is not HTTP (%s)%s",
-		    x->plan->what, x->resp_raw, r->o->raw || r->mode !=
-		    SHOW_TEXT ? "" : "; --raw shows it");
+		    x->plan->what, x->resp_raw, r->o->as_came || r->mode !=
+		    SHOW_TEXT ? "" : r->o->raw ? "; --raw without --pretty "
+		    "shows it" : "; --raw shows it");
 	else if (x->nfinal == 0 && x->s2c == 0)
 		verdict(r, 1, "%s: the connection closed with no answer",
 		    x->plan->what);
