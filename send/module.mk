@@ -2,6 +2,7 @@
 PROGS += tcpmon-send
 tcpmon-send_SRCS := send/send.c send/url.c send/request.c send/soap.c \
 	send/exchange.c send/output.c send/repeat.c send/replay.c send/pretty.c \
+	send/rawreq.c \
 	fmt/xmlfmt.c fmt/jsonfmt.c fmt/fmtbuf.c fmt/mime.c
 tcpmon-send_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 send_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2) -Ifmt
@@ -12,3 +13,7 @@ DEB_BENCH += nginx curl python3
 # libFuzzer target of the answers' parsing (tests/fuzz/).
 fuzz_sendresp_SRCS := send/exchange.c
 fuzz_sendresp_CFLAGS := -Isend
+# libFuzzer target of raw request files: the check, --fix-length and
+# --exchange's cutting (send/rawreq.c).
+fuzz_sendreq_SRCS := send/rawreq.c
+fuzz_sendreq_CFLAGS := -Isend

@@ -38,6 +38,7 @@ struct run {
 	size_t		 nkeep;
 	int		 overflow;
 	int		 last_nl;	/* stdout ends in a newline */
+	int		 verbatim;	/* text shown is bytes as they came */
 	/* The verdict. */
 	int		 answers;
 	int		 failed;	/* a failure that --no-fail keeps */
@@ -188,9 +189,11 @@ on_rcvd(void *arg, struct xchg *x, const unsigned char *p, size_t n)
 
 	if (r->mode == SHOW_RECORDS)
 		data(r, x, REC_S2C, p, n);
-	else if (r->mode == SHOW_TEXT && (r->o->raw ||
-	    http_conn_is_raw(&x->hc, HTTP_REQ)))
+	else if (r->mode == SHOW_TEXT && (r->o->as_came ||
+	    http_conn_is_raw(&x->hc, HTTP_REQ))) {
+		r->verbatim = 1;
 		text(r, p, n);	/* TCPMon's sender: the answer as it came */
+	}
 }
 
 static int
@@ -226,7 +229,7 @@ on_head(void *arg, struct xchg *x, const struct http_head *h)
 		err(TM_EXIT_FAIL, "malloc");
 	/* The bodies of redirects we follow are not the answer. */
 	r->to_file = r->bodyfd != -1 && r->location == NULL;
-	if (r->mode != SHOW_TEXT || r->o->raw)
+	if (r->mode != SHOW_TEXT || r->o->as_came)
 		return;
 	if (r->answers > 0 || r->nx > 1)
 		text(r, "\n", r->last_nl ? 1 : 2);
@@ -292,7 +295,7 @@ on_end(void *arg, struct xchg *x, const struct http_head *h,
 
 	(void)h;
 	r->answers++;
-	if (r->mode == SHOW_TEXT && !r->o->raw && r->o->pretty) {
+	if (r->mode == SHOW_TEXT && !r->o->as_came && r->o->pretty) {
 		pretty = pretty_body(r->ctype, r->keep, r->nkeep, &plen);
 		if (pretty != NULL) {
 			text(r, pretty, plen);
@@ -429,8 +432,9 @@ on_closed(void *arg, struct xchg *x)
 	else if (x->resp_raw != NULL && x->s2c > 0 &&
 	    !http_conn_is_raw(&x->hc, HTTP_REQ))
 		verdict(r, 1, "%s: the answer is not HTTP (%s)%s",
-		    x->plan->what, x->resp_raw, r->o->raw || r->mode !=
-		    SHOW_TEXT ? "" : "; --raw shows it");
+		    x->plan->what, x->resp_raw, r->o->as_came || r->mode !=
+		    SHOW_TEXT ? "" : r->o->raw ? "; --raw without --pretty "
+		    "shows it" : "; --raw shows it");
 	else if (x->nfinal == 0 && x->s2c == 0)
 		verdict(r, 1, "%s: the connection closed with no answer",
 		    x->plan->what);
@@ -527,6 +531,11 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 	/* A connect that failed at once has stopped the loop already. */
 	if (loop_run(r->loop) == -1)
 		err(TM_EXIT_FAIL, "epoll_wait");
+	/* Text for a person ends with a line end, so that a shell's prompt
+	 * is not glued to an answer without one; bytes as they came stay
+	 * exact but on a terminal, and -o and records are never touched. */
+	if (r->mode == SHOW_TEXT && !r->last_nl && (r->tty || !r->verbatim))
+		text(r, "\n", 1);
 	flush(r->loop, r);
 
 	if (r->broken)

@@ -56,6 +56,38 @@ append(struct replay *rp, const struct rec *r, size_t *cap, int *ccap,
 		c->at_us = c[-1].at_us;
 }
 
+/* --exchange K: only the bytes of the K-th request of a keep-alive
+ * connection, cut out of the records that carried them, their pauses kept
+ * from the first of them. */
+static void
+one_exchange(const struct opts *o, struct replay *rp, const char *name)
+{
+	size_t start, end, cs, ce, len, off = 0;
+	int64_t t0 = -1;
+	char msg[256];
+	int i, n = 0;
+
+	if (rawreq_find(rp->buf, rp->len, o->exchange, &start, &end, msg,
+	    sizeof(msg)) == -1)
+		errx(TM_EXIT_USAGE, "%s: connection %llu: %s", name,
+		    (unsigned long long)o->conn, msg);
+	for (i = 0; i < rp->nchunk; i++, off += len) {
+		len = rp->chunk[i].len;
+		cs = off > start ? off : start;
+		ce = off + len < end ? off + len : end;
+		if (cs >= ce)
+			continue;
+		if (t0 < 0)
+			t0 = rp->chunk[i].at_us;
+		rp->chunk[n] = rp->chunk[i];
+		rp->chunk[n].p = rp->buf + cs;
+		rp->chunk[n].len = ce - cs;
+		rp->chunk[n].at_us -= t0;
+		n++;
+	}
+	rp->nchunk = n;
+}
+
 void
 replay_load(const struct opts *o, struct replay *rp)
 {
@@ -121,6 +153,8 @@ replay_load(const struct opts *o, struct replay *rp)
 		    "with a target: give -t HOST:PORT", name, conn);
 	for (i = 0; i < rp->nchunk; i++)
 		rp->chunk[i].p = rp->buf + (uintptr_t)rp->chunk[i].p;
+	if (o->exchange > 0)
+		one_exchange(o, rp, name);
 }
 
 void

@@ -1,6 +1,6 @@
 /* request.c - the bytes of a request: the body read whole, checked when it
  * is XML, its SOAP version and headers decided, and the head written.
- * Raw requests go as they are, or with Content-Length recomputed. */
+ * Raw requests go as they are once checked, or corrected (rawreq.c). */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -262,68 +262,54 @@ req_build(const struct opts *o, const struct url *u, const char *method,
 	}
 }
 
-/* Where the head of a raw request ends (after its blank line), or 0. */
-static size_t
-head_end(const unsigned char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i++) {
-		if (p[i] != '\n')
-			continue;
-		if (p[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
+/*
+ * --raw: a request whose Content-Length no longer matches its edited body is
+ * sent cut, or with bytes the server reads as the next request, and the
+ * answer puzzles.  So the file is read as a server will read it first, and
+ * refused when its framing is wrong, unless --fix-length corrects it or
+ * --as-is says to send it anyway.  A head with lines ended in LF alone
+ * (a file saved by an editor) is sent with a warning: servers accept it,
+ * as RFC 9112 lets them, and --fix-length ends them in CRLF.
+ */
 void
 req_raw(const struct opts *o, unsigned char *buf, size_t len,
     struct request *rq)
 {
-	size_t he, bl, i, ls, nl;
-	const char *eol;
-	unsigned char *nb, *p;
-	char line[64];
+	const char *name = strcmp(o->file, "-") == 0 ? "stdin" : o->file;
+	const char *why, *fixed_why;
+	struct rawreq rr, fr;
+	char msg[256], fmsg[256];
+	unsigned char *nb;
+	size_t nlen;
 
 	memset(rq, 0, sizeof(*rq));
 	rq->buf = buf;
 	rq->len = len;
-	if (o->fix_length) {
-		if ((he = head_end(buf, len)) == 0)
-			errx(TM_EXIT_USAGE, "%s: no empty line after the "
-			    "headers: cannot fix Content-Length", o->file);
-		bl = len - he;
-		eol = he >= 2 && buf[he - 2] == '\r' ? "\r\n" : "\n";
-		nl = (size_t)snprintf(line, sizeof(line),
-		    "Content-Length: %zu%s", bl, eol);
-		if ((nb = malloc(len + nl)) == NULL)
+	if (!o->as_is) {
+		why = rawreq_check(buf, len, &rr, msg, sizeof(msg));
+		if ((nb = rawreq_fix(buf, len, &nlen)) == NULL)
 			err(TM_EXIT_FAIL, "malloc");
-		/* Every Content-Length line goes; ours goes before the
-		 * empty line. */
-		p = nb;
-		for (i = 0; i < he - strlen(eol); i = ls) {
-			for (ls = i; ls < he && buf[ls] != '\n'; ls++)
-				;
-			ls++;
-			if (i > 0 && ls - i >= 15 &&
-			    strncasecmp((const char *)buf + i,
-			    "Content-Length:", 15) == 0)
-				continue;
-			memcpy(p, buf + i, ls - i);
-			p += ls - i;
+		fixed_why = rr.several ? msg : rawreq_check(nb, nlen, &fr,
+		    fmsg, sizeof(fmsg));
+		if (o->fix_length && fixed_why != NULL)
+			errx(TM_EXIT_USAGE, "%s: %s (--fix-length cannot "
+			    "correct that; use --as-is to send it anyway)",
+			    name, fixed_why);
+		if (!o->fix_length && why != NULL)
+			errx(TM_EXIT_USAGE, "%s: %s (use %s--as-is to send it "
+			    "anyway)", name, why, fixed_why == NULL ?
+			    "--fix-length to correct it, or " : "");
+		if (o->fix_length) {
+			free(buf);
+			rq->buf = nb;
+			rq->len = nlen;
+		} else {
+			free(nb);
+			if (rr.bare_lf)
+				warnx("warning: %s: lines of the head end in "
+				    "LF, not CRLF; sent as they are "
+				    "(--fix-length ends them in CRLF)", name);
 		}
-		memcpy(p, line, nl);
-		p += nl;
-		memcpy(p, eol, strlen(eol));
-		p += strlen(eol);
-		memcpy(p, buf + he, bl);
-		p += bl;
-		free(buf);
-		rq->buf = nb;
-		rq->len = (size_t)(p - nb);
 	}
 	rq->chunk[0].p = rq->buf;
 	rq->chunk[0].len = rq->len;

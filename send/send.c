@@ -22,9 +22,10 @@ usage(int status)
 "                   [-o FILE] [-X METHOD] [--connect-timeout DUR] [--no-check]\n"
 "                   [--no-fail] [--pretty] [--soap-action ACTION] [--soap12]\n"
 "                   [--text | --records] [--timeout DUR] URL [FILE | -]\n"
-"       tcpmon-send --raw [-v] [--fix-length] [...] HOST:PORT FILE | -\n"
-"       tcpmon-send --replay CAPTURE --conn N [-v] [--pace] [--src TAG]\n"
-"                   [-t HOST:PORT] [...]\n");
+"       tcpmon-send --raw [-v] [--fix-length | --as-is] [...] HOST:PORT\n"
+"                   FILE | -\n"
+"       tcpmon-send --replay CAPTURE --conn N [-v] [--exchange K] [--pace]\n"
+"                   [--src TAG] [-t HOST:PORT] [...]\n");
 	if (status == TM_EXIT_OK)
 		printf(
 		    "\n"
@@ -39,15 +40,18 @@ usage(int status)
 		    "      --soap12              send SOAP 1.2\n"
 		    "      --no-check            send XML bodies without checking them\n"
 		    "      --no-fail             exit 0 for any complete answer, faults too\n"
-		    "      --pretty              show XML and JSON bodies formatted\n"
+		    "      --pretty              show XML and JSON bodies formatted (--raw too)\n"
 		    "      --text                write text even into a pipe\n"
 		    "      --records             write records even to a terminal\n"
 		    "      --connect-timeout DUR give up connecting after DUR\n"
 		    "      --timeout DUR         give up on an exchange after DUR\n"
 		    "      --raw                 send a request file as it is, to HOST:PORT\n"
-		    "      --fix-length          with --raw: set Content-Length to the body's\n"
+		    "      --fix-length          with --raw: set Content-Length to the body's,\n"
+		    "                            end the head's lines in CRLF\n"
+		    "      --as-is               with --raw: send it even if its framing is wrong\n"
 		    "      --replay CAPTURE      send again what a recorded client sent\n"
 		    "      --conn N              with --replay: the connection to send\n"
+		    "      --exchange K          with --replay: only its K-th request (from 1)\n"
 		    "      --pace                with --replay: keep the recorded pauses\n"
 		    "      --src TAG             with --replay: the relay of a merged capture\n"
 		    "  -t, --target HOST:PORT    with --replay: send there, not to the recorded one\n"
@@ -58,16 +62,18 @@ usage(int status)
 	exit(status);
 }
 
-enum { OPT_CONN = 256, OPT_CONNECT_TIMEOUT, OPT_FIX_LENGTH, OPT_NO_CHECK,
-    OPT_NO_FAIL, OPT_PACE, OPT_PRETTY, OPT_RAW, OPT_RECORDS, OPT_REPLAY,
+enum { OPT_AS_IS = 256, OPT_CONN, OPT_CONNECT_TIMEOUT, OPT_EXCHANGE,
+    OPT_FIX_LENGTH, OPT_NO_CHECK, OPT_NO_FAIL, OPT_PACE, OPT_PRETTY, OPT_RAW, OPT_RECORDS, OPT_REPLAY,
     OPT_SOAP_ACTION, OPT_SOAP12, OPT_SRC, OPT_TEXT, OPT_TIMEOUT,
     OPT_VERSION };
 
 static const struct option longopts[] = {
+	{ "as-is",		no_argument,	   NULL, OPT_AS_IS },
 	{ "concurrency",	required_argument, NULL, 'c' },
 	{ "conn",		required_argument, NULL, OPT_CONN },
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "count",		required_argument, NULL, 'n' },
+	{ "exchange",		required_argument, NULL, OPT_EXCHANGE },
 	{ "fix-length",		no_argument,	   NULL, OPT_FIX_LENGTH },
 	{ "header",		required_argument, NULL, 'H' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -197,6 +203,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 				    optarg);
 			o->method = optarg;
 			break;
+		case OPT_AS_IS:
+			o->as_is = 1;
+			break;
+		case OPT_EXCHANGE:
+			num("--exchange", optarg, 1, UINT64_MAX, &o->exchange);
+			break;
 		case OPT_CONN:
 			num("--conn", optarg, 1, UINT64_MAX, &o->conn);
 			o->have_conn = 1;
@@ -271,6 +283,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 	only(o->target != NULL, o->replay != NULL, "-t", "--replay");
 	only(o->pace, o->replay != NULL, "--pace", "--replay");
 	only(o->fix_length, o->raw, "--fix-length", "--raw");
+	only(o->as_is, o->raw, "--as-is", "--raw");
+	never(o->as_is, o->fix_length, "--as-is", "--fix-length");
+	only(o->exchange > 0, o->replay != NULL, "--exchange", "--replay");
+	o->as_came = o->raw && !o->pretty;
 	only(o->method != NULL, posting, "-X", "a URL (not --raw or --replay)");
 	only(o->nheader > 0, posting, "-H", "a URL (not --raw or --replay)");
 	only(o->soap_action != NULL, posting, "--soap-action",

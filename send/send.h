@@ -1,5 +1,5 @@
 /* send.h - the parts of tcpmon-send: options (send.c), the request (url.c,
- * request.c, soap.c), one connection's exchange (exchange.c), a run that
+ * request.c, soap.c, a raw one checked in rawreq.c), one connection's exchange (exchange.c), a run that
  * shows its answers (output.c), repeated requests (repeat.c), re-sending a
  * capture (replay.c) and --pretty (pretty.c). */
 #ifndef TCPMON_SEND_H
@@ -34,13 +34,16 @@ struct opts {
 	const char	*soap_action;
 	int		 soap12;
 	int		 no_check;
-	int		 raw, fix_length;
+	int		 raw, fix_length, as_is;
+	int		 as_came;	/* answers shown as their bytes came:
+					   --raw without --pretty */
 	int		 follow, no_fail, pretty, verbose;
 	int		 text, records;	/* forced output form */
 	const char	*out;		/* -o: the answer body alone */
 	const char	*replay;
 	uint64_t	 conn;
 	int		 have_conn;
+	uint64_t	 exchange;	/* --exchange K, 1-based; 0: all */
 	const char	*src;
 	const char	*target;	/* -t */
 	int		 pace;
@@ -102,10 +105,36 @@ void	 read_input(const char *path, unsigned char **, size_t *);
 void	 req_build(const struct opts *, const struct url *, const char *method,
 	    const unsigned char *body, size_t blen, int has_body,
 	    struct request *);
-/* A raw request as is, or with Content-Length recomputed. */
+/* A raw request checked (exits 2 when its framing is wrong), corrected
+ * with --fix-length, or as it is with --as-is. */
 void	 req_raw(const struct opts *, unsigned char *, size_t,
 	    struct request *);
 void	 req_free(struct request *);
+
+/* rawreq.c: a raw request file checked before it is sent, and corrected
+ * for --fix-length; a client's bytes cut into requests for --exchange. */
+struct rawreq {
+	size_t		 head_len;	/* through its empty line */
+	size_t		 body_len;	/* all that follows */
+	int		 bare_lf;	/* a line of the head ends in LF alone */
+	int		 chunked;
+	int		 several;	/* more than one request */
+};
+
+/* NULL when p holds one request that ends with its framing (Content-Length
+ * or chunks) at the end of p, or with line ends alone after a request
+ * without a body; otherwise what is wrong, in msg. */
+const char *rawreq_check(const unsigned char *p, size_t n, struct rawreq *,
+    char *msg, size_t);
+/* The request with the lines of its head ended in CRLF, an empty line
+ * after it, and one Content-Length, the body's length, in place of any
+ * (none when chunked, nor for a body of line ends alone).  malloc'ed;
+ * NULL when out of memory. */
+unsigned char *rawreq_fix(const unsigned char *p, size_t n, size_t *outlen);
+/* Where request k (1-based) of a client's bytes starts and ends; -1 with
+ * why in msg when there is no such request. */
+int	 rawreq_find(const unsigned char *p, size_t n, uint64_t k,
+	    size_t *start, size_t *end, char *msg, size_t);
 
 /* soap.c */
 #define SOAP_NONE	0

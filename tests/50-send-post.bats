@@ -141,3 +141,29 @@ XML
 	assert_equal "$stderr" "tcpmon-send: 10 of 10 requests failed; the first: $U/missing: HTTP 404"
 	run -0 send -n 10 --no-fail "$U/missing"
 }
+
+@test "send: text ends with a line end; -o, records and raw bytes into a pipe stay exact" {
+	printf 'no newline' > "$T/ngx/www/nonl.txt"
+	printf '{"a":1}' > "$T/ngx/www/nonl.json"
+	printf 'GET /nonl.txt HTTP/1.1\r\nHost: x\r\n\r\n' > "$T/req"
+	# Text taken apart, into a pipe.
+	send --text "$U/nonl.txt" > "$T/out"
+	assert_equal "$(tail -c 11 "$T/out" | od -An -c | tr -s ' ')" " n o n e w l i n e \n"
+	send --text --pretty "$U/nonl.json" > "$T/out"
+	assert_equal "$(tail -c 2 "$T/out" | od -An -c | tr -s ' ')" " } \n"
+	# On a terminal (script(1) gives one; it shows a line end as CR LF),
+	# with --raw too.
+	TERM=dumb timeout 20 script -qec "$(bin tcpmon-send) $U/nonl.txt" /dev/null > "$T/tty"
+	assert_equal "$(tail -c 12 "$T/tty" | od -An -c | tr -s ' ')" " n o n e w l i n e \r \n"
+	TERM=dumb timeout 20 script -qec "$(bin tcpmon-send) --raw 127.0.0.1:$NGINX_PORT $T/req" /dev/null > "$T/tty"
+	assert_equal "$(tail -c 12 "$T/tty" | od -An -c | tr -s ' ')" " n o n e w l i n e \r \n"
+	# Exact: the body into -o, the answer's bytes as they came into a pipe.
+	send -o "$T/body" "$U/nonl.txt"
+	printf 'no newline' | cmp - "$T/body"
+	send --text --raw "127.0.0.1:$NGINX_PORT" "$T/req" > "$T/out"
+	assert_equal "$(tail -c 10 "$T/out")" "no newline"
+	assert_equal "$(tail -c 1 "$T/out" | od -An -c | tr -d ' ')" "e"
+	send "$U/nonl.txt" > "$T/out.tcpmon"
+	rp "$T/out.tcpmon" payload 1 s2c > "$T/s2c"
+	assert_equal "$(tail -c 1 "$T/s2c" | od -An -c | tr -d ' ')" "e"
+}

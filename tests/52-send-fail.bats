@@ -48,6 +48,8 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	assert_equal "$stderr" "tcpmon-send: http://127.0.0.1:$STUB_PORT/: the answer is not HTTP (not HTTP); --raw shows it"
 	run -1 --separate-stderr send --text --raw "127.0.0.1:$STUB_PORT" - <<< $'GET / HTTP/1.1\r\nHost: x\r\n\r'
 	assert_output --partial "SSH-2.0-OpenSSH_9.2"
+	run -1 --separate-stderr send --text --pretty --raw "127.0.0.1:$STUB_PORT" - <<< $'GET / HTTP/1.1\r\nHost: x\r\n\r'
+	assert_equal "$stderr" "tcpmon-send: 127.0.0.1:$STUB_PORT: the answer is not HTTP (not HTTP); --raw without --pretty shows it"
 }
 
 @test "fail: a refused port and a name that does not resolve" {

@@ -139,5 +139,159 @@ capture_add() {
 	run -0 grep -c '<tns:AddResult>3</tns:AddResult>' "$T/answer"
 	printf 'no blank line' > "$T/nohead"
 	run -2 --separate-stderr send --fix-length --raw "127.0.0.1:$SPYNE_PORT" "$T/nohead"
-	assert_equal "$stderr" "tcpmon-send: $T/nohead: no empty line after the headers: cannot fix Content-Length"
+	assert_equal "$stderr" "tcpmon-send: $T/nohead: not a valid HTTP/1.x request (not HTTP) (--fix-length cannot correct that; use --as-is to send it anyway)"
+}
+
+# add_request A B LENGTH: a SOAP Add request file whose Content-Length
+# says LENGTH.
+add_request() {
+	local body="<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><Add xmlns=\"urn:tcpmon:test\"><a>$1</a><b>$2</b></Add></soap:Body></soap:Envelope>"
+	printf 'POST /soap11 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nSOAPAction: ""\r\nContent-Length: %s\r\n\r\n%s' "${3:-${#body}}" "$body"
+}
+
+@test "raw: an edited body its Content-Length no longer fits is refused; --fix-length corrects it, --as-is sends it" {
+	start_spyne
+	add_request 1 2 > "$T/saved"
+	run -0 --separate-stderr send -o "$T/answer" --raw "127.0.0.1:$SPYNE_PORT" "$T/saved"
+	grep -q '<tns:AddResult>3</tns:AddResult>' "$T/answer"
+	# The body edited, the length left: 1 and 2 became 20 and 22.
+	len=$(add_request 1 2 | sed -n 's/^Content-Length: \([0-9]*\)\r$/\1/p')
+	add_request 20 22 "$len" > "$T/edited"
+	run -2 --separate-stderr send --text --raw "127.0.0.1:$SPYNE_PORT" "$T/edited"
+	assert_equal "$stderr" "tcpmon-send: $T/edited: Content-Length says $len but the body has $((len + 2)) bytes (use --fix-length to correct it, or --as-is to send it anyway)"
+	assert_output ""
+	run -2 --separate-stderr send --raw "127.0.0.1:$SPYNE_PORT" - < "$T/edited"
+	assert_equal "$stderr" "tcpmon-send: stdin: Content-Length says $len but the body has $((len + 2)) bytes (use --fix-length to correct it, or --as-is to send it anyway)"
+	run -0 --separate-stderr send --fix-length -o "$T/answer" --raw "127.0.0.1:$SPYNE_PORT" "$T/edited"
+	grep -q '<tns:AddResult>42</tns:AddResult>' "$T/answer"
+	# --as-is: the bytes of the file, cut where the server stops reading.
+	send --as-is --raw "127.0.0.1:$SPYNE_PORT" "$T/edited" > "$T/r.tcpmon" || true
+	rp "$T/r.tcpmon" payload 1 c2s > "$T/sent"
+	cmp "$T/edited" "$T/sent"
+	# A body grown short of its length would wait for bytes never sent.
+	add_request 1 2 400 > "$T/short"
+	run -2 --separate-stderr send --raw "127.0.0.1:$SPYNE_PORT" "$T/short"
+	assert_equal "$stderr" "tcpmon-send: $T/short: Content-Length says 400 but the body has $((len)) bytes (use --fix-length to correct it, or --as-is to send it anyway)"
+	run -2 --separate-stderr send --as-is --fix-length --raw "127.0.0.1:$SPYNE_PORT" "$T/short"
+	assert_equal "$stderr" "tcpmon-send: --as-is cannot be used with --fix-length"
+	run -2 --separate-stderr send --as-is "http://127.0.0.1:$SPYNE_PORT/"
+	assert_equal "$stderr" "tcpmon-send: --as-is needs --raw"
+}
+
+@test "raw: LF line ends are sent with a warning, --fix-length ends them in CRLF; a head without its empty line is refused" {
+	start_nginx_send
+	echo hello > "$T/ngx/www/hello.txt"
+	printf 'GET /hello.txt HTTP/1.1\nHost: raw\n\n' > "$T/lf"
+	run -0 --separate-stderr send --text --raw "127.0.0.1:$NGINX_PORT" "$T/lf"
+	assert_equal "$stderr" "tcpmon-send: warning: $T/lf: lines of the head end in LF, not CRLF; sent as they are (--fix-length ends them in CRLF)"
+	assert_line "hello"
+	send --fix-length --raw "127.0.0.1:$NGINX_PORT" "$T/lf" > "$T/r.tcpmon"
+	rp "$T/r.tcpmon" payload 1 c2s > "$T/sent"
+	printf 'GET /hello.txt HTTP/1.1\r\nHost: raw\r\n\r\n' | cmp - "$T/sent"
+	# An editor's file: LF, and no empty line after the last header.
+	printf 'GET /hello.txt HTTP/1.1\nHost: raw\n' > "$T/open"
+	run -2 --separate-stderr send --timeout 5s --text --raw "127.0.0.1:$NGINX_PORT" "$T/open"
+	assert_equal "$stderr" "tcpmon-send: $T/open: no empty line ends the head (use --fix-length to correct it, or --as-is to send it anyway)"
+	run -0 --separate-stderr send --timeout 5s --fix-length --text --raw "127.0.0.1:$NGINX_PORT" "$T/open"
+	assert_line "hello"
+	assert_equal "$stderr" ""
+	# A body whose CRLFs an editor made LFs is shorter than its length.
+	printf 'POST /post HTTP/1.1\nHost: raw\nContent-Length: 12\n\nline\nline\n' > "$T/post"
+	run -2 --separate-stderr send --raw "127.0.0.1:$NGINX_PORT" "$T/post"
+	assert_equal "$stderr" "tcpmon-send: $T/post: Content-Length says 12 but the body has 10 bytes (use --fix-length to correct it, or --as-is to send it anyway)"
+	run -0 send --fix-length --text --raw "127.0.0.1:$NGINX_PORT" "$T/post"
+	assert_line "posted"
+}
+
+@test "raw: chunked requests are checked by their chunks; two requests, or a body without a length, are refused" {
+	start_nginx_send
+	printf 'POST /post HTTP/1.1\r\nHost: raw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' > "$T/chunked"
+	run -0 --separate-stderr send --text --raw "127.0.0.1:$NGINX_PORT" "$T/chunked"
+	assert_line "posted"
+	run -0 --separate-stderr send --fix-length --text --raw "127.0.0.1:$NGINX_PORT" "$T/chunked"
+	assert_line "posted"
+	# A chunk edited longer than its size line.
+	printf 'POST /post HTTP/1.1\r\nHost: raw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello!\r\n0\r\n\r\n' > "$T/badchunk"
+	run -2 --separate-stderr send --fix-length --raw "127.0.0.1:$NGINX_PORT" "$T/badchunk"
+	assert_equal "$stderr" "tcpmon-send: $T/badchunk: the chunked body is bad (no CRLF after a chunk) (--fix-length cannot correct that; use --as-is to send it anyway)"
+	printf 'POST /post HTTP/1.1\r\nHost: raw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n' > "$T/cut"
+	run -2 --separate-stderr send --raw "127.0.0.1:$NGINX_PORT" "$T/cut"
+	assert_equal "$stderr" "tcpmon-send: $T/cut: the chunked body is cut: it has no last chunk (0) (use --as-is to send it anyway)"
+	# Both framings: --fix-length keeps the chunks' and drops the length.
+	printf 'POST /post HTTP/1.1\r\nHost: raw\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' > "$T/both"
+	run -2 --separate-stderr send --raw "127.0.0.1:$NGINX_PORT" "$T/both"
+	assert_equal "$stderr" "tcpmon-send: $T/both: both Content-Length and Transfer-Encoding: chunked (use --fix-length to correct it, or --as-is to send it anyway)"
+	send --fix-length --raw "127.0.0.1:$NGINX_PORT" "$T/both" > "$T/r.tcpmon"
+	rp "$T/r.tcpmon" payload 1 c2s > "$T/sent"
+	printf 'POST /post HTTP/1.1\r\nHost: raw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' | cmp - "$T/sent"
+	# A body without Content-Length: the server would take it for the
+	# next request.
+	printf 'POST /post HTTP/1.1\r\nHost: raw\r\n\r\nhello' > "$T/nolen"
+	run -2 --separate-stderr send --raw "127.0.0.1:$NGINX_PORT" "$T/nolen"
+	assert_equal "$stderr" "tcpmon-send: $T/nolen: no Content-Length but the body has 5 bytes (use --fix-length to correct it, or --as-is to send it anyway)"
+	run -0 send --fix-length --text --raw "127.0.0.1:$NGINX_PORT" "$T/nolen"
+	assert_line "posted"
+	# Two requests in one file: only --as-is sends them, both answered.
+	printf 'GET /post HTTP/1.1\r\nHost: raw\r\n\r\nGET /post HTTP/1.1\r\nHost: raw\r\n\r\n' > "$T/two"
+	run -2 --separate-stderr send --fix-length --raw "127.0.0.1:$NGINX_PORT" "$T/two"
+	assert_equal "$stderr" "tcpmon-send: $T/two: more than one request in it (--fix-length cannot correct that; use --as-is to send it anyway)"
+	run -0 send --as-is --text --raw "127.0.0.1:$NGINX_PORT" "$T/two"
+	assert_equal "$(grep -c '^posted' <<< "$output")" 2
+	# An editor's last newline after a request without a body is let through.
+	printf 'GET /post HTTP/1.1\r\nHost: raw\r\n\r\n\n' > "$T/nl"
+	run -0 send --text --raw "127.0.0.1:$NGINX_PORT" "$T/nl"
+	assert_line "posted"
+}
+
+@test "raw: --pretty shows the answer taken apart, its body indented" {
+	start_spyne
+	add_request 1 2 > "$T/req"
+	run -0 --separate-stderr send --text --raw "127.0.0.1:$SPYNE_PORT" "$T/req"
+	assert_line --index 0 $'HTTP/1.0 200 OK\r'
+	run -0 --separate-stderr send --text --pretty --raw "127.0.0.1:$SPYNE_PORT" "$T/req"
+	assert_line --index 0 "HTTP/1.0 200 OK"
+	assert_line --regexp '^  <soap11env:Body>$'
+	assert_line --regexp '^      <tns:AddResult>3</tns:AddResult>$'
+	sed -n '/^<?xml/,$p' <<< "$output" | xmllint --noout -
+}
+
+# capture_keepalive: curl sends three requests over one connection through
+# a relay to nginx (a GET, a POST with a body, a GET); the capture in
+# $T/ka.tcpmon.
+capture_keepalive() {
+	start_nginx_send
+	echo first > "$T/ngx/www/a.txt"
+	echo third > "$T/ngx/www/c.txt"
+	start_relay -l 0 -t 127.0.0.1:"$NGINX_PORT" -o "$T/ka.tcpmon"
+	local u=http://127.0.0.1:$RELAY_PORT
+	timeout 20 curl -s "$u/a.txt" --next --data-binary 'x=1&y=2' "$u/post" --next "$u/c.txt" > "$T/curl.out"
+	wait_count "$T/ka.tcpmon" '^TCPMON/1 close ' 1
+	kill -TERM "$RELAY_PID"
+	wait_exit "$RELAY_PID"
+	assert_equal "$(grep -ac '^TCPMON/1 open ' "$T/ka.tcpmon")" 1
+}
+
+@test "replay: --exchange K sends one request of a keep-alive connection" {
+	capture_keepalive
+	run -0 --separate-stderr send --replay "$T/ka.tcpmon" --conn 1 --exchange 3 --text
+	assert_line --index 0 "HTTP/1.1 200 OK"
+	assert_line "third"
+	refute_line "first"
+	send --replay "$T/ka.tcpmon" --conn 1 --exchange 2 > "$T/r.tcpmon"
+	rp "$T/r.tcpmon" payload 1 c2s > "$T/sent"
+	run -0 cat "$T/sent"
+	assert_line --index 0 $'POST /post HTTP/1.1\r'
+	[[ $output == *$'\r\n\r\nx=1&y=2' ]]
+	run -0 grep -c 'HTTP/1.1' "$T/sent"
+	assert_output 1
+	rp "$T/r.tcpmon" payload 1 s2c > "$T/answer"
+	grep -q '^posted' "$T/answer"
+	run -0 send --replay "$T/ka.tcpmon" --conn 1 --exchange 1 -o "$T/body"
+	assert_equal "$(cat "$T/body")" "first"
+	run -2 --separate-stderr send --replay "$T/ka.tcpmon" --conn 1 --exchange 4
+	assert_equal "$stderr" "tcpmon-send: $T/ka.tcpmon: connection 1: the client sent 3 requests, not 4"
+	run -2 --separate-stderr send --exchange 1 "http://127.0.0.1:$NGINX_PORT/"
+	assert_equal "$stderr" "tcpmon-send: --exchange needs --replay"
+	run -2 --separate-stderr send --replay "$T/ka.tcpmon" --conn 1 --exchange 0
+	assert_equal "$stderr" "tcpmon-send: --exchange 0: too small (1 to 18446744073709551615)"
 }
