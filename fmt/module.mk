@@ -4,7 +4,7 @@
 # filters link and so do tcpmon-send --pretty and tcpmon-tap --pretty (a
 # tool compiles only its own directory; what it shares is a library).
 PROGS += tcpmon-fmt-xml tcpmon-fmt-json
-FMT_LIB_SRCS := fmt/xmlfmt.c fmt/jsonfmt.c fmt/fmtbuf.c fmt/mime.c
+FMT_LIB_SRCS := fmt/xmlfmt.c fmt/jsonfmt.c fmt/fmtbuf.c fmt/mime.c fmt/pretty.c
 $(OBJ)/libtcpmon-fmt.a: $(patsubst %.c,$(OBJ)/%.o,$(FMT_LIB_SRCS))
 	@rm -f $@
 	$(AR) rcs $@ $^
