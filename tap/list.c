@@ -100,14 +100,15 @@ layout(struct list *l, int width)
 		l->w_start = 12;
 		avail -= 13;
 	}
+	/* Below 60 columns the line is longer than the terminal. */
 	l->w_target = avail * 2 / 5;
 	if (l->w_target > 30)
 		l->w_target = 30;
-	if (l->w_target < 10)
-		l->w_target = 10;
+	if (l->w_target < 8)
+		l->w_target = 8;
 	l->w_req = avail - l->w_target - 1;
-	if (l->w_req < 10)
-		l->w_req = 10;
+	if (l->w_req < 8)
+		l->w_req = 8;
 }
 
 /* One cell: v (already safe for a terminal) in w columns, cut with the
@@ -334,6 +335,17 @@ status_color(const char *st)
 	return "\033[1;31m";
 }
 
+/* Whether rows name sources: once a second one was seen. */
+static void
+note_src(struct list *l, const char *src)
+{
+	if (!l->have_src0) {
+		snprintf(l->src0, sizeof(l->src0), "%s", src);
+		l->have_src0 = 1;
+	} else if (!l->multi && strcmp(src, l->src0) != 0)
+		l->multi = 1;
+}
+
 /* CONN: #N, or SRC#N once the stream has more than one source; a long
  * source is cut, never the number. */
 static void
@@ -343,11 +355,7 @@ conn_cell(struct list *l, struct lconn *c)
 	const char *src = ctab_src(c);
 	int room;
 
-	if (!l->have_src0) {
-		snprintf(l->src0, sizeof(l->src0), "%s", src);
-		l->have_src0 = 1;
-	} else if (!l->multi && strcmp(src, l->src0) != 0)
-		l->multi = 1;
+	note_src(l, src);
 	snprintf(num, sizeof(num), "#%llu", (unsigned long long)ctab_conn(c));
 	if (!l->multi) {
 		cell(l, num, l->w_conn, 0, NULL, 0);
@@ -632,6 +640,7 @@ list_record(struct list *l, const struct rec *r)
 	uint64_t up, down;
 	int d;
 
+	note_src(l, r->src != NULL ? r->src : "");
 	if (r->conn == 0)
 		return;
 	c = lconn_get(l, r);

@@ -13,7 +13,7 @@ tcpmon-grep_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
 tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8) -Ifmt
 MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
 DEB_BUILD += libpcre2-dev zlib1g-dev libxml2-dev
-DEB_TEST += nginx-light python3 time bsdutils
+DEB_TEST += nginx-light python3 time bsdutils tmux
 # bench/tap.sh: /usr/bin/time for peak RSS.
 DEB_BENCH += time python3
 # libFuzzer target of the selectors (tests/fuzz/).

@@ -1005,6 +1005,9 @@ show_record(struct show *s, const struct rec *r)
 	size_t n;
 	int d, good;
 
+	/* Every record counts, the stream's own too: a merged stream
+	 * names sources even when one source's connections are chosen. */
+	multi_src(s, r->src != NULL ? r->src : "");
 	if (r->type == REC_DATA) {
 		show_data(s, r);
 		return;
