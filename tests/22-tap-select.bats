@@ -124,8 +124,9 @@ conns() { grep -oE '\[#[0-9]+\] open' | grep -oE '[0-9]+' | sort -n | sed 's/^/#
 	assert_line --partial '"conn":1'
 	run -0 "$(bin tcpmon-tap)" --raw --conn 1 --dir request -e 'Fault' "$T/s.tcpmon"
 	assert_output --partial 'Fault here</a>'
-	run -1 "$(bin tcpmon-tap)" --raw --conn 1 --dir request -e 'nowhere' "$T/s.tcpmon"
+	run -1 --separate-stderr "$(bin tcpmon-tap)" --raw --conn 1 --dir request -e 'nowhere' "$T/s.tcpmon"
 	assert_output ""
+	assert_equal "$stderr" "tcpmon-tap: no connection selected"
 }
 
 @test "select: a bad pattern is an error before any input is read" {
