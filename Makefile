@@ -45,9 +45,13 @@ DEB_FUZZ := clang libclang-rt-14-dev
 include common/module.mk
 include $(sort $(filter-out common/module.mk,$(wildcard */module.mk)))
 
-# $(call prog,NAME): the link rule for one tool from NAME_SRCS and NAME_LIBS.
+# $(call prog,NAME): the link rule for one tool from NAME_SRCS, NAME_ARCHIVES
+# (libraries of this tree that it links besides libtcpmon.a, such as
+# libtcpmon-fmt.a: prerequisites, so that a change in one relinks the tool)
+# and NAME_LIBS (the system's, -lNAME).
 define prog
-$(BIN)/$(1): $$(patsubst %.c,$(OBJ)/%.o,$$($(1)_SRCS)) $(OBJ)/libtcpmon.a
+$(BIN)/$(1): $$(patsubst %.c,$(OBJ)/%.o,$$($(1)_SRCS)) \
+	$$(addprefix $(OBJ)/,$$($(1)_ARCHIVES)) $(OBJ)/libtcpmon.a
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS) $(COMMON_LIBS)
 endef

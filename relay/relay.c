@@ -670,8 +670,8 @@ spawn_view(struct relay *r)
 		if (dup2(p[0], STDIN_FILENO) == -1)
 			_exit(127);
 		if (n > 0)
-			execl(self, "tcpmon-tap", (char *)NULL);
-		execlp("tcpmon-tap", "tcpmon-tap", (char *)NULL);
+			execl(self, "tcpmon-tap", "--pretty", (char *)NULL);
+		execlp("tcpmon-tap", "tcpmon-tap", "--pretty", (char *)NULL);
 		warn("tcpmon-tap (for the terminal view; use -o FILE or a "
 		    "pipe instead)");
 		_exit(127);

@@ -1,10 +1,10 @@
 # send/ - tcpmon-send, posts SOAP and HTTP requests and re-sends recorded ones.
 PROGS += tcpmon-send
 tcpmon-send_SRCS := send/send.c send/url.c send/request.c send/soap.c \
-	send/exchange.c send/output.c send/repeat.c send/replay.c send/pretty.c \
-	send/rawreq.c \
-	fmt/xmlfmt.c fmt/jsonfmt.c fmt/fmtbuf.c fmt/mime.c
-tcpmon-send_LIBS := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
+	send/exchange.c send/output.c send/repeat.c send/replay.c send/rawreq.c
+# --pretty: the formatting cores, fmt/module.mk's library.
+tcpmon-send_ARCHIVES := libtcpmon-fmt.a
+tcpmon-send_LIBS := $(FMT_XML_LIBS)
 send_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2) -Ifmt
 MAN += man/tcpmon-send.1
 DEB_BUILD += libxml2-dev

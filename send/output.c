@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "pretty.h"
 #include "record.h"
 #include "safe.h"
 #include "send.h"
@@ -290,13 +291,15 @@ on_end(void *arg, struct xchg *x, const struct http_head *h,
 	struct run *r = arg;
 	char fault[700];
 	int isfault = 0;
+	const char *kind;
 	size_t plen;
 	char *pretty;
 
 	(void)h;
 	r->answers++;
 	if (r->mode == SHOW_TEXT && !r->o->as_came && r->o->pretty) {
-		pretty = pretty_body(r->ctype, r->keep, r->nkeep, &plen);
+		pretty = fmt_pretty(r->ctype, r->keep, r->nkeep, &plen,
+		    &kind);
 		if (pretty != NULL) {
 			text(r, pretty, plen);
 			free(pretty);

@@ -246,10 +246,6 @@ struct replay {
 void	 replay_load(const struct opts *, struct replay *);
 void	 replay_free(struct replay *);
 
-/* pretty.c: a body formatted for a person, or NULL to show it as is. */
-char	*pretty_body(const char *content_type, const unsigned char *, size_t,
-	    size_t *outlen);
-
 /* send.c: resolves the plan's address, timing it; -1 with a reason. */
 int	 plan_resolve(struct plan *, char *err, size_t);
 

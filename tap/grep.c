@@ -26,7 +26,7 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: tcpmon-grep [--conn N[,M...]] [--since TIME] "
+	    "usage: tcpmon-grep [--conn [SRC#]N[,M...]] [--since TIME] "
 	    "[--until TIME] [-e PATTERN]\n"
 	    "                   [--header NAME[=PATTERN]] [-iv] "
 	    "[--max-hold SIZE] [--max-conns N]\n"

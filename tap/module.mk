@@ -3,17 +3,24 @@
 # tap/select.c.
 PROGS += tcpmon-tap tcpmon-grep
 TAP_COMMON := tap/select.c tap/ctab.c tap/input.c tap/grow.c
-tcpmon-tap_SRCS := tap/tap.c tap/show.c tap/list.c $(TAP_COMMON)
-tcpmon-tap_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
+tcpmon-tap_SRCS := tap/tap.c tap/show.c tap/list.c tap/sni.c tap/fault.c \
+	$(TAP_COMMON)
+# --pretty: the formatting cores, fmt/module.mk's library.
+tcpmon-tap_ARCHIVES := libtcpmon-fmt.a
+tcpmon-tap_LIBS := $(shell pkg-config --libs libpcre2-8) $(FMT_XML_LIBS) -lz
 tcpmon-grep_SRCS := tap/grep.c $(TAP_COMMON)
 tcpmon-grep_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
-tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8)
+tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8) -Ifmt
 MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
-DEB_BUILD += libpcre2-dev zlib1g-dev
-DEB_TEST += nginx-light python3 time bsdutils
+DEB_BUILD += libpcre2-dev zlib1g-dev libxml2-dev
+DEB_TEST += nginx-light python3 time bsdutils tmux
 # bench/tap.sh: /usr/bin/time for peak RSS.
 DEB_BENCH += time python3
 # libFuzzer target of the selectors (tests/fuzz/).
 fuzz_select_SRCS := tap/select.c tap/ctab.c tap/grow.c
 fuzz_select_CFLAGS := -Itap $(tap_CFLAGS)
 fuzz_select_LIBS := $(shell pkg-config --libs libpcre2-8)
+# libFuzzer target of the ClientHello reader (--list's `TLS to NAME`) and
+# of the SOAP Fault scanner.
+fuzz_sni_SRCS := tap/sni.c tap/fault.c
+fuzz_sni_CFLAGS := -Itap

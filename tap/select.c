@@ -106,7 +106,7 @@ int
 sel_opt_parse(struct sel_opts *o, int ch, char *arg, char *msg, size_t msglen)
 {
 	const char *e, *p;
-	char buf[4096], *tok, *save;
+	char buf[4096], *tok, *save, *num;
 	uint64_t v;
 	int64_t t;
 	int tod;
@@ -122,13 +122,23 @@ sel_opt_parse(struct sel_opts *o, int ch, char *arg, char *msg, size_t msglen)
 		strcpy(buf, arg);
 		for (tok = strtok_r(buf, ",", &save); tok != NULL;
 		    tok = strtok_r(NULL, ",", &save)) {
-			if (num_parse(tok, 1, UINT64_MAX, &v, &e) == -1 ||
-			    strpbrk(tok, "kmgKMG") != NULL)
-				BAD("--conn %s: %s: %s", arg, tok,
+			/* SRC#N, as the views name a connection of a
+			 * merged stream; #N is N from any source. */
+			if ((num = strrchr(tok, '#')) != NULL)
+				*num++ = '\0';
+			else
+				num = tok;
+			if (num_parse(num, 1, UINT64_MAX, &v, &e) == -1 ||
+			    strpbrk(num, "kmgKMG") != NULL)
+				BAD("--conn %s: %s: %s", arg, num,
 				    e != NULL ? e : "invalid");
+			if (num != tok && strlen(tok) >= SEL_SRC_MAX)
+				BAD("--conn %s: source too long", arg);
 			if (o->nconn == SEL_MAX_CONNS)
 				BAD("--conn: at most %d connections",
 				    SEL_MAX_CONNS);
+			snprintf(o->conn_src[o->nconn], SEL_SRC_MAX, "%s",
+			    num != tok ? tok : "");
 			o->conn[o->nconn++] = v;
 		}
 		if (o->nconn == 0)
@@ -720,12 +730,13 @@ drop_oldest(struct sel *s)
 }
 
 static int
-conn_wanted(const struct sel_opts *o, uint64_t conn)
+conn_wanted(const struct sel_opts *o, const char *src, uint64_t conn)
 {
 	int i;
 
 	for (i = 0; i < o->nconn; i++)
-		if (o->conn[i] == conn)
+		if (o->conn[i] == conn && (o->conn_src[i][0] == '\0' ||
+		    strcmp(o->conn_src[i], src != NULL ? src : "") == 0))
 			return 1;
 	return 0;
 }
@@ -761,7 +772,7 @@ sel_feed(struct sel *s, const struct rec *r, const unsigned char *raw,
 	if (isnew) {
 		c->s = s;
 		c->state = PENDING;
-		c->conn_ok = conn_wanted(o, r->conn) ? 1 : -1;
+		c->conn_ok = conn_wanted(o, r->src, r->conn) ? 1 : -1;
 		if (s->nre > 0 && (c->tail = calloc(2 * (size_t)s->nre,
 		    sizeof(*c->tail))) == NULL)
 			err(TM_EXIT_FAIL, "calloc");

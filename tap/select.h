@@ -27,7 +27,7 @@ enum {
 #define SEL_SHORTOPTS	"e:iv"
 /* One line of --help per option of SEL_LONGOPTS. */
 #define SEL_HELP \
-	"      --conn N[,M...]       connections with these numbers\n" \
+	"      --conn [SRC#]N[,...]  connections with these numbers (from source SRC)\n" \
 	"      --since TIME          connections with a record at or after TIME\n" \
 	"      --until TIME          connections with a record at or before TIME\n" \
 	"  -e, --regex PATTERN       connections whose payload matches PATTERN (PCRE2)\n" \
@@ -48,8 +48,13 @@ enum {
 	{ "since",	required_argument, NULL, SEL_OPT_SINCE },	\
 	{ "until",	required_argument, NULL, SEL_OPT_UNTIL }
 
+#define SEL_SRC_MAX	64	/* bytes of a source in --conn SRC#N */
+
 struct sel_opts {
 	uint64_t	 conn[SEL_MAX_CONNS];
+	/* --conn SRC#N: the source, or "" for any (a merged stream has
+	 * the same number under each source). */
+	char		 conn_src[SEL_MAX_CONNS][SEL_SRC_MAX];
 	int		 nconn;
 	int64_t		 since, until;	/* -1: not given */
 	int		 since_tod, until_tod;	/* a time of day: on the

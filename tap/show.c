@@ -10,14 +10,21 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fault.h"
 #include "grow.h"
 #include "http.h"
 #include "inflate.h"
+#include "jsonfmt.h"
+#include "pretty.h"
 #include "safe.h"
 #include "show.h"
 #include "util.h"
+#include "xmlfmt.h"
 
 #define DECODE_MAX	(256ull * 1024 * 1024)	/* bytes of one decoded body */
+/* --pretty holds a body until it ends, to format it whole; a larger one
+ * is shown as it comes. */
+#define PRETTY_HOLD	(4u * 1024 * 1024)
 
 #define C_RESET	"\033[0m"
 #define C_DIM	"\033[2m"
@@ -26,7 +33,8 @@
 #define C_S2C	"\033[33m"
 #define C_OPEN	"\033[1;32m"
 #define C_GOOD	"\033[32m"
-#define C_BAD	"\033[1;31m"
+#define C_GOODB	"\033[1;32m"	/* a response's status line, 1xx to 3xx */
+#define C_BAD	"\033[1;31m"	/* failures: 4xx, 5xx, Faults, resets */
 #define C_NOTE	"\033[35m"
 #define C_HNAME	"\033[34m"
 
@@ -38,6 +46,14 @@ enum { MODE_NONE, MODE_TEXT, MODE_HEX };
 struct txt {
 	int		 cr;		/* the last byte shown was a CR */
 	struct safe	 u;		/* a UTF-8 character cut by a record */
+};
+
+/* --pretty: a body held to be formatted when it ends (allocated only
+ * then: an idle connection does not pay for it). */
+struct held {
+	unsigned char	*b;
+	size_t		 len, cap;
+	char		 ctype[128];
 };
 
 /* One direction of a connection, as far as showing it goes. */
@@ -55,7 +71,9 @@ struct vdir {
 	char		 coding[16];
 	uint64_t	 wire, shown;	/* body bytes: framed off, shown */
 	uint64_t	 hexoff;
+	uint64_t	 rawoff;	/* hex offset of bytes shown as they are */
 	struct txt	 t;
+	struct held	*pretty;	/* --pretty: a body being held */
 };
 
 struct vconn {
@@ -67,6 +85,8 @@ struct vconn {
 	size_t		 csize[2];
 	struct sink	*cur;		/* where the callbacks write */
 	int		 shut[2];
+	int		 failed;	/* an answer was a failure */
+	struct fault	 fault;		/* a SOAP Fault in the response */
 };
 
 static const struct http_callbacks http_cb;
@@ -267,20 +287,20 @@ hex_per_line(const struct show *s)
 	return s->o.side && (s->o.width - 3) / 2 < 78 ? 8 : 16;
 }
 
-/* A payload shown as it is: text, or a hex dump from offset 0. */
+/* A payload shown as it is: text, or a hex dump; *off is the offset of
+ * p[0] in what the direction showed so, which goes on across records. */
 static void
-plain_out(struct show *s, struct sink *k, struct txt *t,
+plain_out(struct show *s, struct sink *k, struct txt *t, uint64_t *off,
     const unsigned char *p, size_t n)
 {
-	uint64_t off = 0;
-
 	if (n == 0)
 		return;
-	if (show_is_text(p, n))
+	if (show_is_text(p, n)) {
 		text_out(k, t, p, n);
-	else {
+		*off += n;
+	} else {
 		ensure_bol(k);
-		hex_lines(k->f, p, n, &off, hex_per_line(s));
+		hex_lines(k->f, p, n, off, hex_per_line(s));
 		k->bol = 1;
 	}
 }
@@ -304,29 +324,44 @@ annot(struct show *s, struct sink *k, const char *fmt, ...)
 	fprintf(k->f, "]%s\n", reset(s));
 }
 
+/* Whether labels name sources: once a second source was seen (a merged
+ * stream), connections are told apart by source and number. */
+static int
+multi_src(struct show *s, const char *src)
+{
+	if (!s->have_src0) {
+		snprintf(s->src0, sizeof(s->src0), "%s", src);
+		s->have_src0 = 1;
+	} else if (!s->multi && strcmp(src, s->src0) != 0)
+		s->multi = 1;
+	return s->multi;
+}
+
+/* A connection as the views name it, and --conn takes it: #N, or SRC#N
+ * in a merged stream. */
+static void
+conn_id(struct show *s, FILE *f, const char *src, uint64_t conn)
+{
+	if (multi_src(s, src))
+		put_safe(f, src);
+	fprintf(f, "#%llu", (unsigned long long)conn);
+}
+
 /* Label of an event: the time of day (the date is in the open line) and
- * the connection, with its source when it is not the first one seen. */
+ * the connection. */
 static void
 label(struct show *s, struct sink *k, const struct rec *r)
 {
 	char t[TM_TIME_LEN];
-	const char *src = r->src != NULL ? r->src : "";
 
-	if (!s->have_src0) {
-		snprintf(s->src0, sizeof(s->src0), "%s", src);
-		s->have_src0 = 1;
-	}
 	ensure_bol(k);
 	if (r->usec >= 0) {
 		tm_fmt_time(r->usec, t, sizeof(t));
 		fprintf(k->f, "%s%.15s%s ", col(s, C_DIM), t + 11, reset(s));
 	}
-	if (strcmp(src, s->src0) != 0) {
-		fputc('[', k->f);
-		put_safe(k->f, src);
-		fprintf(k->f, " #%llu] ", (unsigned long long)r->conn);
-	} else
-		fprintf(k->f, "[#%llu] ", (unsigned long long)r->conn);
+	fputc('[', k->f);
+	conn_id(s, k->f, r->src != NULL ? r->src : "", r->conn);
+	fputs("] ", k->f);
 }
 
 static const char *
@@ -361,9 +396,10 @@ type_hint(const char *ct)
 	return 0;
 }
 
-/* A head as it came, the start line in bold and header names in color. */
+/* A head as it came, the start line in bold (a response's in green, or
+ * red for a failure) and header names in color. */
 static void
-head_out(struct show *s, struct vdir *v, struct sink *k)
+head_out(struct show *s, struct vdir *v, struct sink *k, const char *start)
 {
 	const unsigned char *p = v->pend, *e = p + v->plen, *nl, *c, *ce;
 	int first = 1;
@@ -383,7 +419,7 @@ head_out(struct show *s, struct vdir *v, struct sink *k)
 		}
 		ce++;
 		if (first) {
-			fputs(C_BOLD, k->f);
+			fputs(start, k->f);
 			text_out(k, &v->t, p, (size_t)(ce - p));
 			fputs(C_RESET, k->f);
 			first = 0;
@@ -405,7 +441,7 @@ cb_raw(void *arg, enum http_dir d, const unsigned char *p, size_t n)
 	struct vdir *v = &vc->d[d];
 
 	if (v->raw)
-		plain_out(vc->s, vc->cur, &v->t, p, n);
+		plain_out(vc->s, vc->cur, &v->t, &v->rawoff, p, n);
 	else if (!v->in_body)
 		grow_put(&v->pend, &v->plen, &v->pcap, 1024, p, n);
 	/* body bytes come de-chunked through cb_body */
@@ -416,9 +452,12 @@ cb_head(void *arg, const struct http_head *h)
 {
 	struct vconn *vc = arg;
 	struct vdir *v = &vc->d[h->dir];
-	const char *ce;
+	const char *ce, *ct;
 
-	head_out(vc->s, v, vc->cur);
+	if (h->dir == HTTP_RESP && h->status >= 400)
+		vc->failed = 1;
+	head_out(vc->s, v, vc->cur, h->dir == HTTP_REQ ? C_BOLD :
+	    h->status >= 400 ? C_BAD : C_GOODB);
 	v->plen = 0;
 	v->head_part = 0;
 	v->in_body = h->body == HTTP_BODY_LENGTH ||
@@ -429,6 +468,17 @@ cb_head(void *arg, const struct http_head *h)
 	v->wire = v->shown = v->hexoff = 0;
 	v->inflating = 0;
 	v->coding[0] = '\0';
+	if (h->dir == HTTP_RESP)
+		fault_init(&vc->fault);
+	ct = http_header(h, "Content-Type");
+	if (vc->s->o.pretty && v->in_body && (ct == NULL || *ct == '\0' ||
+	    xmlfmt_media(ct) || jsonfmt_media(ct)) && (ct == NULL ||
+	    strlen(ct) < sizeof(v->pretty->ctype))) {
+		if ((v->pretty = calloc(1, sizeof(*v->pretty))) == NULL)
+			err(TM_EXIT_FAIL, "calloc");
+		snprintf(v->pretty->ctype, sizeof(v->pretty->ctype), "%s",
+		    ct != NULL ? ct : "");
+	}
 	if (v->in_body && (ce = http_header(h, "Content-Encoding")) != NULL &&
 	    infl_supported(ce) && infl_init(&v->in, ce, DECODE_MAX) == 0) {
 		v->inflating = 1;
@@ -438,7 +488,7 @@ cb_head(void *arg, const struct http_head *h)
 
 /* Decoded body bytes: text or hex, decided on the first bytes. */
 static void
-body_out(struct vconn *vc, struct vdir *v, const unsigned char *p, size_t n)
+body_show(struct vconn *vc, struct vdir *v, const unsigned char *p, size_t n)
 {
 	struct sink *k = vc->cur;
 
@@ -455,7 +505,71 @@ body_out(struct vconn *vc, struct vdir *v, const unsigned char *p, size_t n)
 		hex_lines(k->f, p, n, &v->hexoff, hex_per_line(vc->s));
 		k->bol = 1;
 	}
+}
+
+/* What --pretty held is shown as it came: the body is too large, not
+ * a document, or no longer HTTP. */
+static void
+held_free(struct vdir *v)
+{
+	if (v->pretty == NULL)
+		return;
+	free(v->pretty->b);
+	free(v->pretty);
+	v->pretty = NULL;
+}
+
+static void
+pretty_drop(struct vconn *vc, struct vdir *v)
+{
+	struct held *h = v->pretty;
+
+	if (h == NULL)
+		return;
+	v->pretty = NULL;
+	body_show(vc, v, h->b, h->len);
+	free(h->b);
+	free(h);
+}
+
+/* The body ended: --pretty shows it indented, or as it came. */
+static void
+pretty_end(struct vconn *vc, struct vdir *v)
+{
+	struct held *h = v->pretty;
+	const char *kind;
+	char *f;
+	size_t n;
+
+	if (h == NULL)
+		return;
+	if (h->len > 0 && (f = fmt_pretty(h->ctype, h->b, h->len, &n,
+	    &kind)) != NULL) {
+		annot(vc->s, vc->cur, "%s body, shown indented", kind);
+		text_out(vc->cur, &v->t, (unsigned char *)f, n);
+		ensure_bol(vc->cur);
+		free(f);
+		held_free(v);
+		return;
+	}
+	pretty_drop(vc, v);
+}
+
+static void
+body_out(struct vconn *vc, struct vdir *v, const unsigned char *p, size_t n)
+{
+	if (n == 0)
+		return;
 	v->shown += n;
+	if (v == &vc->d[HTTP_RESP])
+		fault_feed(&vc->fault, p, n);
+	if (v->pretty == NULL) {
+		body_show(vc, v, p, n);
+		return;
+	}
+	grow_put(&v->pretty->b, &v->pretty->len, &v->pretty->cap, 4096, p, n);
+	if (v->pretty->len > PRETTY_HOLD)
+		pretty_drop(vc, v);
 }
 
 /* zlib output goes through a global: infl_feed's callback has one
@@ -516,6 +630,13 @@ cb_end(void *arg, enum http_dir d, const struct http_head *h,
 		    d == HTTP_REQ ? "request" : "response");
 		return;
 	}
+	pretty_end(vc, v);
+	if (d == HTTP_RESP && vc->fault.found) {
+		vc->failed = 1;
+		ensure_bol(vc->cur);
+		fprintf(vc->cur->f, "%s[a SOAP Fault]%s\n", col(vc->s, C_BAD),
+		    reset(vc->s));
+	}
 	if (v->inflating) {
 		infl_free(&v->in);
 		v->inflating = 0;
@@ -547,7 +668,8 @@ cb_notraw(void *arg, enum http_dir d, const char *why)
 		infl_free(&v->in);
 		v->inflating = 0;
 	}
-	plain_out(vc->s, vc->cur, &v->t, v->pend, v->plen);
+	pretty_drop(vc, v);
+	plain_out(vc->s, vc->cur, &v->t, &v->rawoff, v->pend, v->plen);
 	v->plen = 0;
 }
 
@@ -648,69 +770,95 @@ untab(const char *p, size_t n, size_t *outn)
 	return o;
 }
 
+/* Where one column of a side-by-side pair stands as it is printed. */
+struct colcur {
+	const char	*at, *end;	/* what is left of the column */
+	char		*line;		/* the line being wrapped, untabbed */
+	size_t		 ln, pos;
+	int		 rows;		/* rows of it printed */
+	char		 sgr[32];	/* the color in force */
+};
+
+/* Whether the column has a row to print: the rest of its line, or its
+ * next line. */
+static int
+col_ready(struct colcur *c)
+{
+	const char *nl;
+
+	if (c->line != NULL && (c->pos < c->ln || c->rows == 0))
+		return 1;
+	free(c->line);
+	c->line = NULL;
+	if (c->at >= c->end)
+		return 0;
+	if ((nl = memchr(c->at, '\n', (size_t)(c->end - c->at))) == NULL)
+		nl = c->end;
+	c->line = untab(c->at, (size_t)(nl - c->at), &c->ln);
+	c->at = nl < c->end ? nl + 1 : nl;
+	c->pos = 0;
+	c->rows = 0;
+	return 1;
+}
+
+/* One row of the column, at most cw columns; returns the columns used. */
+static size_t
+col_row(struct show *s, struct colcur *c, size_t cw, FILE *out)
+{
+	size_t k, used;
+
+	fputs(c->sgr, out);
+	k = cut(c->line + c->pos, c->ln - c->pos, cw, &used, c->sgr,
+	    sizeof(c->sgr));
+	if (k > 0)
+		fwrite(c->line + c->pos, 1, k, out);
+	c->pos += k;
+	c->rows++;
+	if (s->o.color)
+		fputs(C_RESET, out);
+	return used;
+}
+
 /* Prints what the two columns of vc hold, side by side, each line wrapped
- * to its column. */
+ * to its column.  The columns flow each on its own, as two panes do: a
+ * line wrapped on one side does not push the other side's next lines
+ * down with blank rows. */
 static void
 side_flush(struct show *s, struct vconn *vc)
 {
 	FILE *out = s->out.f;
-	const char *at[2], *end[2], *nl;
-	char *line[2], sgr[2][32];
-	size_t cw = (size_t)(s->o.width - 3) / 2, ln[2], pos[2], used, k, i;
-	int d, more;
+	struct colcur c[2];
+	size_t cw = (size_t)(s->o.width - 3) / 2, used, i;
+	int d, r0, r1;
 
 	if (vc->col[0].f == NULL && vc->col[1].f == NULL)
 		return;
+	memset(c, 0, sizeof(c));
 	for (d = 0; d < 2; d++) {
 		if (vc->col[d].f != NULL) {
 			ensure_bol(&vc->col[d]);
 			fclose(vc->col[d].f);
 			vc->col[d].f = NULL;
 		}
-		at[d] = vc->cbuf[d] != NULL ? vc->cbuf[d] : "";
-		end[d] = at[d] + (vc->cbuf[d] != NULL ? vc->csize[d] : 0);
-		sgr[d][0] = '\0';
+		c[d].at = vc->cbuf[d] != NULL ? vc->cbuf[d] : "";
+		c[d].end = c[d].at + (vc->cbuf[d] != NULL ? vc->csize[d] : 0);
 	}
 	ensure_bol(&s->out);
-	while (at[0] < end[0] || at[1] < end[1]) {
-		for (d = 0; d < 2; d++) {
-			line[d] = NULL;
-			ln[d] = pos[d] = 0;
-			if (at[d] >= end[d])
-				continue;
-			nl = memchr(at[d], '\n', (size_t)(end[d] - at[d]));
-			if (nl == NULL)
-				nl = end[d];
-			line[d] = untab(at[d], (size_t)(nl - at[d]), &ln[d]);
-			at[d] = nl < end[d] ? nl + 1 : nl;
-		}
-		do {
-			more = 0;
-			for (d = 0; d < 2; d++) {
-				if (d == 1)
-					fprintf(out, " %s|%s ", col(s, C_DIM),
-					    reset(s));
-				fputs(sgr[d], out);
-				k = line[d] != NULL ? cut(line[d] + pos[d],
-				    ln[d] - pos[d], cw, &used, sgr[d],
-				    sizeof(sgr[d])) : (used = 0);
-				if (k > 0)
-					fwrite(line[d] + pos[d], 1, k, out);
-				pos[d] += k;
-				if (s->o.color)
-					fputs(C_RESET, out);
-				if (d == 0)
-					for (i = used; i < cw; i++)
-						fputc(' ', out);
-				if (line[d] != NULL && pos[d] < ln[d])
-					more = 1;
-			}
-			fputc('\n', out);
-		} while (more);
-		free(line[0]);
-		free(line[1]);
+	for (;;) {
+		r0 = col_ready(&c[0]);
+		r1 = col_ready(&c[1]);
+		if (!r0 && !r1)
+			break;
+		used = r0 ? col_row(s, &c[0], cw, out) : 0;
+		for (i = used; i < cw; i++)
+			fputc(' ', out);
+		fprintf(out, " %s|%s ", col(s, C_DIM), reset(s));
+		if (r1)
+			col_row(s, &c[1], cw, out);
+		fputc('\n', out);
 	}
 	for (d = 0; d < 2; d++) {
+		free(c[d].line);
 		free(vc->cbuf[d]);
 		vc->cbuf[d] = NULL;
 		vc->csize[d] = 0;
@@ -725,6 +873,7 @@ vconn_free(struct show *s, struct vconn *vc)
 	side_flush(s, vc);
 	for (d = 0; d < 2; d++) {
 		free(vc->d[d].pend);
+		held_free(&vc->d[d]);
 		if (vc->d[d].inflating)
 			infl_free(&vc->d[d].in);
 	}
@@ -748,13 +897,9 @@ drop_oldest(struct show *s)
 	side_flush(s, old);
 	ensure_bol(k);
 	fprintf(k->f, "%s[", col(s, C_NOTE));
-	if (strcmp(src, s->src0) != 0) {
-		put_safe(k->f, src);
-		fputc(' ', k->f);
-	}
-	fprintf(k->f, "#%llu] note: no longer followed: over %zu connections "
-	    "at once (--max-conns)%s\n", (unsigned long long)ctab_conn(old),
-	    s->o.max_conns, reset(s));
+	conn_id(s, k->f, src, ctab_conn(old));
+	fprintf(k->f, "] note: no longer followed: over %zu connections "
+	    "at once (--max-conns)%s\n", s->o.max_conns, reset(s));
 	vconn_free(s, old);
 }
 
@@ -843,7 +988,8 @@ show_data(struct show *s, const struct rec *r)
 	if (s->o.http && xf == NULL && r->dir != REC_NODIR)
 		http_feed(vc, d, r->data, r->len);
 	else
-		plain_out(s, k, &vc->d[d].t, r->data, r->len);
+		plain_out(s, k, &vc->d[d].t, &vc->d[d].rawoff, r->data,
+		    r->len);
 	ensure_bol(k);
 }
 
@@ -859,6 +1005,9 @@ show_record(struct show *s, const struct rec *r)
 	size_t n;
 	int d, good;
 
+	/* Every record counts, the stream's own too: a merged stream
+	 * names sources even when one source's connections are chosen. */
+	multi_src(s, r->src != NULL ? r->src : "");
 	if (r->type == REC_DATA) {
 		show_data(s, r);
 		return;
@@ -920,7 +1069,8 @@ show_record(struct show *s, const struct rec *r)
 	case REC_CLOSE:
 		label(s, k, r);
 		reason = get(r, "reason");
-		good = strcmp(reason, "eof") == 0;
+		good = strcmp(reason, "eof") == 0 && (vc == NULL ||
+		    !vc->failed);
 		fprintf(out, "%sclose: ", col(s, good ? C_GOOD : C_BAD));
 		put_safe(out, reason);
 		if ((v = rec_get(r, "by")) != NULL) {

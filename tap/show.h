@@ -20,6 +20,7 @@ struct show_opts {
 	int	 side;		/* --layout side */
 	int	 width;		/* columns, for side */
 	int	 http;		/* take HTTP apart */
+	int	 pretty;	/* indent XML and JSON bodies */
 	size_t	 max_conns;	/* followed at once; 0: CTAB_MAX_DEFAULT */
 };
 
@@ -28,6 +29,7 @@ struct show {
 	struct show_opts o;
 	char		 src0[64];	/* the first source seen: labels omit it */
 	int		 have_src0;
+	int		 multi;		/* more than one source seen */
 	struct ctab	 conns;		/* struct vconn */
 };
 

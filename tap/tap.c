@@ -1,7 +1,8 @@
 /* tap.c - tcpmon-tap: reads records from files, stdin or a running relay
- * and shows them to a person: as conversations (the default), one line per
- * connection (--list), JSON Lines (--json), or the exact bytes of one
- * direction of one connection (--raw). */
+ * and shows them to a person: as conversations (the default), a table of
+ * one row per HTTP exchange or per connection (--list), JSON Lines
+ * (--json), or the exact bytes of one direction of one connection
+ * (--raw). */
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +27,8 @@ struct opts {
 	int		 side;
 	int		 color;		/* -1 auto */
 	int		 http;
+	int		 pretty;
+	int		 per_conn;	/* --list=conn */
 	int		 width;
 	int		 dir;		/* --dir: REC_C2S, REC_S2C */
 	const char	*attach;
@@ -42,18 +45,19 @@ struct tap {
 	 * the same number under another source, which is not ours. */
 	char		*raw_src;
 	int		 raw_xform_warned;
+	int		 raw_src_warned;
 };
 
 static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: tcpmon-tap [--list | --json | --raw --conn N --dir "
+	    "usage: tcpmon-tap [--list[=conn] | --json | --raw --conn N --dir "
 	    "request|response]\n"
 	    "                  [--layout stacked|side] [--color "
 	    "auto|always|never] [--width N]\n"
-	    "                  [--no-http] [--conn N[,M...]] [--since TIME] "
-	    "[--until TIME]\n"
+	    "                  [--pretty] [--no-http] [--conn [SRC#]N[,M...]]\n"
+	    "                  [--since TIME] [--until TIME]\n"
 	    "                  [-e PATTERN] [--header NAME[=PATTERN]] [-iv] "
 	    "[--max-hold SIZE]\n"
 	    "                  [--max-conns N] [--at sent|delivered|all]\n"
@@ -61,14 +65,15 @@ usage(int status)
 	if (status == TM_EXIT_OK)
 		printf(
 		    "\n"
-		    "      --list                one line per connection, a table\n"
+		    "      --list, --list=conn   a table: a row per HTTP exchange, or per connection\n"
 		    "      --json                JSON Lines: one object per record\n"
 		    "      --raw                 the exact payload of --conn N in direction --dir\n"
 		    "      --dir request|response  the direction of --raw\n"
 		    "      --layout stacked|side requests above responses, or side by side\n"
-		    "      --width N             the width of --layout side (default: the terminal)\n"
+		    "      --width N             the width of --layout side and --list (default: the terminal)\n"
 		    "      --color auto|always|never  colors (auto: on a terminal)\n"
 		    "      --no-http             every record as it is, HTTP not taken apart\n"
+		    "      --pretty              XML and JSON bodies indented\n"
 		    "      --at sent|delivered|all  which copy of a staged relay's records to show\n"
 		    "      --attach PATH         show a running relay's records live (its --tap)\n"
 		    SEL_HELP
@@ -80,7 +85,7 @@ usage(int status)
 }
 
 enum { OPT_AT = 255, OPT_ATTACH = 256, OPT_COLOR, OPT_DIR, OPT_JSON, OPT_LAYOUT,
-    OPT_LIST, OPT_NO_HTTP, OPT_RAW, OPT_VERSION, OPT_WIDTH };
+    OPT_LIST, OPT_NO_HTTP, OPT_PRETTY, OPT_RAW, OPT_VERSION, OPT_WIDTH };
 
 static const struct option longopts[] = {
 	{ "at",		required_argument, NULL, OPT_AT },
@@ -90,8 +95,9 @@ static const struct option longopts[] = {
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "json",	no_argument,	   NULL, OPT_JSON },
 	{ "layout",	required_argument, NULL, OPT_LAYOUT },
-	{ "list",	no_argument,	   NULL, OPT_LIST },
+	{ "list",	optional_argument, NULL, OPT_LIST },
 	{ "no-http",	no_argument,	   NULL, OPT_NO_HTTP },
+	{ "pretty",	no_argument,	   NULL, OPT_PRETTY },
 	{ "raw",	no_argument,	   NULL, OPT_RAW },
 	{ "version",	no_argument,	   NULL, OPT_VERSION },
 	{ "width",	required_argument, NULL, OPT_WIDTH },
@@ -108,6 +114,8 @@ set_view(struct opts *o, enum view v, const char *name)
 	o->view = v;
 }
 
+/* The width of the output: $COLUMNS when it is set (as ls(1) takes
+ * it), that of the terminal, or 80 when it is not one. */
 static int
 term_width(void)
 {
@@ -116,12 +124,12 @@ term_width(void)
 	uint64_t v;
 	const char *e;
 
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
 	if ((c = getenv("COLUMNS")) != NULL && num_parse(c, 40, 10000, &v,
 	    &e) == 0)
 		return (int)v;
-	return 160;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+		return ws.ws_col;
+	return 80;
 }
 
 static void
@@ -190,9 +198,18 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_LIST:
 			set_view(o, V_LIST, "--list");
+			if (optarg != NULL && strcmp(optarg, "conn") == 0)
+				o->per_conn = 1;
+			else if (optarg != NULL &&
+			    strcmp(optarg, "exchange") != 0)
+				errx(TM_EXIT_USAGE, "--list=%s: use --list or "
+				    "--list=conn", optarg);
 			break;
 		case OPT_NO_HTTP:
 			o->http = 0;
+			break;
+		case OPT_PRETTY:
+			o->pretty = 1;
 			break;
 		case OPT_RAW:
 			set_view(o, V_RAW, "--raw");
@@ -261,8 +278,15 @@ view(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
 		if (t->raw_src == NULL && (t->raw_src = strdup(r->src != NULL ?
 		    r->src : "")) == NULL)
 			err(TM_EXIT_FAIL, "strdup");
-		if (strcmp(t->raw_src, r->src != NULL ? r->src : "") != 0)
+		if (strcmp(t->raw_src, r->src != NULL ? r->src : "") != 0) {
+			if (!t->raw_src_warned++)
+				warnx("connection %llu is in the stream from "
+				    "more than one source: the first one's "
+				    "is written; --conn SRC#%llu picks one",
+				    (unsigned long long)r->conn,
+				    (unsigned long long)r->conn);
 			break;
+		}
 		if (rec_get(r, "xform") != NULL && !t->raw_xform_warned) {
 			warnx("connection %llu: records with xform=%s carry "
 			    "reformatted bytes, not what went over the wire",
@@ -307,6 +331,7 @@ main(int argc, char **argv)
 	struct tap t;
 	struct input in;
 	struct show_opts so;
+	struct list_opts lo;
 	int i;
 
 	tm_setprogname(argv, "tcpmon-tap");
@@ -321,9 +346,16 @@ main(int argc, char **argv)
 	so.side = o.side;
 	so.width = o.width;
 	so.http = o.http;
+	so.pretty = o.pretty;
 	so.max_conns = (size_t)o.sel.max_conns;
-	show_init(&t.show, stdout, &so);
-	list_init(&t.list, stdout, o.color, (size_t)o.sel.max_conns);
+	lo.color = o.color;
+	lo.per_conn = o.per_conn;
+	lo.width = o.width;
+	lo.max_conns = (size_t)o.sel.max_conns;
+	if (o.view == V_CONV)
+		show_init(&t.show, stdout, &so);
+	else if (o.view == V_LIST)
+		list_init(&t.list, stdout, &lo);
 
 	in_init(&in, feed, &t, flush_stdout, TM_EXIT_FAIL);
 	if (o.attach != NULL)
@@ -344,5 +376,12 @@ main(int argc, char **argv)
 	in_free(&in);
 	if (fflush(stdout) == EOF && errno != EPIPE)
 		err(TM_EXIT_FAIL, "stdout");
+	/* As grep(1): selectors that chose nothing are a failure, so that
+	 * `--conn 99` of a capture without it is not silence and 0. */
+	if (in.status == TM_EXIT_OK && sel_any(&o.sel) &&
+	    t.sel.selected == 0) {
+		warnx("no connection selected");
+		return TM_EXIT_FAIL;
+	}
 	return in.status;
 }

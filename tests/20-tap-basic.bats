@@ -86,7 +86,7 @@ capture_http() {
 	[ "$(grep -c '^\[#[0-9]*\] note: no longer followed: over 65536 connections at once (--max-conns)$' "$T/out")" = 34464 ]
 	grep -q '^\[#1\] note: no longer followed' "$T/out"
 	# --list: the ones dropped get their line then, as dropped.
-	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-tap)" --list \
+	/usr/bin/time -f %M -o "$T/rss" timeout 60 "$(bin tcpmon-tap)" --list=conn \
 	    --max-conns 1000 "$T/opens.tcpmon" > "$T/list" 2> "$T/err"
 	echo "list: $(tail -n 1 "$T/rss") KiB"
 	[ "$(tail -n 1 "$T/rss")" -lt "$(rss_cap 16384)" ]

@@ -55,7 +55,7 @@ while pos < len(d):
 	# The first record of the stream passes first, and the output is a
 	# stream the other tools read.
 	head -n 1 "$T/out" | grep -q '^TCPMON/1 stream conn=0 '
-	run -0 "$(bin tcpmon-tap)" --list "$T/out"
+	run -0 "$(bin tcpmon-tap)" --list=conn "$T/out"
 	[ "${#lines[@]}" -eq 10 ]
 }
 

@@ -52,7 +52,7 @@ termsafe() { python3 "$TESTS_DIR/gen/termsafe.py" "$@"; }
 	termsafe "$T/conv"
 	# Each field value is shown, its controls visible as \xNN.
 	grep -qF 'open 1.2.3.4:5\x1b]52;c;b3duZWQ=\x07 -> \x1b]0;owned\x1b\' "$T/conv"
-	grep -qF '[r2\x1b]0;owned\x1b\ #2]' "$T/conv"
+	grep -qF '[r2\x1b]0;owned\x1b\#2]' "$T/conv"
 	grep -qF 'close: error\x1b[2J\x1b[31m by the \xc2\x9b31m' "$T/conv"
 	# Payload text keeps the views' dots.
 	grep -qF 'text .]52;c;b3duZWQ=..]0;owned.\.[2J.[31m.31m.0;t..31m.0;t... end' "$T/conv"
@@ -69,7 +69,9 @@ termsafe() { python3 "$TESTS_DIR/gen/termsafe.py" "$@"; }
 	"$tap" --raw --conn 2 --dir request "$T/esc.tcpmon" 2> "$T/raw.err" > /dev/null
 	grep -qF 'xform=xml\x1b]52;c;b3duZWQ=\x07 carry' "$T/raw.err"
 	termsafe "$T/raw.err"
-	"$tap" --color never --max-hold 1 -e nomatch "$T/esc.tcpmon" > "$T/hold" 2>&1
+	# Nothing is selected: exit 1, as grep(1).
+	run -1 "$tap" --color never --max-hold 1 -e nomatch "$T/esc.tcpmon"
+	printf '%s\n' "$output" > "$T/hold"
 	grep -qF 'r2\x1b]0;owned\x1b\ #2' "$T/hold"
 	termsafe "$T/hold"
 	run -1 --separate-stderr "$(bin tcpmon-grep)" --max-hold 1 -e nomatch "$T/esc.tcpmon"
