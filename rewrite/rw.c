@@ -585,8 +585,9 @@ hold_done(struct conn *c, struct side *s, const struct http_head *h,
 		emit(s, "0\r\n\r\n", 5);
 		snprintf(size, sizeof(size), "; chunked anew");
 	} else if (h->body == HTTP_BODY_LENGTH) {
-		snprintf(size, sizeof(size), "; Content-Length %llu -> %zu",
-		    (unsigned long long)s->cl, body.len);
+		if (s->cl != body.len)
+			snprintf(size, sizeof(size), "; Content-Length %llu "
+			    "-> %zu", (unsigned long long)s->cl, body.len);
 		s->cl = body.len;
 		head_rewrite(c, s->head.p, s->head.len, &head, length_fn);
 		emit(s, head.p, head.len);
