@@ -22,7 +22,8 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: tcpmon-rewrite [--max-body SIZE] [--hold-timeout DUR]\n");
+	    "usage: tcpmon-rewrite [--max-body SIZE] [--hold-timeout DUR] "
+	    "< records\n");
 	if (status == TM_EXIT_OK)
 		printf(
 		    "\n"
@@ -31,7 +32,7 @@ usage(int status)
 		    "  -h, --help                print this help and exit\n"
 		    "      --version             print the version and exit\n"
 		    "\n"
-		    "Records come on stdin and go to stdout.  See tcpmon-rewrite(1).\n");
+		    "See tcpmon-rewrite(1).\n");
 	exit(status);
 }
 
