@@ -4,7 +4,8 @@
 PROGS += tcpmon-rewrite
 tcpmon-rewrite_SRCS := rewrite/rewrite.c rewrite/rw.c
 MAN += man/tcpmon-rewrite.1
-# tests/19-relay-rewrite.bats: zeep reads the WSDL through the relay.
+# tests/19-relay-rewrite.bats: nginx's virtual hosts; zeep reads the WSDL
+# through the relay (demo/module.mk lists python3-zeep too).
 DEB_TEST += nginx-light python3-zeep
 # libFuzzer target of the rewriting engine (tests/fuzz/fuzz_rewrite.c).
 fuzz_rewrite_SRCS := rewrite/rw.c
