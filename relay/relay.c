@@ -42,6 +42,7 @@ struct opts {
 	int		 nthrough;
 	uint64_t	 stage_ms;
 	struct rotation	 rot;
+	int		 rewrite_host;
 };
 
 static void __attribute__((noreturn))
@@ -55,8 +56,8 @@ usage(int status)
 	    "                    [--rotate-gzip]\n"
 	    "                    [--tap PATH] [--lossy] [--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
-	    "                    [--upstream-proxy HOST:PORT] [--through CMD ...]\n"
-	    "                    [--stage-timeout DUR]\n"
+	    "                    [--upstream-proxy HOST:PORT] [--rewrite-host]\n"
+	    "                    [--through CMD ...] [--stage-timeout DUR]\n"
 	    "       tcpmon-relay --proxy -l [ADDR:]PORT [-l ...] "
 	    "[--allow CIDR ...] [-qv]\n"
 	    "                    [-o FILE] [--tap PATH] [--lossy] "
@@ -101,6 +102,8 @@ usage(int status)
 		    "nothing moved for DUR\n"
 		    "      --head-timeout DUR    proxy mode: 408 for a request "
 		    "head not whole in DUR\n"
+		    "      --rewrite-host        HTTP: Host to the target's, "
+		    "redirects and WSDLs to the relay\n"
 		    "      --through CMD         put CMD in the data path (a "
 		    "stage); may be repeated\n"
 		    "      --stage-timeout DUR   a stage silent for DUR with "
@@ -115,7 +118,7 @@ enum { OPT_ROTATE_SIZE = 200, OPT_ROTATE_TIME, OPT_ROTATE_KEEP,
     OPT_ROTATE_GZIP };
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM,
-    OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT };
+    OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT, OPT_REWRITE_HOST };
 
 static const struct option longopts[] = {
 	{ "allow",		required_argument, NULL, OPT_ALLOW },
@@ -133,6 +136,7 @@ static const struct option longopts[] = {
 	{ "rotate-keep",	required_argument, NULL, OPT_ROTATE_KEEP },
 	{ "rotate-size",	required_argument, NULL, OPT_ROTATE_SIZE },
 	{ "rotate-time",	required_argument, NULL, OPT_ROTATE_TIME },
+	{ "rewrite-host",	no_argument,	   NULL, OPT_REWRITE_HOST },
 	{ "stage-timeout",	required_argument, NULL, OPT_STAGE_TIMEOUT },
 	{ "tap",		required_argument, NULL, OPT_TAP },
 	{ "target",		required_argument, NULL, 't' },
@@ -142,6 +146,27 @@ static const struct option longopts[] = {
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ NULL,			0,		   NULL, 0 }
 };
+
+/*
+ * --rewrite-host is a stage, tcpmon-rewrite(1), first in the chain, so that
+ * the stages after it and the peers see the rewritten bytes.  It lets go of
+ * what it holds well before --stage-timeout would fail it.
+ */
+static void
+prepend_rewrite(struct opts *o)
+{
+	static char cmd[64];
+
+	if (o->nthrough == MAX_STAGES)
+		errx(TM_EXIT_USAGE, "--rewrite-host is a stage: at most %d "
+		    "stages besides it", MAX_STAGES - 1);
+	snprintf(cmd, sizeof(cmd), "tcpmon-rewrite --hold-timeout %llums",
+	    (unsigned long long)(o->stage_ms / 2 > 0 ? o->stage_ms / 2 : 1));
+	memmove(o->through + 1, o->through, (size_t)o->nthrough *
+	    sizeof(o->through[0]));
+	o->through[0] = cmd;
+	o->nthrough++;
+}
 
 static void
 parse_opts(int argc, char **argv, struct opts *o)
@@ -267,6 +292,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 				    MAX_STAGES);
 			o->through[o->nthrough++] = optarg;
 			break;
+		case OPT_REWRITE_HOST:
+			o->rewrite_host = 1;
+			break;
 		case OPT_STAGE_TIMEOUT:
 			if (dur_parse(optarg, 86400000, &o->stage_ms,
 			    &e) == -1)
@@ -299,6 +327,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		if (o->ntarget > 0)
 			errx(TM_EXIT_USAGE, "-t %s: --proxy takes its targets "
 			    "from the requests", o->target[0]);
+		if (o->rewrite_host)
+			errx(TM_EXIT_USAGE, "--rewrite-host: only in forward "
+			    "mode (-t), not with --proxy");
 		return;
 	}
 	if (o->nallow > 0)
@@ -310,6 +341,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	if (o->nlisten != o->ntarget)
 		errx(TM_EXIT_USAGE, "-l %s: no -t for this listener",
 		    o->listen[o->nlisten - 1]);
+	if (o->rewrite_host)
+		prepend_rewrite(o);
 }
 
 static void listener_event(struct loop *, int, unsigned, void *);
