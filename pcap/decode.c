@@ -4,7 +4,7 @@
  * them in (offload), and they are wrong there. */
 #include <string.h>
 
-#include "pcap.h"
+#include "pcapconv.h"
 
 #define ETH_IPV4	0x0800
 #define ETH_IPV6	0x86dd

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pcap.h"
+#include "pcapconv.h"
 #include "util.h"
 
 int

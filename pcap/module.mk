@@ -10,3 +10,4 @@ DEB_TEST += tshark tcpdump python3
 DEB_BENCH += tshark python3 time
 # The reassembly on packets made from fuzz bytes, without libpcap.
 fuzz_pcap_SRCS := pcap/decode.c pcap/reasm.c
+fuzz_pcap_CFLAGS := -Ipcap

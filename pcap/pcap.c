@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcap.h"
+#include "pcapconv.h"
 #include "util.h"
 
 static void __attribute__((noreturn))

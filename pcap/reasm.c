@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pcap.h"
+#include "pcapconv.h"
 #include "util.h"
 
-#define NBUCKET		(1u << 16)
+#define NBUCKET		(1u << 14)
 /* Connections kept, open and closed: a closed one is kept so that the last
  * ACKs and late retransmissions of its 4-tuple start nothing new. */
 #define MAX_CONNS	65536

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pcap.h"
+#include "pcapconv.h"
 #include "util.h"
 
 /* Payload per segment: an IPv4 packet holds at most 65535 bytes with its

@@ -1,8 +1,8 @@
-/* pcap.h - tcpmon-pcap: records to captures (topcap.c), captures to
+/* pcapconv.h - tcpmon-pcap: records to captures (topcap.c), captures to
  * records (frompcap.c over decode.c, the link and IP layers, and reasm.c,
  * the TCP reassembly, which know nothing of libpcap). */
-#ifndef TCPMON_PCAP_H
-#define TCPMON_PCAP_H
+#ifndef TCPMON_PCAPCONV_H
+#define TCPMON_PCAPCONV_H
 
 #include <stddef.h>
 #include <stdint.h>
