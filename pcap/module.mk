@@ -7,7 +7,8 @@ tcpmon-pcap_LIBS := $(shell pkg-config --libs libpcap 2>/dev/null || echo -lpcap
 MAN += man/tcpmon-pcap.1
 DEB_BUILD += libpcap-dev
 DEB_TEST += tshark tcpdump python3
-DEB_BENCH += tshark python3 time
+DEB_BENCH += python3 time
 # The reassembly on packets made from fuzz bytes, without libpcap.
 fuzz_pcap_SRCS := pcap/decode.c pcap/reasm.c
 fuzz_pcap_CFLAGS := -Ipcap
+DEB_BENCH += tcpflow
