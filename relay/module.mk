@@ -1,7 +1,8 @@
 # relay/ - tcpmon-relay, the intermediary.
 PROGS += tcpmon-relay
 tcpmon-relay_SRCS := relay/relay.c relay/conn.c relay/out.c relay/preq.c \
-	relay/proxy.c relay/upstream.c relay/stage.c relay/splice.c
+	relay/proxy.c relay/upstream.c relay/stage.c relay/splice.c \
+	relay/activate.c
 MAN += man/tcpmon-relay.1
 # The peers bench/relay.sh and bench/proxy.sh measure against, and their
 # HTTP load.
