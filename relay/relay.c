@@ -206,7 +206,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			if (o->nlisten != o->ntarget && !o->proxy)
 				errx(TM_EXIT_USAGE, "%s %s: %s before it has "
 				    "no -t", ch == 'l' ? "-l" : "--listen-fd",
-				    optarg, listen_label(o, o->nlisten - 1,
+				    optarg, o->lfd[o->nlisten - 1] == -1 ?
+				    "the -l" : listen_label(o, o->nlisten - 1,
 				    label, sizeof(label)));
 			if (o->nlisten == MAX_LISTENERS)
 				errx(TM_EXIT_USAGE, "at most %d listeners",
@@ -219,7 +220,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 't':
 			if (o->ntarget >= o->nlisten)
 				errx(TM_EXIT_USAGE, "-t %s: every -t follows "
-				    "its -l (or a socket from systemd)", optarg);
+				    "its -l", optarg);
 			o->target[o->ntarget++] = optarg;
 			break;
 		case 'o':
@@ -316,8 +317,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		errx(TM_EXIT_USAGE, "%s: unexpected argument", argv[optind]);
 	if (o->proxy) {
 		if (o->nlisten == 0)
-			errx(TM_EXIT_USAGE, "--proxy: give -l PORT (or "
-			    "--listen-fd N)");
+			errx(TM_EXIT_USAGE, "--proxy: give -l PORT");
 		if (o->ntarget > 0)
 			errx(TM_EXIT_USAGE, "-t %s: --proxy takes its targets "
 			    "from the requests", o->target[0]);
