@@ -198,6 +198,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	    label, sizeof(label))) == -1)
 		errx(TM_EXIT_FAIL, "%s", label);
 	o->nlisten = o->npassed;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "hl:o:qt:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
