@@ -16,8 +16,8 @@
 #define SD_LISTEN_FDS_START	3
 
 /* LISTEN_FDNAMES, which the names point into, for as long as the relay
- * runs. */
-static char *kept;
+ * runs; longer names (systemd allows 255 bytes each) are left out. */
+static char namebuf[4096];
 
 int
 activate_take(int fd, char *msg, size_t msglen)
@@ -65,7 +65,7 @@ int
 activate_systemd(int *fds, char **names, int max, char *msg, size_t msglen)
 {
 	const char *spid, *sfds, *snames, *e;
-	char *nm = NULL, *p, *colon;
+	char *p, *colon;
 	uint64_t pid, n;
 	int i, ret = 0;
 
@@ -87,12 +87,9 @@ activate_systemd(int *fds, char **names, int max, char *msg, size_t msglen)
 		ret = -1;
 		goto out;
 	}
-	if (snames != NULL && (nm = strdup(snames)) == NULL) {
-		snprintf(msg, msglen, "%s", strerror(errno));
-		ret = -1;
-		goto out;
-	}
-	p = nm;
+	p = NULL;
+	if (snames != NULL && strlen(snames) < sizeof(namebuf))
+		p = strcpy(namebuf, snames);
 	for (i = 0; i < (int)n; i++) {
 		fds[i] = SD_LISTEN_FDS_START + i;
 		names[i] = NULL;
@@ -120,9 +117,5 @@ out:
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (ret <= 0)
-		free(nm);
-	else
-		kept = nm;
 	return ret;
 }
