@@ -8,9 +8,10 @@ rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 
 # hold_and_exec FD CMD...: python binds a listening socket on a free
 # loopback port, puts it on descriptor FD, writes the port to $T/port and
-# execs CMD: a supervisor that hands its socket down.
+# execs CMD: a supervisor that hands its socket down.  exec: under bg, the
+# pid it knows is the relay's, so teardown ends it.
 hold_and_exec() {
-	python3 -c '
+	exec python3 -c '
 import os, socket, sys
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
