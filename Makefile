@@ -7,6 +7,16 @@ CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -Icommon -D_GNU_SOURCE -MMD -MP
 PREFIX	?= /usr/local
+# Where `make install` puts things (each may be set on its own; the Debian
+# package sets SYSTEMDUNITDIR=/lib/systemd/system).
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# The version, said once in common/util.h; debian/changelog must agree
+# (`make deb` checks).
+VERSION	:= $(shell sed -n 's/^\#define TCPMON_VERSION "\(.*\)"/\1/p' common/util.h)
 
 ifeq ($(SAN),1)
 VARIANT	 = san
@@ -41,6 +51,8 @@ DEB_TEST := python3 curl socat bats bats-assert bats-support valgrind time \
 	mandoc
 DEB_BENCH := python3 time
 DEB_FUZZ := clang libclang-rt-14-dev
+# DEB_DEB for `make deb` (dist/module.mk).
+DEB_DEB :=
 
 include common/module.mk
 include $(sort $(filter-out common/module.mk,$(wildcard */module.mk)))
@@ -66,7 +78,24 @@ endef
 UNITS += $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/*.c))
 $(foreach u,$(UNITS),$(eval $(call unit,$(u))))
 
-all: $(addprefix $(BIN)/,$(PROGS)) $(addprefix $(BIN)/unit/,$(UNITS))
+# Shell completions, made from each built tool's own option table
+# (TOOL --list-options) and words of its --help: dist/completion/gen.sh.
+COMPDIR	 = build/$(VARIANT)/completion
+COMPLETIONS = $(addprefix $(COMPDIR)/bash/,$(PROGS)) \
+	$(addprefix $(COMPDIR)/zsh/_,$(PROGS))
+$(COMPDIR)/bash/%: $(BIN)/% dist/completion/gen.sh
+	@mkdir -p $(COMPDIR)/bash $(COMPDIR)/zsh
+	dist/completion/gen.sh $< $@ $(COMPDIR)/zsh/_$*
+$(COMPDIR)/zsh/_%: $(COMPDIR)/bash/%
+	@test -f $@ && touch $@
+completions: $(COMPLETIONS)
+
+# The systemd units (dist/systemd/), the service's ExecStart pointing at
+# BINDIR.
+UNIT_FILES := tcpmon-relay@.service tcpmon-relay@.socket
+
+all: $(addprefix $(BIN)/,$(PROGS)) $(addprefix $(BIN)/unit/,$(UNITS)) \
+	$(COMPLETIONS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
@@ -77,7 +106,7 @@ $(OBJ)/libtcpmon.a: $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRCS))
 	$(AR) rcs $@ $^
 
 DEB_PACKAGES = $(sort $(DEB_BUILD) $(DEB_DEMO) $(DEB_TEST) $(DEB_BENCH) \
-	$(DEB_FUZZ))
+	$(DEB_FUZZ) $(DEB_DEB))
 
 # $(call deb_install,PACKAGES): installs whichever are missing, which needs
 # root; without root it names them and stops.
@@ -118,6 +147,7 @@ deps-list:
 	@echo "test: $(sort $(DEB_TEST))"
 	@echo "bench: $(sort $(DEB_BENCH))"
 	@echo "fuzz: $(sort $(DEB_FUZZ))"
+	@echo "deb: $(sort $(DEB_DEB))"
 
 test: deps-test
 	@$(MAKE) --no-print-directory all
@@ -189,25 +219,59 @@ soak-valgrind: deps-test
 	python3 tests/soak/soak.py $(BIN) $${SOAK_SECONDS:-20} --workers 4 \
 	    $(SOAK_ARGS) --wrap 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9'
 
+version:
+	@echo $(VERSION)
+
 lint-man:
 	mandoc -Tlint -W warning $(MAN)
 
+# DESTDIR stages the files (a package's tree); PREFIX and the *DIR
+# variables above say where they will be.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 755 $(addprefix $(BIN)/,$(PROGS)) $(DESTDIR)$(PREFIX)/bin
-	install -m 644 $(filter %.1,$(MAN)) $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 $(filter %.5,$(MAN)) $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 755 $(addprefix $(BIN)/,$(PROGS)) $(DESTDIR)$(BINDIR)
+	install -m 644 $(filter %.1,$(MAN)) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(filter %.5,$(MAN)) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(addprefix $(COMPDIR)/bash/,$(PROGS)) $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 $(addprefix $(COMPDIR)/zsh/_,$(PROGS)) $(DESTDIR)$(ZSHCOMPDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' 'dist/systemd/tcpmon-relay@.service.in' \
+	    > '$(DESTDIR)$(SYSTEMDUNITDIR)/tcpmon-relay@.service'
+	chmod 644 '$(DESTDIR)$(SYSTEMDUNITDIR)/tcpmon-relay@.service'
+	install -m 644 'dist/systemd/tcpmon-relay@.socket' $(DESTDIR)$(SYSTEMDUNITDIR)
 
-# Removes what install put there, and only that.
+# Removes what install put there, and only that (the directories stay:
+# others' files may be in them).
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(PROGS)) \
-	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(filter %.1,$(MAN)))) \
-	    $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(filter %.5,$(MAN))))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN)))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(filter %.5,$(MAN)))) \
+	    $(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(PROGS)) \
+	    $(addprefix $(DESTDIR)$(ZSHCOMPDIR)/_,$(PROGS)) \
+	    $(addprefix '$(DESTDIR)$(SYSTEMDUNITDIR)'/,$(UNIT_FILES))
+
+# The Debian package, tcpmon_VERSION_ARCH.deb in build/deb/, built with
+# debhelper (debian/) from a copy of the tree, so that its `make clean`
+# leaves this tree's build alone.
+deb: deps-deb
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	[ "$$v" = "$(VERSION)" ] || { echo "make deb: debian/changelog says \
+	$$v, common/util.h $(VERSION)" >&2; exit 1; }
+	rm -rf build/deb
+	mkdir -p build/deb/tcpmon-$(VERSION)
+	tar -c --exclude=./build --exclude=./bin --exclude=./.git . | \
+	    tar -x -C build/deb/tcpmon-$(VERSION)
+	cd build/deb/tcpmon-$(VERSION) && dpkg-buildpackage -b -us -uc -j2 \
+	    >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	@ls build/deb/tcpmon_$(VERSION)_*.deb
+deps-deb:
+	$(call deb_install,$(DEB_BUILD) $(DEB_DEB))
 
 clean:
 	rm -rf bin build
 
+.PHONY: completions deb deps-deb version
 .PHONY: all deps deps-build deps-demo deps-test deps-bench deps-fuzz deps-list test demo bench lint-man install uninstall clean fuzz fuzz-build fuzz-regress \
 	soak soak-valgrind
 

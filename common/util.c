@@ -1,6 +1,7 @@
 /* util.c - program name, checked numbers, time formatting. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,20 @@ tm_setprogname(char **argv, const char *name)
 	/* glibc's err(3) family prints this name. */
 	program_invocation_short_name = (char *)name;
 	program_invocation_name = (char *)name;
+}
+
+int
+tm_list_options(int fd, const struct option *o)
+{
+	char sh[2] = "-";
+
+	for (; o->name != NULL; o++) {
+		sh[0] = o->flag == NULL && o->val > ' ' && o->val < 127 ?
+		    (char)o->val : '-';
+		if (dprintf(fd, "%s %s %d\n", o->name, sh, o->has_arg) < 0)
+			return TM_EXIT_FAIL;
+	}
+	return TM_EXIT_OK;
 }
 
 int

@@ -13,6 +13,18 @@
 #define TM_EXIT_FAIL	1	/* the job failed (network, I/O, a peer) */
 #define TM_EXIT_USAGE	2	/* bad usage or bad input */
 
+/*
+ * The hidden option every tool answers when it is its only argument: the
+ * tool's long options, for the shell completions made at build time
+ * (dist/completion/gen.sh), so that they are the getopt table itself.  One
+ * line per option, "NAME SHORT ARG": SHORT the letter that is the same
+ * option or "-", ARG 0 (no argument), 1 (required) or 2 (optional).
+ * Returns an exit status: TM_EXIT_FAIL when fd did not take it all.
+ */
+#define TM_LIST_OPTIONS	"--list-options"
+struct option;
+int	tm_list_options(int fd, const struct option *longopts);
+
 /* Names the program in err(3)/warn(3) messages and in getopt's, whatever
  * argv[0] was (a path, a libtool wrapper): argv[0] becomes name. */
 void	tm_setprogname(char **argv, const char *name);

@@ -173,6 +173,8 @@ parse_opts(int argc, char *argv[], struct opts *o)
 	o->listen = "0";
 	/* getopt's own messages name argv[0], not the program: ours do. */
 	opterr = 0;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, ":hl:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':

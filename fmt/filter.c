@@ -1102,6 +1102,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->indent = 2;
 	o->max = DEFAULT_MAX;
 	o->max_conns = DEFAULT_CONNS;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "chi:m:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pcapconv.h"
 #include "util.h"
@@ -60,6 +61,8 @@ parse_opts(int argc, char **argv, struct pcap_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->pcapng = 1;
 	o->buffer = 4 * 1024 * 1024;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "hr:w:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'w':

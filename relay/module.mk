@@ -2,7 +2,7 @@
 PROGS += tcpmon-relay
 tcpmon-relay_SRCS := relay/relay.c relay/conn.c relay/out.c relay/preq.c \
 	relay/proxy.c relay/upstream.c relay/stage.c relay/splice.c \
-	relay/capture.c
+	relay/capture.c relay/activate.c
 MAN += man/tcpmon-relay.1
 # The peers bench/relay.sh and bench/proxy.sh measure against, and their
 # HTTP load.

@@ -26,6 +26,12 @@ struct opts {
 	const char	*listen[MAX_LISTENERS];
 	const char	*target[MAX_LISTENERS];
 	int		 nlisten, ntarget;
+	/* A socket given rather than bound: systemd's first (npassed of
+	 * them, named or not), then --listen-fd's in their place among the
+	 * -l's; -1 for a -l. */
+	int		 lfd[MAX_LISTENERS];
+	char		*lname[MAX_LISTENERS];
+	int		 npassed;
 	const char	*out;
 	const char	*tap;
 	int		 lossy;
@@ -54,11 +60,14 @@ usage(int status)
 	    "                    [--rotate-size SIZE] [--rotate-time DUR] "
 	    "[--rotate-keep N]\n"
 	    "                    [--rotate-gzip]\n"
+	    "                    [--listen-fd N -t HOST:PORT ...]\n"
 	    "                    [--tap PATH] [--lossy] [--max-conns N]\n"
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
 	    "                    [--upstream-proxy HOST:PORT] [--rewrite-host]\n"
 	    "                    [--through CMD ...] [--stage-timeout DUR]\n"
 	    "       tcpmon-relay --proxy -l [ADDR:]PORT [-l ...] "
+	    "[--listen-fd N ...]\n"
+	    "                    "
 	    "[--allow CIDR ...] [-qv]\n"
 	    "                    [-o FILE] [--tap PATH] [--lossy] "
 	    "[--max-conns N]\n"
@@ -71,6 +80,8 @@ usage(int status)
 		printf("\n"
 		    "  -l, --listen [ADDR:]PORT  listen there; 0 picks a free "
 		    "port, ADDR 127.0.0.1\n"
+		    "      --listen-fd N         listen on the socket inherited "
+		    "as descriptor N\n"
 		    "  -t, --target HOST:PORT    forward the preceding -l's "
 		    "connections there\n"
 		    "      --proxy               serve as an HTTP proxy: "
@@ -110,6 +121,8 @@ usage(int status)
 		    "data to pass fails\n"
 		    "  -h, --help                print this help and exit\n"
 		    "      --version             print the version and exit\n"
+		    "\nSockets passed by systemd (LISTEN_FDS) are the first "
+		    "listeners, each -t\nfollowing one of them in order.\n"
 		    "\nSee tcpmon-relay(1).\n");
 	exit(status);
 }
@@ -118,7 +131,8 @@ enum { OPT_ROTATE_SIZE = 200, OPT_ROTATE_TIME, OPT_ROTATE_KEEP,
     OPT_ROTATE_GZIP };
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM,
-    OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT, OPT_REWRITE_HOST };
+    OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT, OPT_REWRITE_HOST,
+    OPT_LISTEN_FD };
 
 static const struct option longopts[] = {
 	{ "allow",		required_argument, NULL, OPT_ALLOW },
@@ -127,6 +141,7 @@ static const struct option longopts[] = {
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "listen",		required_argument, NULL, 'l' },
+	{ "listen-fd",		required_argument, NULL, OPT_LISTEN_FD },
 	{ "lossy",		no_argument,	   NULL, OPT_LOSSY },
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
 	{ "output",		required_argument, NULL, 'o' },
@@ -168,9 +183,49 @@ prepend_rewrite(struct opts *o)
 	o->nthrough++;
 }
 
+/* How listener i was given, for messages. */
+static const char *
+listen_label(const struct opts *o, int i, char *buf, size_t n)
+{
+	if (o->lfd[i] == -1)
+		snprintf(buf, n, "-l %s", o->listen[i]);
+	else if (i >= o->npassed)
+		snprintf(buf, n, "--listen-fd %d", o->lfd[i]);
+	else
+		snprintf(buf, n, "socket %d from systemd%s%s%s", o->lfd[i],
+		    o->lname[i] ? " (" : "", o->lname[i] ? o->lname[i] : "",
+		    o->lname[i] ? ")" : "");
+	return buf;
+}
+
+/* --listen-fd N: a descriptor this process inherited, once, not one of
+ * the standard three but stdin (inetd's "wait" passes its socket there). */
+static void
+listen_fd_opt(struct opts *o, const char *arg)
+{
+	char msg[256];
+	const char *e;
+	uint64_t v;
+	int i;
+
+	if (num_parse(arg, 0, INT32_MAX, &v, &e) == -1)
+		errx(TM_EXIT_USAGE, "--listen-fd %s: %s", arg, e);
+	if (v == STDOUT_FILENO || v == STDERR_FILENO)
+		errx(TM_EXIT_USAGE, "--listen-fd %s: stdout and stderr are "
+		    "not listeners", arg);
+	for (i = 0; i < o->nlisten; i++)
+		if (o->lfd[i] == (int)v)
+			errx(TM_EXIT_USAGE, "--listen-fd %s: already %s", arg,
+			    listen_label(o, i, msg, sizeof(msg)));
+	if (activate_take((int)v, msg, sizeof(msg)) == -1)
+		errx(TM_EXIT_FAIL, "--listen-fd %s: %s", arg, msg);
+	o->lfd[o->nlisten] = (int)v;
+}
+
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
+	char label[300];
 	const char *e;
 	int ch;
 
@@ -178,16 +233,30 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->connect_ms = 10000;
 	o->stage_ms = 10000;
 	o->head_ms = 30000;
+	/* Taken before anything is started, so that nothing inherits them. */
+	if ((o->npassed = activate_systemd(o->lfd, o->lname, MAX_LISTENERS,
+	    label, sizeof(label))) == -1)
+		errx(TM_EXIT_FAIL, "%s", label);
+	o->nlisten = o->npassed;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "hl:o:qt:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
+		case OPT_LISTEN_FD:
 			if (o->nlisten != o->ntarget && !o->proxy)
-				errx(TM_EXIT_USAGE, "-l %s: the -l before it "
-				    "has no -t", optarg);
+				errx(TM_EXIT_USAGE, "%s %s: %s before it has "
+				    "no -t", ch == 'l' ? "-l" : "--listen-fd",
+				    optarg, o->lfd[o->nlisten - 1] == -1 ?
+				    "the -l" : listen_label(o, o->nlisten - 1,
+				    label, sizeof(label)));
 			if (o->nlisten == MAX_LISTENERS)
 				errx(TM_EXIT_USAGE, "at most %d listeners",
 				    MAX_LISTENERS);
+			o->lfd[o->nlisten] = -1;
+			if (ch == OPT_LISTEN_FD)
+				listen_fd_opt(o, optarg);
 			o->listen[o->nlisten++] = optarg;
 			break;
 		case 't':
@@ -214,7 +283,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->lossy = 1;
 			break;
 		case OPT_PROXY:
-			if (o->nlisten > 0)
+			if (o->nlisten > o->npassed)
 				errx(TM_EXIT_USAGE, "--proxy goes before the "
 				    "first -l");
 			o->proxy = 1;
@@ -339,8 +408,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	if (o->nlisten == 0)
 		errx(TM_EXIT_USAGE, "nothing to do: give -l PORT -t HOST:PORT");
 	if (o->nlisten != o->ntarget)
-		errx(TM_EXIT_USAGE, "-l %s: no -t for this listener",
-		    o->listen[o->nlisten - 1]);
+		errx(TM_EXIT_USAGE, "%s: no -t for this listener",
+		    listen_label(o, o->ntarget, label, sizeof(label)));
 	if (o->rewrite_host)
 		prepend_rewrite(o);
 }
@@ -594,8 +663,8 @@ open_listeners(struct relay *r, const struct opts *o)
 		l = &r->l[i];
 		l->r = r;
 		l->fd = -1;
-		if (addr_parse(o->listen[i], ADDR_LISTEN, &la, msg,
-		    sizeof(msg)) == -1)
+		if (o->lfd[i] == -1 && addr_parse(o->listen[i], ADDR_LISTEN,
+		    &la, msg, sizeof(msg)) == -1)
 			errx(TM_EXIT_USAGE, "-l %s", msg);
 		l->proxy = o->proxy;
 		if (o->proxy)
@@ -615,10 +684,16 @@ open_listeners(struct relay *r, const struct opts *o)
 		    sizeof(msg)) == -1)
 			errx(TM_EXIT_FAIL, "target %s", msg);
 bind:
-		if (addr_resolve(&la, ADDR_LISTEN, &sa, msg, sizeof(msg)) == -1)
-			errx(TM_EXIT_FAIL, "listen %s", msg);
-		if ((l->fd = sock_listen(&sa, 511)) == -1)
-			err(TM_EXIT_FAIL, "listen %s", la.text);
+		if (o->lfd[i] != -1) {
+			l->fd = o->lfd[i];
+			l->passed = 1;
+		} else {
+			if (addr_resolve(&la, ADDR_LISTEN, &sa, msg,
+			    sizeof(msg)) == -1)
+				errx(TM_EXIT_FAIL, "listen %s", msg);
+			if ((l->fd = sock_listen(&sa, 511)) == -1)
+				err(TM_EXIT_FAIL, "listen %s", la.text);
+		}
 		addr_fmt_local(l->fd, l->text, sizeof(l->text));
 		r->nl++;
 	}
@@ -639,8 +714,9 @@ close_listeners(struct relay *r)
 		loop_del(r->loop, r->l[i].fd);
 		close(r->l[i].fd);
 		r->l[i].fd = -1;
-		/* Our own Unix socket goes with us. */
-		if (strncmp(r->l[i].text, "unix:", 5) == 0 &&
+		/* Our own Unix socket goes with us (one given to us stays
+		 * for the next). */
+		if (!r->l[i].passed && strncmp(r->l[i].text, "unix:", 5) == 0 &&
 		    addr_parse(r->l[i].text, ADDR_LISTEN, &a, msg,
 		    sizeof(msg)) == 0)
 			unlink(a.path);

@@ -32,6 +32,7 @@ struct listener {
 	struct sockaddr_any taddr;	/* resolved once, at start */
 	char		 text[ADDR_TEXT + 256];	/* the bound address */
 	int		 paused;
+	int		 passed;	/* given, not bound: not ours to unlink */
 	struct relay	*r;
 };
 
@@ -343,5 +344,15 @@ void	 out_finish(struct relay *);
 int	 tap_open(struct relay *, const char *path);
 void	 tap_close(struct relay *);
 void	 tap_sweep(struct relay *);
+
+/* activate.c: listening sockets passed by systemd or a supervisor. */
+/* Checks that fd is a listening stream socket, and makes it non-blocking
+ * and close-on-exec; -1 with msg set if it is not one. */
+int	 activate_take(int fd, char *msg, size_t msglen);
+/* The sockets systemd passed to this process (LISTEN_FDS, LISTEN_PID), each
+ * taken, into fds with its LISTEN_FDNAMES name or NULL: their number, 0 if
+ * none, -1 with msg set.  Unsets LISTEN_* in every case. */
+int	 activate_systemd(int *fds, char **names, int max, char *msg,
+	    size_t msglen);
 
 #endif

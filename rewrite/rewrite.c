@@ -56,6 +56,8 @@ parse_opts(int argc, char **argv, struct rw_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->max_body = DEFAULT_MAX_BODY;
 	o->hold_ms = DEFAULT_HOLD_MS;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_MAX_BODY:

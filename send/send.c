@@ -167,6 +167,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->connect_ms = 10000;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "c:H:hLn:o:t:vX:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -90,6 +90,8 @@ main(int argc, char **argv)
 
 	tm_setprogname(argv, "tcpmon-grep");
 	sel_opts_init(&o);
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "h" SEL_SHORTOPTS, longopts,
 	    NULL)) != -1) {
 		if (sel_opt(&o, ch, optarg))

@@ -144,6 +144,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->http = 1;
 	o->at = "delivered";
 	sel_opts_init(&o->sel);
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "h" SEL_SHORTOPTS, longopts,
 	    NULL)) != -1) {
 		if (sel_opt(&o->sel, ch, optarg))

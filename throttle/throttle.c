@@ -148,6 +148,8 @@ parse_opts(int argc, char **argv, struct shape_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->probability = 1;
 	o->max_queue = 64 * 1024 * 1024;
+	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
+		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_UP:
