@@ -49,6 +49,8 @@ DEB_BUILD := make gcc libc6-dev pkg-config zlib1g-dev
 DEB_DEMO := curl
 DEB_TEST := python3 curl socat bats bats-assert bats-support valgrind time \
 	mandoc
+# tests/98-readme-tour.bats types the README's tour: what it names, and ss.
+DEB_TEST += less iproute2 tcpdump tshark chromium
 DEB_BENCH := python3 time
 DEB_FUZZ := clang libclang-rt-14-dev
 # DEB_DEB for `make deb` (dist/module.mk).
