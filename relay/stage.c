@@ -34,7 +34,10 @@
 /* At exit, how long stages get to end after SIGTERM before SIGKILL. */
 #define STOP_MS		2000
 /* How long a stage may take to pass the stream record on at start. */
-#define STARTUP_MS	1000
+/* How long a stage that holds the stream record back delays the relay's
+ * start; on a loaded machine a stage with bad options takes more than a
+ * second to be exec'd and fail (seen in CI), so that is too short. */
+#define STARTUP_MS	3000
 
 struct stage {
 	char		*cmd;
@@ -1152,11 +1155,12 @@ stage_ready(struct relay *r)
 	struct stages *st = r->stage;
 	struct pollfd pfd;
 	char name[512], c;
-	int i, waited, status;
+	int64_t deadline = tm_mono_ms() + STARTUP_MS;
+	int i, status;
 
 	pfd.fd = st->rfd;
 	pfd.events = POLLIN;
-	for (waited = 0; waited < STARTUP_MS; waited += 10) {
+	while (tm_mono_ms() < deadline) {
 		for (i = 0; i < st->n; i++) {
 			if (waitpid(st->s[i].pid, &status, WNOHANG) !=
 			    st->s[i].pid)

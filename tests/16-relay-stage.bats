@@ -190,7 +190,8 @@ SH
 	assert_line --partial "exited with status 3"
 	wait_for "$T/server.out" 'server saw'
 
-	start_relay -l 0 -t 127.0.0.1:9 --through 'sleep 2; exit 3'
+	# Passes the stream record on, so that the relay listens, then exits.
+	start_relay -l 0 -t 127.0.0.1:9 --through 'head -n 2; sleep 1; exit 3'
 	fails_with 'exited with status 3$'
 }
 
