@@ -203,7 +203,8 @@ fuzz-regress: fuzz-build
 # The soak test (tests/soak/soak.py): the relay under mixed load for
 # SOAK_SECONDS, with its reader of the records stopped for 10 s on the way,
 # then checks of bytes, records, descriptors, memory and CPU while stopped.
-# soak-valgrind: a shorter run with the relay under memcheck, with the same
+# soak-valgrind: a shorter run with the relay under memcheck, its capture
+# cut by --rotate-size 1m and moved twice for SIGHUP, with the same
 # stage (valgrind 3.19 does not know pidfd_open: the relay then watches its
 # stages with waitpid, and valgrind warns of the unknown call once).
 SOAK_SECONDS ?= 120
@@ -219,7 +220,7 @@ soak: deps-test
 soak-valgrind: deps-test
 	@$(MAKE) --no-print-directory all
 	python3 tests/soak/soak.py $(BIN) $${SOAK_SECONDS:-20} --workers 4 \
-	    $(SOAK_ARGS) --wrap 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9'
+	    $(SOAK_ARGS) --rotate-size 1m --sighup 2 --wrap 'valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9'
 
 version:
 	@echo $(VERSION)

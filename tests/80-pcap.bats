@@ -28,22 +28,7 @@ more_capture() {
 	wait_count "$T/relay.err" 'listening on' 2
 	RELAY_PORT=$(port_of "$T/relay.err")
 	head -c 300000 /dev/urandom > "$T/bulk"
-	timeout 30 python3 - "$T/bulk" "$RELAY_PORT" "$T/bulk.back" <<'PY'
-import socket, sys, threading
-data = open(sys.argv[1], 'rb').read()
-s = socket.create_connection(('::1', int(sys.argv[2])), timeout=20)
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-threading.Thread(target=send).start()
-got = bytearray()
-while True:
-    b = s.recv(1 << 20)
-    if not b:
-        break
-    got += b
-open(sys.argv[3], 'wb').write(got)
-PY
+	echo_xfer "$T/bulk" "$RELAY_PORT" "$T/bulk.back" ::1
 	printf 'over a unix socket\n' | timeout 10 socat -t 5 - "UNIX-CONNECT:$T/r.sock" > /dev/null
 	wait_count "$T/more.tcpmon" '^TCPMON/1 close ' 2
 	stop_relay

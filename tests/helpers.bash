@@ -440,14 +440,14 @@ start_relay_to() {
 	RELAY_PORT=$(port_of "$T/relay.err")
 }
 
-# echo_xfer IN PORT OUT: sends the file IN to PORT while reading what comes
-# back into OUT (an echo peer would otherwise fill both ways and stop),
-# half-closes after IN, reads to the end.
+# echo_xfer IN PORT OUT [HOST]: sends the file IN to PORT of HOST
+# (127.0.0.1) while reading what comes back into OUT (an echo peer would
+# otherwise fill both ways and stop), half-closes after IN, reads to the end.
 echo_xfer() {
-	timeout 30 python3 - "$1" "$2" "$3" <<'PY'
+	timeout 30 python3 - "$1" "$2" "$3" "${4:-127.0.0.1}" <<'PY'
 import socket, sys, threading
 data = open(sys.argv[1], 'rb').read()
-s = socket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=20)
+s = socket.create_connection((sys.argv[4], int(sys.argv[2])), timeout=20)
 def send():
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)

@@ -17,8 +17,14 @@ thread here) that stops reading for SECS a quarter of the way in: the
 traffic must wait for it (lossless) without the relay spinning, and every
 exchange must still complete.
 
+With --rotate-size SIZE the capture is cut into files as the relay goes,
+and with --sighup N it is moved away N times under load and the relay
+told with SIGHUP (logrotate's create mode): the files, each a stream of
+its own, put in the order of their first records, must then be one whole
+capture, each connection's data adding up to the byte counts of its close.
+
 Usage: soak.py BINDIR SECONDS [--through CMD] [--workers N] [--wrap CMD]
-               [--stall-reader SECS]
+               [--stall-reader SECS] [--rotate-size SIZE] [--sighup N]
 (--wrap runs the relay under CMD, e.g. valgrind; its exit status counts.)
 Exit status 0 when every check passed.  Only 127.0.0.1 is used.
 """
@@ -262,6 +268,60 @@ def check_capture(path):
     return len([c for c in opened if c[1] != b"delivered"]), bad
 
 
+def records(data):
+    """(kind, fields, payload) of each record of a stream."""
+    pos = 0
+    while pos < len(data):
+        nl = data.index(b"\n", pos)
+        toks = data[pos:nl].split(b" ")
+        fields = dict(t.split(b"=", 1) for t in toks[2:])
+        n = int(fields[b"len"])
+        yield toks[1], fields, data[nl + 1:nl + 1 + n]
+        pos = nl + 2 + n
+
+
+def join_files(cap, out):
+    """Puts the files the capture was cut into (rotated, moved for SIGHUP,
+    and the last) in the order of their first records into out; returns
+    the problems found: a file that is not a stream of its own, data that
+    does not add up to the close's counts."""
+    d = os.path.dirname(cap)
+    files, bad = [], []
+    for name in os.listdir(d):
+        path = os.path.join(d, name)
+        if not name.startswith(os.path.basename(cap)):
+            continue
+        data = open(path, "rb").read()
+        try:
+            recs = list(records(data))
+        except (ValueError, KeyError, IndexError):
+            bad.append("%s: not a whole stream" % name)
+            continue
+        if not recs or recs[0][0] != b"stream":
+            bad.append("%s: does not begin with a stream record" % name)
+            continue
+        files.append((recs[0][1][b"time"], name, data))
+    files.sort()
+    sums, closes = {}, {}
+    with open(out, "wb") as f:
+        for _, _, data in files:
+            f.write(data)
+            for kind, fl, payload in records(data):
+                key = (fl.get(b"conn"), fl.get(b"at"))
+                if kind == b"data":
+                    k = key + (fl[b"dir"],)
+                    sums[k] = sums.get(k, 0) + len(payload)
+                elif kind == b"close":
+                    closes[key] = fl
+    for key, fl in closes.items():
+        for d in (b"c2s", b"s2c"):
+            if d in fl and int(fl[d]) != sums.get(key + (d,), 0):
+                bad.append("conn %s%s: %s %d bytes recorded, the close says %s" %
+                           (key[0].decode(), " at=" + key[1].decode() if key[1] else "",
+                            d.decode(), sums.get(key + (d,), 0), fl[d].decode()))
+    return len(files), bad[:10]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bindir")
@@ -270,7 +330,11 @@ def main():
     ap.add_argument("--workers", type=int, default=12)
     ap.add_argument("--wrap", default="")
     ap.add_argument("--stall-reader", type=float, default=0)
+    ap.add_argument("--rotate-size")
+    ap.add_argument("--sighup", type=int, default=0)
     a = ap.parse_args()
+    if a.stall_reader and (a.rotate_size or a.sighup):
+        sys.exit("soak: --stall-reader reads a pipe: no -o file to rotate")
     # The stall fits between the start and the target's restart midway.
     a.stall_reader = min(a.stall_reader, a.seconds / 4)
 
@@ -283,6 +347,8 @@ def main():
         cmd += ["-o", cap]
     if a.through:
         cmd += ["--through", a.through]
+    if a.rotate_size:
+        cmd += ["--rotate-size", a.rotate_size]
     # A stage such as tcpmon-throttle is found with the relay.
     env = dict(os.environ, PATH=os.path.abspath(a.bindir) + ":" + os.environ.get("PATH", ""))
     relay = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=open(err, "w"), env=env,
@@ -319,6 +385,13 @@ def main():
         stall_cpu = (cpu_s(relay.pid) - c0, time.monotonic() - t0)
         reader.go.set()
         time.sleep(max(0, a.seconds / 2 - a.seconds / 4 - a.stall_reader))
+    elif a.sighup:
+        # logrotate's create mode: the file moved, then SIGHUP.
+        for i in range(a.sighup):
+            time.sleep(a.seconds / 2 / (a.sighup + 1))
+            os.rename(cap, "%s.hup%03d" % (cap, i))
+            relay.send_signal(signal.SIGHUP)
+        time.sleep(a.seconds / 2 / (a.sighup + 1))
     else:
         time.sleep(a.seconds / 2)
     echo.stop()                      # the target restarts midway
@@ -343,6 +416,10 @@ def main():
     viewer.wait(30)
     if reader:
         reader.t.join(60)
+    nfiles, badfiles = 0, []
+    if a.rotate_size or a.sighup:
+        nfiles, badfiles = join_files(cap, tmp + "/joined")
+        cap = tmp + "/joined"
     nconn, unclosed = check_capture(cap)
 
     print("soak: %d s, %d workers%s" % (a.seconds, a.workers,
@@ -350,11 +427,18 @@ def main():
     print("soak: exchanges %s" % ", ".join("%s %d" % kv for kv in sorted(st.n.items())))
     print("soak: %.1f MiB echoed, %.1f MiB/s; %d connections recorded" %
           (st.bytes / 1048576, st.bytes / 1048576 / elapsed, nconn))
+    if nfiles:
+        print("soak: the capture came in %d files (%s)" % (nfiles, ", ".join(
+            x for x in ("--rotate-size %s" % a.rotate_size if a.rotate_size else "",
+                        "%d SIGHUPs" % a.sighup if a.sighup else "") if x)))
     if cut:
         print("soak: the viewer was cut off (it could not keep up)")
     print("soak: relay fds %d before, %d after; RSS %d KiB before, %d KiB after" %
           (fd0, fd1, rss0, rss1))
     ok = True
+    for why in badfiles:
+        print("soak: FAIL: " + why)
+        ok = False
     if stall_cpu is not None:
         print("soak: reader stopped for %.0f s: the relay used %.2f s of CPU in %.1f s of it" %
               (a.stall_reader, stall_cpu[0], stall_cpu[1]))
