@@ -180,17 +180,20 @@ build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(wildcard common/*.h */*.h) $$($$*_
 fuzz-build: deps-fuzz
 	@$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZERS))
 
+# Two fuzzers at a time by default, one a core: CI's time is bounded.
+FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 fuzz: fuzz-build
-	@for f in $(FUZZERS); do \
-	  mkdir -p build/fuzz/corpus/$$f tests/fuzz/corpus/$$f; \
-	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
-	  build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -artifact_prefix=build/fuzz/$$f- -max_len=65536 \
-	    build/fuzz/corpus/$$f tests/fuzz/corpus/$$f 2>build/fuzz/$$f.log \
-	    || { tail -n 60 build/fuzz/$$f.log; \
-	         echo "fuzz: $$f found a crash: build/fuzz/$$f-*"; exit 1; }; \
-	  grep -E 'stat::number_of_executed_units|cov:' build/fuzz/$$f.log | tail -n 2; \
-	done
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) $(addprefix fuzz-run/,$(FUZZERS))
+
+fuzz-run/%:
+	@mkdir -p build/fuzz/corpus/$* tests/fuzz/corpus/$*
+	@echo "fuzz: $* for $(FUZZ_SECONDS)s"
+	@build/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/$*- -max_len=65536 \
+	    build/fuzz/corpus/$* tests/fuzz/corpus/$* 2>build/fuzz/$*.log \
+	    || { tail -n 60 build/fuzz/$*.log; \
+	         echo "fuzz: $* found a crash: build/fuzz/$*-*"; exit 1; }
+	@echo "fuzz: $* done: $$(grep -E 'stat::number_of_executed_units' build/fuzz/$*.log | tail -n 1)"
 
 fuzz-regress: fuzz-build
 	@for f in $(FUZZERS); do \
