@@ -70,6 +70,7 @@ struct stages {
 	int		 parked;	/* waiting for room in the output */
 	int64_t		 wait_since;	/* records in, none back: since */
 	int		 failed;
+	int		 starting;	/* until stage_ready: a failure is said there */
 	char		 why[1040];
 	unsigned char	*rbuf;		/* what a socket read goes into */
 	struct chunk	*spare[CHUNK_KEEP];
@@ -223,7 +224,8 @@ stage_fail(struct relay *r, int idx, const char *fmt, ...)
 	va_end(ap);
 	stage_name(st, idx, name, sizeof(name));
 	snprintf(st->why, sizeof(st->why), "%s: %s", name, what);
-	warnx("%s", st->why);
+	if (!st->starting)
+		warnx("%s", st->why);
 	if (st->reading) {
 		loop_del(r->loop, st->rfd);
 		st->reading = 0;
@@ -1082,6 +1084,7 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 		err(TM_EXIT_FAIL, "malloc");
 	r->stage = st;
 	st->n = n;
+	st->starting = 1;
 	st->timeout_ms = timeout_ms;
 	for (i = 0; i <= n; i++)
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
@@ -1161,9 +1164,17 @@ stage_ready(struct relay *r)
 	pfd.fd = st->rfd;
 	pfd.events = POLLIN;
 	while (tm_mono_ms() < deadline) {
+		/* Already seen failing: the stream record written into a
+		 * stage that had exited (EPIPE) reaps it. */
+		if (st->failed) {
+			stage_stop(r);
+			errx(TM_EXIT_FAIL, "%s at start%s", st->why,
+			    strstr(st->why, "status 127") != NULL ?
+			    " (command not found?)" : "");
+		}
 		for (i = 0; i < st->n; i++) {
-			if (waitpid(st->s[i].pid, &status, WNOHANG) !=
-			    st->s[i].pid)
+			if (st->s[i].reaped || waitpid(st->s[i].pid, &status,
+			    WNOHANG) != st->s[i].pid)
 				continue;
 			st->s[i].reaped = 1;
 			stage_name(st, i, name, sizeof(name));
@@ -1181,10 +1192,11 @@ stage_ready(struct relay *r)
 		 * of file is not: the exit that caused it comes next. */
 		if (poll(&pfd, 1, 10) > 0) {
 			if (recv(st->rfd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
-				return;
+				break;
 			(void)poll(NULL, 0, 10);
 		}
 	}
+	st->starting = 0;
 }
 
 void
