@@ -214,10 +214,11 @@ SH
 
 @test "stage: without pidfd_open (valgrind 3.19 lacks it), a stage's exit is still seen" {
 	[[ $TCPMON_BIN != */san/* ]] || skip "valgrind cannot run an ASan build"
-	# The stage's shell exits, but the sleep it leaves keeps the pipes
-	# open: only the exit itself can tell the relay.
+	# The stage passes the stream record on (the relay listens), then
+	# its shell exits, but the sleep it leaves keeps the pipes open: only
+	# the exit itself can tell the relay.
 	valgrind -q --error-exitcode=9 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 \
-	    --through 'sleep 30 & sleep 3; exit 3' > "$T/relay.out" 2> "$T/relay.err" < /dev/null 3>&- &
+	    --through 'sleep 30 & head -n 2; sleep 1; exit 3' > "$T/relay.out" 2> "$T/relay.err" < /dev/null 3>&- &
 	RELAY_PID=$!
 	BG_PIDS+=("$RELAY_PID")
 	BG_NAMES+=(relay)
