@@ -231,6 +231,13 @@ version:
 lint-man:
 	mandoc -Tlint -W warning $(MAN)
 
+# The layering rule (HACKING.md): each tool compiles its own directory and
+# the libraries it links, nothing of another tool's.
+layering-list:
+	@$(foreach p,$(PROGS),echo '$(p) $($(p)_ARCHIVES) : $($(p)_SRCS)';)
+check-layering:
+	@$(MAKE) -s --no-print-directory layering-list | sh dist/check-layering.sh
+
 # DESTDIR stages the files (a package's tree); PREFIX and the *DIR
 # variables above say where they will be.
 install: all
@@ -277,7 +284,7 @@ deps-deb:
 clean:
 	rm -rf bin build
 
-.PHONY: completions deb deps-deb version
+.PHONY: completions deb deps-deb version layering-list check-layering
 .PHONY: all deps deps-build deps-demo deps-test deps-bench deps-fuzz deps-list test demo bench lint-man install uninstall clean fuzz fuzz-build fuzz-regress \
 	soak soak-valgrind
 

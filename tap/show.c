@@ -572,18 +572,18 @@ body_out(struct vconn *vc, struct vdir *v, const unsigned char *p, size_t n)
 		pretty_drop(vc, v);
 }
 
-/* zlib output goes through a global: infl_feed's callback has one
- * argument, and the view is single-threaded. */
-static struct {
+/* What infl_feed hands back to: the connection and the direction. */
+struct inflate_to {
 	struct vconn	*vc;
 	struct vdir	*v;
-} inflating;
+};
 
 static void
 inflated(void *arg, const unsigned char *p, size_t n)
 {
-	(void)arg;
-	body_out(inflating.vc, inflating.v, p, n);
+	struct inflate_to *in = arg;
+
+	body_out(in->vc, in->v, p, n);
 }
 
 static void
@@ -605,9 +605,8 @@ cb_body(void *arg, enum http_dir d, const unsigned char *p, size_t n)
 		body_out(vc, v, p, n);
 		return;
 	}
-	inflating.vc = vc;
-	inflating.v = v;
-	if (infl_feed(&v->in, p, n, inflated, NULL, &why) == -1) {
+	if (infl_feed(&v->in, p, n, inflated, &(struct inflate_to){ vc, v },
+	    &why) == -1) {
 		infl_free(&v->in);
 		v->inflating = 0;
 		annot(vc->s, vc->cur, "%s decoding failed: %s; the rest as "
