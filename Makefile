@@ -266,7 +266,9 @@ uninstall:
 
 # The Debian package, tcpmon_VERSION_ARCH.deb in build/deb/, built with
 # debhelper (debian/) from a copy of the tree, so that its `make clean`
-# leaves this tree's build alone.
+# leaves this tree's build alone.  The package is always the release build:
+# this make's own variables (`make test SAN=1` reaching here from a test)
+# are not passed down to dpkg-buildpackage's make.
 deb: deps-deb
 	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
 	[ "$$v" = "$(VERSION)" ] || { echo "make deb: debian/changelog says \
@@ -275,7 +277,8 @@ deb: deps-deb
 	mkdir -p build/deb/tcpmon-$(VERSION)
 	tar -c --exclude=./build --exclude=./bin --exclude=./.git . | \
 	    tar -x -C build/deb/tcpmon-$(VERSION)
-	cd build/deb/tcpmon-$(VERSION) && dpkg-buildpackage -b -us -uc -j2 \
+	cd build/deb/tcpmon-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SAN \
+	    dpkg-buildpackage -b -us -uc -j2 \
 	    >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
 	@ls build/deb/tcpmon_$(VERSION)_*.deb
 deps-deb:
