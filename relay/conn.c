@@ -54,13 +54,55 @@ pool_free(struct relay *r)
 		free(r->pool[--r->npool]);
 }
 
+/* The copying carrier: the bytes wait in a buffer of the pool. */
+static ssize_t
+copy_take(struct relay *r, struct half *h, int fd, int *copyfd)
+{
+	ssize_t n;
+
+	if (h->buf == NULL)
+		h->buf = pool_get(r);
+	do
+		n = recv(fd, h->buf, RELAY_BUF, 0);
+	while (n == -1 && errno == EINTR);
+	*copyfd = -1;
+	return n;
+}
+
+static ssize_t
+copy_send(struct relay *r, struct half *h, int fd)
+{
+	(void)r;
+	return send(fd, h->buf + h->off, h->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void
+copy_drop(struct relay *r, struct half *h)
+{
+	int e = errno;
+
+	pool_put(r, h->buf);
+	h->buf = NULL;
+	errno = e;
+}
+
+static const struct carrier copy_carrier = { copy_take, copy_send,
+    copy_drop };
+
+static void
+half_drop(struct relay *r, struct half *h)
+{
+	if (h->carrier != NULL)
+		h->carrier->drop(r, h);
+}
+
 /* Every record of a connection: with stages, it goes through them. */
 static void
 record(struct relay *r, struct conn *c, struct rec *rec, const void *p,
     size_t n)
 {
-	if (r->stage != NULL)
-		stage_send(r, c, rec, p, n);
+	if (r->detour != NULL)
+		r->detour->record(r, c, rec, p, n);
 	else
 		relay_put(r, rec, p, n);
 }
@@ -138,8 +180,8 @@ conn_free(struct relay *r, struct conn *c)
 {
 	if (c->hooks != NULL && c->hooks->gone != NULL)
 		c->hooks->gone(c, c->harg);
-	if (r->stage != NULL)
-		stage_forget(r, c);
+	if (r->detour != NULL)
+		r->detour->forget(r, c);
 	unpark(r, c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -147,15 +189,13 @@ conn_free(struct relay *r, struct conn *c)
 		r->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	pool_put(r, c->c2s.buf);
-	pool_put(r, c->s2c.buf);
-	sp_drop(r, &c->c2s);
-	sp_drop(r, &c->s2c);
+	half_drop(r, &c->c2s);
+	half_drop(r, &c->s2c);
 	free(c->target);
 	free(c->request);
 	free(c);
 	r->nconns--;
-	relay_resume_listeners(r);
+	listen_resume(r);
 }
 
 /* A reset waiting for the bytes before it to leave: a reset throws away
@@ -288,11 +328,8 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 static void
 flush_before_end(struct relay *r, struct half *h, int fd)
 {
-	if (h->len > 0 && h->sp != NULL && fd != -1)
-		(void)sp_send(r, h, fd);
-	else if (h->len > 0 && h->buf != NULL && fd != -1)
-		(void)send(fd, h->buf + h->off, h->len,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (h->len > 0 && h->carrier != NULL && fd != -1)
+		(void)h->carrier->send(r, h, fd);
 }
 
 /* A socket failed: a reset (or another error) on one side resets the
@@ -304,7 +341,7 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
 
 	if (c->in_stage) {
 		/* The end goes through the stages like the rest. */
-		stage_side_failed(r, c, s, e);
+		r->detour->side_failed(r, c, s, e);
 		return;
 	}
 	if (s == CLIENT)
@@ -329,10 +366,7 @@ deliver(struct relay *r, struct conn *c, struct half *h, int to,
 	ssize_t n;
 
 	while (h->len > 0) {
-		if (h->sp != NULL)
-			n = sp_send(r, h, to);
-		else
-			n = send(to, h->buf + h->off, h->len, MSG_NOSIGNAL);
+		n = h->carrier->send(r, h, to);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -346,8 +380,7 @@ deliver(struct relay *r, struct conn *c, struct half *h, int to,
 		c->active = tm_mono_ms();
 	}
 	h->off = 0;
-	pool_put(r, h->buf);
-	h->buf = NULL;
+	h->carrier->drop(r, h);
 	return 1;
 }
 
@@ -407,29 +440,23 @@ conn_got(struct relay *r, struct conn *c, ssize_t n, const unsigned char *buf,
 	return n;
 }
 
-/* Reads into h and records it: the bytes wait in h for the receiver.
- * Returns as conn_read. */
+/* Reads into h (which holds nothing) and records it: the bytes wait in h
+ * for the receiver.  Returns as conn_read. */
 static ssize_t
 take(struct relay *r, struct conn *c, struct half *h, int from,
     enum side fromside, enum rec_dir d)
 {
 	ssize_t n;
+	int copyfd = -1;
 
-	if (sp_usable(r, c) &&
-	    (n = sp_take(r, c, h, from, fromside, d)) != -3)
-		return n;
-	if (h->buf == NULL)
-		h->buf = pool_get(r);
-	if ((n = conn_read(r, c, h->buf, from, fromside, d)) == -1)
-		return -1;	/* ended, and its buffers with it */
-	if (n <= 0) {
-		pool_put(r, h->buf);
-		h->buf = NULL;
-		return n;
+	h->carrier = sp_ready(r, c, h) ? &sp_carrier : &copy_carrier;
+	if ((n = h->carrier->take(r, h, from, &copyfd)) <= 0) {
+		h->carrier->drop(r, h);		/* keeps errno */
+		return conn_got(r, c, n, NULL, -1, fromside, d);
 	}
 	h->off = 0;
 	h->len = (size_t)n;
-	return n;
+	return conn_got(r, c, n, h->buf, copyfd, fromside, d);
 }
 
 static void
@@ -512,8 +539,8 @@ watch(struct relay *r, struct conn *c)
 {
 	unsigned cev = 0, sev = 0;
 
-	if (r->stage != NULL && !c->handshake) {
-		stage_watch(r, c);
+	if (r->detour != NULL && !c->handshake) {
+		r->detour->watch(r, c);
 		return;
 	}
 	if (c->connecting)
@@ -616,8 +643,8 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		}
 		if (c->hooks != NULL && c->hooks->connected != NULL)
 			c->hooks->connected(c, c->harg);
-		if (r->stage != NULL)
-			stage_connected(r, c);
+		if (r->detour != NULL)
+			r->detour->connected(r, c);
 	}
 	if (c->handshake) {
 		/* The upstream proxy's answer to CONNECT: the bytes after
@@ -634,11 +661,11 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		ev = LOOP_READ;
 		if (c->hooks != NULL && c->hooks->connected != NULL)
 			c->hooks->connected(c, c->harg);
-		if (r->stage != NULL)
-			stage_connected(r, c);
+		if (r->detour != NULL)
+			r->detour->connected(r, c);
 	}
 	if (c->in_stage) {
-		stage_conn_event(r, c, fd, ev);
+		r->detour->event(r, c, fd, ev);
 		return;
 	}
 	/* Reading one side and writing the other are the same direction:
@@ -757,7 +784,7 @@ conn_sweep(struct relay *r)
 		} else if (r->idle_ms > 0 &&
 		    now - c->active >= (int64_t)r->idle_ms) {
 			if (c->in_stage) {
-				stage_conn_end(r, c, "timeout", "idle timeout");
+				r->detour->end(r, c, "timeout", "idle timeout");
 				continue;
 			}
 			/* Quiet both ways: a FIN; with bytes still owed to

@@ -1,6 +1,6 @@
 # relay/ - tcpmon-relay, the intermediary.
 PROGS += tcpmon-relay
-tcpmon-relay_SRCS := relay/relay.c relay/conn.c relay/out.c relay/preq.c \
+tcpmon-relay_SRCS := relay/relay.c relay/listen.c relay/conn.c relay/out.c relay/preq.c \
 	relay/proxy.c relay/upstream.c relay/stage.c relay/splice.c \
 	relay/capture.c relay/activate.c
 MAN += man/tcpmon-relay.1

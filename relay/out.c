@@ -237,15 +237,21 @@ q_reserve(struct outq *q, size_t need)
 static void __attribute__((noreturn))
 out_failed(struct relay *r)
 {
+	char msg[1024];
+
 	if (errno == EPIPE)
-		relay_abort(r, "%s: the reader of the records is gone",
-		    r->outname);
-	if (errno == ETIMEDOUT)
-		relay_abort(r, "%s: the reader took nothing for %d s at "
-		    "exit; %zu bytes of records unwritten", r->outname,
+		snprintf(msg, sizeof(msg), "%s: the reader of the records is "
+		    "gone", r->outname);
+	else if (errno == ETIMEDOUT)
+		snprintf(msg, sizeof(msg), "%s: the reader took nothing for "
+		    "%d s at exit; %zu bytes of records unwritten", r->outname,
 		    r->out.stall_ms / 1000, r->out.len);
-	relay_abort(r, "write %s: %s%s", r->outname, strerror(errno),
-	    r->out.len > 0 ? "; records unwritten" : "");
+	else
+		snprintf(msg, sizeof(msg), "write %s: %s%s", r->outname,
+		    strerror(errno), r->out.len > 0 ? "; records unwritten" :
+		    "");
+	r->out_lost(r, msg);
+	errx(TM_EXIT_FAIL, "%s", msg);	/* out_lost does not return */
 }
 
 static void
@@ -260,10 +266,8 @@ out_watch(struct relay *r)
 static void
 out_maybe_unpark(struct relay *r)
 {
-	if (r->parked != NULL && r->out.len <= r->out.cap / 2)
-		conn_unpark_all(r);
-	if (r->stage != NULL && r->out.len <= r->out.cap / 2)
-		stage_unpark(r);
+	if (r->out.len <= r->out.cap / 2)
+		r->out_room_again(r);
 }
 
 static void

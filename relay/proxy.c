@@ -277,6 +277,7 @@ proxy_init(struct relay *r)
 		rnd = (uint64_t)getpid() << 32 ^ (uint64_t)tm_mono_ms();
 	snprintf(px->token, sizeof(px->token), "tcpmon-%016llx",
 	    (unsigned long long)rnd);
+	r->via_token = px->token;
 	if (pipe2(fds, O_CLOEXEC) == -1 || sock_nonblock(fds[0]) == -1)
 		return -1;
 	px->rfd = fds[0];
@@ -326,7 +327,7 @@ pconn_close(struct pconn *p)
 		p->next->prev = p->prev;
 	free(p);
 	r->nclients--;
-	relay_resume_listeners(r);
+	listen_resume(r);
 }
 
 static const char *
@@ -1321,12 +1322,6 @@ proxy_refuse(struct relay *r, int cfd)
 		;
 	(void)send(cfd, ans, sizeof(ans) - 1, MSG_NOSIGNAL);
 	close(cfd);
-}
-
-const char *
-proxy_token(const struct relay *r)
-{
-	return r->proxy != NULL ? r->proxy->token : NULL;
 }
 
 /* The relay stops: a client in the middle of an exchange must not take a

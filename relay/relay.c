@@ -448,47 +448,6 @@ note(struct relay *r, struct ratelim *rl, const char *fmt, ...)
 	rl->quiet = 0;
 }
 
-/* Whether another connection (a client, in proxy mode) may be taken:
- * the limit, and in proxy mode the descriptors of the conversations,
- * which may outlive their clients for a while. */
-static int
-full(const struct relay *r)
-{
-	if (r->proxy != NULL)
-		return r->nclients >= r->max_conns ||
-		    r->nclients + 3 * r->nconns + 4 > r->fd_room;
-	return r->nconns >= r->max_conns;
-}
-
-void
-relay_resume_listeners(struct relay *r)
-{
-	int i;
-
-	if (full(r))
-		return;
-	if (r->reserve_fd == -1 &&
-	    (r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
-		return;		/* still out of descriptors */
-	for (i = 0; i < r->nl; i++)
-		if (r->l[i].paused && r->l[i].fd != -1) {
-			r->l[i].paused = 0;
-			loop_mod(r->loop, r->l[i].fd, LOOP_READ);
-		}
-}
-
-static void
-pause_listeners(struct relay *r)
-{
-	int i;
-
-	for (i = 0; i < r->nl; i++)
-		if (!r->l[i].paused && r->l[i].fd != -1) {
-			r->l[i].paused = 1;
-			loop_mod(r->loop, r->l[i].fd, 0);
-		}
-}
-
 /*
  * Out of descriptors all the same (viewers, stages, splice's pipes, or
  * what the relay inherited): the reserve descriptor is given up to take
@@ -505,7 +464,7 @@ refuse_client(struct relay *r, struct listener *l)
 	if (r->reserve_fd == -1) {
 		note(r, &r->fd_note, "accept on %s: %s: not accepting until "
 		    "connections end", l->text, strerror(e));
-		pause_listeners(r);
+		listen_pause(r);
 		return -1;
 	}
 	close(r->reserve_fd);
@@ -520,7 +479,7 @@ refuse_client(struct relay *r, struct listener *l)
 		    "until connections end", l->text, strerror(e));
 	}
 	if ((r->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
-		pause_listeners(r);
+		listen_pause(r);
 		return -1;
 	}
 	return cfd != -1;
@@ -551,7 +510,7 @@ listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
 			proxy_accept(r, l, cfd);
 		else
 			conn_accept(r, l, cfd);
-		if (full(r)) {
+		if (listen_full(r)) {
 			/* Further clients wait in the listen queue. */
 			if (r->max_by_fds)
 				note(r, &r->full_note, "%llu %s open (all the "
@@ -566,7 +525,7 @@ listener_event(struct loop *loop, int fd, unsigned ev, void *arg)
 				    (r->proxy ? r->nclients : r->nconns),
 				    r->proxy ? "clients" : "connections",
 				    (unsigned long long)r->max_conns);
-			pause_listeners(r);
+			listen_pause(r);
 			return;
 		}
 	}
@@ -609,7 +568,7 @@ on_tick(struct loop *l, void *arg)
 	tap_sweep(r);
 	if (r->stage != NULL)
 		stage_sweep(r);
-	relay_resume_listeners(arg);	/* after a pause for descriptors */
+	listen_resume(arg);	/* after a pause for descriptors */
 }
 
 /*
@@ -723,16 +682,15 @@ close_listeners(struct relay *r)
 	}
 }
 
-void
-relay_abort(struct relay *r, const char *fmt, ...)
+/* The output's failure (r->out_lost): the relay ends at once, exit 1, as
+ * the records cannot be written any more: every open connection is reset
+ * on both sides, so that no peer takes a cut transfer for a complete one.
+ * The message says why. */
+static void __attribute__((noreturn))
+out_lost(struct relay *r, const char *msg)
 {
-	char msg[1024];
 	uint64_t n;
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	n = proxy_stop_all(r);
 	n += conn_reset_all(r);
 	close_listeners(r);
@@ -742,6 +700,17 @@ relay_abort(struct relay *r, const char *fmt, ...)
 		errx(TM_EXIT_FAIL, "%s; %llu connection%s reset", msg,
 		    (unsigned long long)n, n == 1 ? "" : "s");
 	errx(TM_EXIT_FAIL, "%s", msg);
+}
+
+/* The output has room again (r->out_room_again): what waited for it
+ * reads again. */
+static void
+out_room_again(struct relay *r)
+{
+	if (r->parked != NULL)
+		conn_unpark_all(r);
+	if (r->stage != NULL)
+		stage_unpark(r);
 }
 
 /*
@@ -864,6 +833,8 @@ main(int argc, char **argv)
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->loop = loop_new()) == NULL)
 		err(TM_EXIT_FAIL, "init");
+	r->out_room_again = out_room_again;
+	r->out_lost = out_lost;
 	if (o.upstream != NULL)
 		upstream_init(r, o.upstream);
 	if (o.proxy && proxy_init(r) == -1)

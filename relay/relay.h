@@ -36,6 +36,22 @@ struct listener {
 	struct relay	*r;
 };
 
+struct half;
+
+/* How one direction's bytes are held between their read and their
+ * delivery: copied through a buffer of the pool (conn.c), or spliced
+ * through a pipe pair (splice.c).  Chosen at each read. */
+struct carrier {
+	/* Reads once from fd into h: as recv(2).  When it gave bytes,
+	 * *copyfd is -1 if they are in h->buf, else a pipe that holds the
+	 * record's copy of them. */
+	ssize_t	(*take)(struct relay *, struct half *, int fd, int *copyfd);
+	/* Hands what h holds to fd: as send(2). */
+	ssize_t	(*send)(struct relay *, struct half *, int fd);
+	/* Gives back what h holds: once delivered, or at the end. */
+	void	(*drop)(struct relay *, struct half *);
+};
+
 /* One direction of a connection: bytes read from one socket that the other
  * has not taken yet.  The buffer is borrowed from the pool only while bytes
  * wait in it, so an idle connection costs no buffer memory. */
@@ -56,10 +72,35 @@ struct half {
 	struct chunk	*dq, *dqtail;	/* stages: buf's place, any length */
 	struct spipe	*sp;		/* spliced: the bytes wait in sp->a,
 					 * not in buf (splice.c) */
+	const struct carrier *carrier;	/* of the bytes in flight */
 };
 
 struct conn;
 struct lingering;
+struct rec;
+
+/* Where a connection's bytes and records go when not straight across to
+ * the other socket: through the stages (stage.c's stage_detour, set by
+ * relay.c when there are stages).  conn.c calls these, and stage.c calls
+ * conn.c's steps in turn; through this table, not by name, so that the two
+ * files do not depend on each other both ways. */
+struct detour {
+	/* Every record of a connection. */
+	void	(*record)(struct relay *, struct conn *, struct rec *,
+		    const void *, size_t);
+	/* The server side is up. */
+	void	(*connected)(struct relay *, struct conn *);
+	/* Events on the sockets of a connection open in the stages. */
+	void	(*event)(struct relay *, struct conn *, int fd, unsigned ev);
+	void	(*watch)(struct relay *, struct conn *);
+	void	(*side_failed)(struct relay *, struct conn *, enum side,
+		    int e);
+	/* The relay ends the connection itself (idle timeout). */
+	void	(*end)(struct relay *, struct conn *, const char *reason,
+		    const char *error);
+	/* The connection is freed. */
+	void	(*forget)(struct relay *, struct conn *);
+};
 
 /* What proxy.c hears of the upstream conversations it started: NULL
  * hooks in forward mode.  failed comes before the close record, so that
@@ -167,13 +208,14 @@ struct relay {
 	struct upstream	*upstream;	/* --upstream-proxy, or NULL */
 	struct proxy	*proxy;		/* proxy mode's state, or NULL */
 	struct stages	*stage;		/* --through, or NULL */
+	const struct detour *detour;	/* &stage_detour with stages */
 	int		 status;	/* the exit status */
 	struct spipe	*spare;		/* free pipe pairs (splice.c) */
 	int		 nspare, nsp;	/* free, and in all */
 	int		 nosplice;	/* the output refused splice */
 	int64_t		 out_paused;	/* when out.err began (monotonic ms),
 					 * or 0 */
-	int		 stopping;	/* conn_stop_all or relay_abort */
+	int		 stopping;	/* conn_stop_all or out_lost */
 	const char	*outpath;	/* -o FILE, or NULL */
 	struct rotation	 rot;
 	uint64_t	 cap_bytes;	/* in the current file */
@@ -183,6 +225,14 @@ struct relay {
 	char		**gz_pending;	/* rotated since it started */
 	size_t		 gz_npending;
 	struct lingering *lingering;	/* resets waiting for bytes to go */
+	const char	*via_token;	/* proxy mode: in our Via headers
+					 * (proxy.c), or NULL */
+	/* What the record output (out.c) tells those who give it records;
+	 * relay.c sets them, so that out.c calls nothing above it: it has
+	 * room again after it was full, and it cannot be written any more
+	 * (never returns). */
+	void		(*out_room_again)(struct relay *);
+	void		(*out_lost)(struct relay *, const char *msg);
 };
 
 /* conn.c */
@@ -221,7 +271,7 @@ void	 conn_park(struct relay *, struct conn *);
 void	 conn_end(struct relay *, struct conn *, int reset_client,
 	    int reset_server);
 /* Resets both sides of every connection, without records: the output is
- * lost (relay_abort).  Returns how many there were. */
+ * lost (out_lost in relay.c).  Returns how many there were. */
 uint64_t conn_reset_all(struct relay *);
 /* Resets whose bytes went out or whose time is up. */
 void	 conn_linger_sweep(struct relay *);
@@ -251,36 +301,21 @@ void	 proxy_sweep(struct relay *);
 uint64_t proxy_stop_all(struct relay *);
 /* At exit: what proxy_init, proxy_allow and upstream_init took. */
 void	 proxy_free(struct relay *);
-/* The token this proxy puts in its Via headers, or NULL in forward mode:
- * a request that carries it has come round to us again. */
-const char *proxy_token(const struct relay *);
 
-/* relay.c */
-void	 relay_resume_listeners(struct relay *);
-/* Ends the relay at once, exit 1, when the records cannot be written any
- * more: every open connection is reset on both sides, so that no peer
- * takes a cut transfer for a complete one.  The message says why. */
-void	 relay_abort(struct relay *, const char *fmt, ...)
-	    __attribute__((noreturn, format(printf, 2, 3)));
+/* listen.c: the listeners paused and resumed as connections come and go */
+/* Whether another connection (a client, in proxy mode) may be taken. */
+int	 listen_full(const struct relay *);
+/* Stops taking clients: they wait in the listen queue. */
+void	 listen_pause(struct relay *);
+/* Takes clients again, if there is room now. */
+void	 listen_resume(struct relay *);
 
 /* stage.c: the --through chain (tcpmon-relay(1), STAGES). */
 void	 stage_start(struct relay *, char *const *cmds, int n,
 	    uint64_t timeout_ms);
 /* Exits 1 when a stage could not start. */
 void	 stage_ready(struct relay *);
-/* Every record of a connection goes through here when there are stages:
- * into the first stage once the connection is open there, and to the
- * output marked at=sent. */
-void	 stage_send(struct relay *, struct conn *, struct rec *, const void *,
-	    size_t);
-void	 stage_connected(struct relay *, struct conn *);
-void	 stage_conn_event(struct relay *, struct conn *, int fd, unsigned ev);
-void	 stage_side_failed(struct relay *, struct conn *, enum side, int e);
-/* The relay ends a connection itself (idle timeout): its close goes in. */
-void	 stage_conn_end(struct relay *, struct conn *, const char *reason,
-	    const char *error);
-void	 stage_watch(struct relay *, struct conn *);
-void	 stage_forget(struct relay *, struct conn *);
+extern const struct detour stage_detour;
 void	 stage_sweep(struct relay *);
 void	 stage_unpark(struct relay *);
 /* Ends and reaps the stages: at exit. */
@@ -288,17 +323,10 @@ void	 stage_stop(struct relay *);
 
 /* splice.c: the zero-copy data path, taken when the records go to a file
  * or a device and nothing else wants the bytes in memory. */
-/* Whether conn c may read with splice now. */
-int	 sp_usable(struct relay *, struct conn *);
-/* As conn_read, into a pipe pair that h then holds; -3 when no pair could
- * be had (the caller reads as usual). */
-ssize_t	 sp_take(struct relay *, struct conn *, struct half *, int from,
-	    enum side, enum rec_dir);
-/* Moves what h holds to fd: as send(2), and the pair goes back once
- * empty. */
-ssize_t	 sp_send(struct relay *, struct half *, int fd);
-/* Gives h's pair back (at the connection's end). */
-void	 sp_drop(struct relay *, struct half *);
+extern const struct carrier sp_carrier;
+/* Whether conn c may read with splice now: 1 with a pipe pair lent to h
+ * for the read, 0 when it reads by copying. */
+int	 sp_ready(struct relay *, struct conn *, struct half *);
 void	 sp_free(struct relay *);
 
 /* capture.c: the -o file */

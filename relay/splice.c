@@ -85,49 +85,45 @@ sp_put(struct relay *r, struct spipe *sp, int empty)
 }
 
 int
-sp_usable(struct relay *r, struct conn *c)
+sp_ready(struct relay *r, struct conn *c, struct half *h)
 {
-	return !r->nosplice && r->out.sync && !r->out.err &&
-	    r->viewers == NULL && r->stage == NULL && c->hooks == NULL;
+	if (r->nosplice || !r->out.sync || r->out.err || r->viewers != NULL ||
+	    r->stage != NULL || c->hooks != NULL)
+		return 0;
+	return (h->sp = sp_get(r)) != NULL;
 }
 
-ssize_t
-sp_take(struct relay *r, struct conn *c, struct half *h, int from,
-    enum side fromside, enum rec_dir d)
+/* The read: into the pair's first pipe, and tee(2) gives the record its
+ * copy in the second. */
+static ssize_t
+sp_take(struct relay *r, struct half *h, int from, int *copyfd)
 {
-	struct spipe *sp;
+	struct spipe *sp = h->sp;
 	ssize_t n, t;
 
-	if ((sp = sp_get(r)) == NULL)
-		return -3;
 	do
 		n = splice(from, NULL, sp->a[1], NULL, RELAY_BUF,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EINVAL) {
-		/* A socket that cannot splice: read as usual. */
+		/* A socket that cannot splice: nothing was read, and the
+		 * next read (epoll calls again) copies. */
 		r->nosplice = 1;
-		sp_put(r, sp, 1);
-		return -3;
+		errno = EAGAIN;
 	}
-	if (n <= 0) {
-		sp_put(r, sp, 1);
-		return conn_got(r, c, n, NULL, -1, fromside, d);
-	}
+	if (n <= 0)
+		return n;
 	do
 		t = tee(sp->a[0], sp->b[1], (size_t)n, SPLICE_F_NONBLOCK);
 	while (t == -1 && errno == EINTR);
 	if (t != n)
 		errx(TM_EXIT_FAIL, "tee: %zd of %zd bytes", t, n);
-	h->sp = sp;
-	h->off = 0;
-	h->len = (size_t)n;
-	if ((n = conn_got(r, c, n, NULL, sp->b[0], fromside, d)) == -1)
-		return -1;	/* ended, and the pair with it */
+	*copyfd = sp->b[0];
 	return n;
 }
 
-ssize_t
+/* The pair goes back once empty. */
+static ssize_t
 sp_send(struct relay *r, struct half *h, int fd)
 {
 	ssize_t n;
@@ -143,14 +139,19 @@ sp_send(struct relay *r, struct half *h, int fd)
 	return n;
 }
 
-void
+static void
 sp_drop(struct relay *r, struct half *h)
 {
+	int e = errno;
+
 	if (h->sp != NULL) {
 		sp_put(r, h->sp, h->len == 0);
 		h->sp = NULL;
 	}
+	errno = e;
 }
+
+const struct carrier sp_carrier = { sp_take, sp_send, sp_drop };
 
 void
 sp_free(struct relay *r)

@@ -58,6 +58,9 @@ struct chunk {
 	unsigned char	 data[];
 };
 
+static void stage_watch(struct relay *, struct conn *);
+static void stage_side_failed(struct relay *, struct conn *, enum side, int);
+
 struct stages {
 	struct stage	 s[MAX_STAGES];
 	int		 n;
@@ -456,7 +459,7 @@ to_stage(struct relay *r, struct conn *c, const struct rec *rec,
 	q_put(r, c, rec->dir, iov, 3);
 }
 
-void
+static void
 stage_send(struct relay *r, struct conn *c, struct rec *rec, const void *p,
     size_t n)
 {
@@ -466,7 +469,7 @@ stage_send(struct relay *r, struct conn *c, struct rec *rec, const void *p,
 	relay_put(r, rec, p, n);
 }
 
-void
+static void
 stage_connected(struct relay *r, struct conn *c)
 {
 	struct stages *st = r->stage;
@@ -527,7 +530,7 @@ dq_send(struct relay *r, struct conn *c, struct half *h, int to,
 	return rc;
 }
 
-void
+static void
 stage_forget(struct relay *r, struct conn *c)
 {
 	struct stages *st = r->stage;
@@ -556,7 +559,7 @@ sock_watch(struct relay *r, int fd, unsigned ev, int done)
 		loop_mod(r->loop, fd, ev);
 }
 
-void
+static void
 stage_watch(struct relay *r, struct conn *c)
 {
 	unsigned cev = 0, sev = 0;
@@ -582,7 +585,7 @@ stage_watch(struct relay *r, struct conn *c)
 	sock_watch(r, c->sfd, sev, c->s2c.eof && c->c2s.shut);
 }
 
-void
+static void
 stage_conn_end(struct relay *r, struct conn *c, const char *reason,
     const char *error)
 {
@@ -595,7 +598,7 @@ stage_conn_end(struct relay *r, struct conn *c, const char *reason,
 
 /* A socket failed: it is closed, what was owed to it is dropped, and the
  * end goes through the stages to the other side. */
-void
+static void
 stage_side_failed(struct relay *r, struct conn *c, enum side s, int e)
 {
 	int *fdp = s == CLIENT ? &c->cfd : &c->sfd;
@@ -655,7 +658,7 @@ take(struct relay *r, struct conn *c, enum side s)
 	}
 }
 
-void
+static void
 stage_conn_event(struct relay *r, struct conn *c, int fd, unsigned ev)
 {
 	enum side s = fd == c->cfd ? CLIENT : SERVER;
@@ -680,6 +683,16 @@ stage_conn_event(struct relay *r, struct conn *c, int fd, unsigned ev)
 		take(r, c, s);
 	stage_watch(r, c);
 }
+
+const struct detour stage_detour = {
+	.record = stage_send,
+	.connected = stage_connected,
+	.event = stage_conn_event,
+	.watch = stage_watch,
+	.side_failed = stage_side_failed,
+	.end = stage_conn_end,
+	.forget = stage_forget,
+};
 
 /* Shows a record of the last stage on the output, as delivered now. */
 static int
@@ -1083,6 +1096,7 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 	    (st->rbuf = malloc(RELAY_BUF)) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
 	r->stage = st;
+	r->detour = &stage_detour;
 	st->n = n;
 	st->starting = 1;
 	st->timeout_ms = timeout_ms;
@@ -1256,4 +1270,5 @@ stage_stop(struct relay *r)
 	free(st->rbuf);
 	free(st);
 	r->stage = NULL;
+	r->detour = NULL;
 }

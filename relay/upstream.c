@@ -79,7 +79,7 @@ upstream_start(struct relay *r, int fd, const char *target, char *msg,
 {
 	struct upstream *u = r->upstream;
 	char req[REPLY_MAX + sizeof(u->auth)];
-	const char *tok = proxy_token(r);
+	const char *tok = r->via_token;
 	ssize_t w;
 	int len;
 
