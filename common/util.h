@@ -8,10 +8,16 @@
 
 #define TCPMON_VERSION "0.1.0"
 
-/* Exit statuses, the same in every tool and every man page. */
+/* Exit statuses, by situation, the same in every tool and every man page
+ * (HACKING.md, "Exit statuses"). */
 #define TM_EXIT_OK	0	/* the job was done */
-#define TM_EXIT_FAIL	1	/* the job failed (network, I/O, a peer) */
-#define TM_EXIT_USAGE	2	/* bad usage or bad input */
+#define TM_EXIT_FAIL	1	/* the job failed: a peer, a listener or a
+				 * stage failed, the output could not be
+				 * written, memory ran out; tap and grep:
+				 * nothing was selected */
+#define TM_EXIT_USAGE	2	/* bad usage; bad input: an input file that
+				 * cannot be opened or read, input that is
+				 * not a record stream */
 
 /*
  * The hidden option every tool answers when it is its only argument: the
@@ -61,7 +67,8 @@ int	tm_parse_time(const char *s, int64_t *usec);
 
 /* Opens a file named on the command line for reading, or stdin for "-";
  * *name is what messages call it ("stdin" or the path).  Returns the fd,
- * or -1 with errno set. */
+ * or -1 with errno set: bad input, TM_EXIT_USAGE, for the caller to keep
+ * while it goes on to its other inputs. */
 int	tm_open_input(const char *path, const char **name);
 
 /* Writes all of buf to a blocking fd, retrying on EINTR; -1 on error. */

@@ -1149,7 +1149,9 @@ flush_out(void *arg)
 	recw_flush(arg);
 }
 
-/* Filters one input; returns 0, or the exit status for a failure. */
+/* Filters one input; returns 0, or TM_EXIT_USAGE for an input that cannot
+ * be opened or read or is not a record stream.  A failed write is seen by
+ * the caller, in f->w.error. */
 static int
 filter_file(struct filter *f, const char *path)
 {
@@ -1157,9 +1159,11 @@ filter_file(struct filter *f, const char *path)
 	const char *name;
 	int fd, rc, status = TM_EXIT_OK;
 
+	/* An input that cannot be opened or read is bad input, as a bad
+	 * record is; the other inputs are still filtered. */
 	if ((fd = tm_open_input(path, &name)) == -1) {
 		warn("%s", path);
-		return TM_EXIT_FAIL;
+		return TM_EXIT_USAGE;
 	}
 	if (recr_init(&rd, fd, name) == -1)
 		err(TM_EXIT_FAIL, "malloc");
@@ -1209,15 +1213,14 @@ fmt_main(int argc, char **argv, const struct fmt_kind *k)
 	if (optind == argc)
 		status = filter_file(&f, "-");
 	for (i = optind; i < argc && f.w.error == 0; i++)
-		if ((rc = filter_file(&f, argv[i])) != TM_EXIT_OK &&
-		    (status == TM_EXIT_OK || rc == TM_EXIT_USAGE))
+		if ((rc = filter_file(&f, argv[i])) != TM_EXIT_OK)
 			status = rc;
 	/* The input ended: connections still open end with it. */
 	while (f.first != NULL && f.w.error == 0)
 		conn_end(f.first);
 	if (recw_flush(&f.w) == -1) {
 		errno = f.w.error;
-		err(TM_EXIT_FAIL, "stdout");
+		err(TM_EXIT_FAIL, "write stdout");
 	}
 	recw_free(&f.w);
 	free(f.tmp);

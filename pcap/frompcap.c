@@ -28,11 +28,11 @@ frompcap_run(const struct pcap_opts *o)
 	int64_t last = -1, t;
 	int lt, rc, status = TM_EXIT_OK;
 
-	/* A file we cannot open is a failure; one that is not a capture,
-	 * bad input. */
+	/* A file we cannot open is bad input, as one that is not a capture
+	 * is; access(2) gives the message the cause libpcap's text lacks. */
 	if (strcmp(o->read, "-") != 0 && access(o->read, R_OK) == -1) {
 		warn("%s", name);
-		return TM_EXIT_FAIL;
+		return TM_EXIT_USAGE;
 	}
 	ebuf[0] = '\0';
 	if ((p = pcap_open_offline_with_tstamp_precision(o->read,

@@ -657,17 +657,20 @@ topcap_run(const struct pcap_opts *opt)
 			status = TM_EXIT_USAGE;
 	}
 	for (i = 0; i < opt->ninputs && o.error == 0; i++) {
+		/* An input that cannot be opened is bad input: the others
+		 * are still written. */
 		if ((fd = tm_open_input(opt->inputs[i], &name)) == -1) {
 			warn("%s", opt->inputs[i]);
-			status = TM_EXIT_FAIL;
+			status = TM_EXIT_USAGE;
 			continue;
 		}
-		if (one_input(&o, fd, name, &last) == -1 &&
-		    status == TM_EXIT_OK)
+		if (one_input(&o, fd, name, &last) == -1)
 			status = TM_EXIT_USAGE;
 		if (fd != STDIN_FILENO)
 			close(fd);
 	}
+	/* An output that could not be written is the job failing, whatever
+	 * the inputs were. */
 	if (out_close(&o) == -1)
 		status = TM_EXIT_FAIL;
 	return status;

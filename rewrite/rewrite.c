@@ -101,7 +101,7 @@ check_out(struct io *io)
 	if (io->w.error == EPIPE)
 		exit(TM_EXIT_OK);	/* `| head` */
 	errno = io->w.error;
-	err(TM_EXIT_FAIL, "stdout");
+	err(TM_EXIT_FAIL, "write stdout");
 }
 
 /*

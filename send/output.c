@@ -25,7 +25,8 @@ struct run {
 	int		 tty;
 	struct safe	 safe;		/* the answer's text, on a terminal */
 	struct rec_writer w;
-	int		 wdead;		/* the reader went away */
+	int		 wdead;		/* stdout is written no more */
+	int		 wfail;		/* ... since a write failed: exit 1 */
 	char		 src[32];
 	uint64_t	 next_id;
 	int		 bodyfd;
@@ -59,18 +60,26 @@ struct run {
 
 static const struct xchg_ops show_ops;
 
+/* stdout failed: the answer is still read to its end, since the exchange
+ * is the job too, but the exit status is 1.  `| head` is not a failure: the
+ * reader has what it wanted, and the exchange alone decides the status. */
+static void
+wfailed(struct run *r)
+{
+	if (errno != EPIPE) {
+		warn("write stdout");
+		r->wfail = 1;
+	}
+	r->wdead = 1;
+}
+
 static void
 put(struct run *r, const struct rec *rec, const void *p, size_t n)
 {
 	if (r->wdead)
 		return;
-	if (recw_put(&r->w, rec, p, n) == -1) {
-		/* `| head`: the reader has what it wanted; the exchange
-		 * still decides the exit status. */
-		if (errno != EPIPE)
-			warn("write stdout");
-		r->wdead = 1;
-	}
+	if (recw_put(&r->w, rec, p, n) == -1)
+		wfailed(r);
 }
 
 static void
@@ -79,14 +88,21 @@ flush(struct loop *l, void *arg)
 	struct run *r = arg;
 
 	(void)l;
-	if (r->mode == SHOW_RECORDS && !r->wdead &&
-	    recw_flush(&r->w) == -1) {
-		if (errno != EPIPE)
-			warn("write stdout");
-		r->wdead = 1;
-	}
-	if (r->mode == SHOW_TEXT)
-		fflush(stdout);
+	if (r->wdead)
+		return;
+	if (r->mode == SHOW_RECORDS && recw_flush(&r->w) == -1)
+		wfailed(r);
+	if (r->mode == SHOW_TEXT && fflush(stdout) == EOF)
+		wfailed(r);
+}
+
+/* Text to stdout.  A write that fails is seen here, when it fails: stdio
+ * may drop the bytes of a failed write, and a later fflush find nothing. */
+static void
+out(struct run *r, const void *p, size_t n)
+{
+	if (!r->wdead && fwrite(p, 1, n, stdout) != n)
+		wfailed(r);
 }
 
 /* The answer as text: exact into a file or a pipe; on a terminal through
@@ -99,17 +115,17 @@ text(struct run *r, const void *p, size_t n)
 	const char *b = p;
 	size_t i, m, k;
 
-	if (n == 0)
+	if (n == 0 || r->wdead)
 		return;
 	if (!r->tty) {
-		fwrite(p, 1, n, stdout);
+		out(r, p, n);
 		r->last_nl = b[n - 1] == '\n';
 		return;
 	}
 	for (i = 0; i < n; i += m) {
 		m = n - i < 4096 ? n - i : 4096;
 		if ((k = safe_feed(&r->safe, b + i, m, buf)) > 0) {
-			fwrite(buf, 1, k, stdout);
+			out(r, buf, k);
 			r->last_nl = buf[k - 1] == '\n';
 		}
 	}
@@ -122,8 +138,8 @@ text_end(struct run *r)
 	char buf[SAFE_ROOM(4)];
 	size_t k;
 
-	if (r->tty && (k = safe_end(&r->safe, buf)) > 0) {
-		fwrite(buf, 1, k, stdout);
+	if (r->tty && !r->wdead && (k = safe_end(&r->safe, buf)) > 0) {
+		out(r, buf, k);
 		r->last_nl = 0;
 	}
 }
@@ -541,7 +557,7 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 		text(r, "\n", 1);
 	flush(r->loop, r);
 
-	if (r->broken)
+	if (r->broken || r->wfail)
 		status = TM_EXIT_FAIL;
 	else if (r->failed)
 		status = o->no_fail ? TM_EXIT_OK : TM_EXIT_FAIL;

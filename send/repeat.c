@@ -3,6 +3,7 @@
  * of how it went.  A quick check, not a load generator: the latencies are
  * kept exactly (4 bytes per request) so the percentiles are true ones. */
 #include <err.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,7 +209,6 @@ run_repeat(const struct opts *o, struct plan *pl)
 	if (r.t1 == 0)
 		r.t1 = now_us();
 	summary(&r);
-	fflush(stdout);
 
 	if (r.net_failures > 0)
 		status = TM_EXIT_FAIL;
@@ -221,6 +221,12 @@ run_repeat(const struct opts *o, struct plan *pl)
 		    (unsigned long long)(r.http_failures + r.net_failures),
 		    (unsigned long long)r.done, safe_str(r.why, why,
 		    sizeof(why)));
+	/* A summary that could not be written is a failure of its own
+	 * (`| head` aside). */
+	if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE) {
+		warn("write stdout");
+		status = TM_EXIT_FAIL;
+	}
 	for (i = 0; i < r.nx; i++)
 		xchg_free(&r.x[i]);
 	free(r.x);

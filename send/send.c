@@ -2,6 +2,7 @@
  * request file, or re-sends what a recorded client sent, and reports the
  * outcome in its exit status.  Options here; the work in the other files. */
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -416,8 +417,12 @@ main(int argc, char **argv)
 	else
 		status = run_show(&o, pl, o.raw || o.replay ? NULL : &u, &rq);
 
-	if (fflush(stdout) == EOF && status == TM_EXIT_OK)
-		warn("stdout");
+	/* Whatever is left in stdio's buffer: output that could not be
+	 * written is the job failing (`| head` aside, as in run_show). */
+	if (fflush(stdout) == EOF && errno != EPIPE && status == TM_EXIT_OK) {
+		warn("write stdout");
+		status = TM_EXIT_FAIL;
+	}
 	free(in);
 	req_free(&rq);
 	replay_free(&rp);

@@ -58,7 +58,7 @@ put(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
 
 	(void)r;
 	if (recw_put_raw(&g->out, raw, rawlen) == -1)
-		err(TM_EXIT_USAGE, "write stdout");
+		err(TM_EXIT_FAIL, "write stdout");
 }
 
 static void
@@ -76,7 +76,7 @@ flush_out(void *arg)
 	struct grep *g = arg;
 
 	if (recw_flush(&g->out) == -1)
-		err(TM_EXIT_USAGE, "write stdout");
+		err(TM_EXIT_FAIL, "write stdout");
 }
 
 int
@@ -119,7 +119,7 @@ main(int argc, char **argv)
 	sel_init(&g.sel, &o, put, &g);
 	if (recw_init(&g.out, STDOUT_FILENO) == -1)
 		err(TM_EXIT_FAIL, "malloc");
-	in_init(&in, feed, &g, flush_out, TM_EXIT_USAGE);
+	in_init(&in, feed, &g, flush_out);
 	if (optind == argc)
 		in_file(&in, "-");
 	for (i = optind; i < argc; i++)
@@ -130,6 +130,6 @@ main(int argc, char **argv)
 	flush_out(&g);
 	in_free(&in);
 	if (in.status != TM_EXIT_OK)
-		return TM_EXIT_USAGE;
+		return in.status;
 	return g.sel.selected > 0 ? TM_EXIT_OK : EXIT_NONE;
 }

@@ -15,14 +15,12 @@
 #include "util.h"
 
 void
-in_init(struct input *in, in_rec_fn *fn, void *arg, void (*idle)(void *),
-    int io_status)
+in_init(struct input *in, in_rec_fn *fn, void *arg, void (*idle)(void *))
 {
 	memset(in, 0, sizeof(*in));
 	in->fn = fn;
 	in->arg = arg;
 	in->idle = idle;
-	in->io_status = io_status;
 	if ((in->r = malloc(sizeof(*in->r))) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
 }
@@ -41,8 +39,9 @@ worse(struct input *in, int status)
 		in->status = status;
 }
 
+/* Reads fd to its end; io_status is the status of a failed read(2). */
 static void
-in_fd(struct input *in, int fd, const char *name)
+in_fd(struct input *in, int fd, const char *name, int io_status)
 {
 	struct rec_reader rd;
 	int rc;
@@ -60,7 +59,7 @@ in_fd(struct input *in, int fd, const char *name)
 		/* A failed read(2) is not bad input: the message says
 		 * "NAME: read: ..." rather than naming a record. */
 		worse(in, strstr(rd.err, ": record ") != NULL ?
-		    TM_EXIT_USAGE : in->io_status);
+		    TM_EXIT_USAGE : io_status);
 		in->broken = 1;
 	}
 	recr_free(&rd);
@@ -76,10 +75,10 @@ in_file(struct input *in, const char *path)
 		return;
 	if ((fd = tm_open_input(path, &name)) == -1) {
 		warn("%s", path);
-		worse(in, in->io_status);
+		worse(in, TM_EXIT_USAGE);
 		return;
 	}
-	in_fd(in, fd, name);
+	in_fd(in, fd, name, TM_EXIT_USAGE);
 	if (fd != STDIN_FILENO)
 		close(fd);
 }
@@ -99,12 +98,12 @@ in_attach(struct input *in, const char *path)
 		err(TM_EXIT_FAIL, "socket");
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		warn("attach %s", path);
-		worse(in, in->io_status);
+		worse(in, TM_EXIT_FAIL);
 		close(fd);
 		return;
 	}
 	/* No shutdown(SHUT_WR): a relay may take the EOF of its viewer
 	 * for the viewer going away. */
-	in_fd(in, fd, path);
+	in_fd(in, fd, path, TM_EXIT_FAIL);
 	close(fd);
 }

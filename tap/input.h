@@ -16,16 +16,16 @@ struct input {
 	struct rec	*r;
 	int		 status;	/* the worst so far: TM_EXIT_* */
 	int		 broken;	/* bad input seen: stop reading */
-	int		 io_status;	/* status for a file that cannot be
-					 * opened or read */
 };
 
-void	in_init(struct input *, in_rec_fn *, void *arg, void (*idle)(void *),
-	    int io_status);
+void	in_init(struct input *, in_rec_fn *, void *arg, void (*idle)(void *));
 /* Reads path ("-": stdin) to its end or its first bad record; a problem
- * is reported on stderr and kept in status. */
+ * is reported on stderr and kept in status.  A file that cannot be opened
+ * or read is bad input, as a bad record is: TM_EXIT_USAGE. */
 void	in_file(struct input *, const char *path);
-/* Connects to a relay's tap socket and reads until the relay closes it. */
+/* Connects to a relay's tap socket and reads until the relay closes it.
+ * A relay that cannot be reached, or whose socket fails, is a peer that
+ * failed: TM_EXIT_FAIL; a bad record from it is still TM_EXIT_USAGE. */
 void	in_attach(struct input *, const char *path);
 void	in_free(struct input *);
 

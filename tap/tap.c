@@ -317,12 +317,22 @@ feed(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
 	sel_feed(&t->sel, r, raw, rawlen);
 }
 
+/* Output that cannot be written is the job failing: the first failed
+ * write ends the tool, rather than a read of the rest for nothing.  A
+ * reader that went away (`| head`, with SIGPIPE ignored) is not one. */
+static void
+check_stdout(void)
+{
+	if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE)
+		err(TM_EXIT_FAIL, "write stdout");
+}
+
 /* Output reaches a person watching a live stream before we wait for more. */
 static void
 flush_stdout(void *arg)
 {
 	(void)arg;
-	fflush(stdout);
+	check_stdout();
 }
 
 int
@@ -359,7 +369,7 @@ main(int argc, char **argv)
 	else if (o.view == V_LIST)
 		list_init(&t.list, stdout, &lo);
 
-	in_init(&in, feed, &t, flush_stdout, TM_EXIT_FAIL);
+	in_init(&in, feed, &t, flush_stdout);
 	if (o.attach != NULL)
 		in_attach(&in, o.attach);
 	else if (optind == argc)
@@ -376,8 +386,7 @@ main(int argc, char **argv)
 		list_end(&t.list);
 	free(t.raw_src);
 	in_free(&in);
-	if (fflush(stdout) == EOF && errno != EPIPE)
-		err(TM_EXIT_FAIL, "stdout");
+	check_stdout();
 	/* As grep(1): selectors that chose nothing are a failure, so that
 	 * `--conn 99` of a capture without it is not silence and 0. */
 	if (in.status == TM_EXIT_OK && sel_any(&o.sel) &&

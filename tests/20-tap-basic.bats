@@ -61,8 +61,8 @@ capture_http() {
 	assert_equal "$stderr" "tcpmon-tap: $T/cut: record 3 at byte $off: truncated record header"
 }
 
-@test "tap: a missing file is exit 1, an unknown option exit 2" {
-	run -1 --separate-stderr "$(bin tcpmon-tap)" "$T/nope"
+@test "tap: a missing file is exit 2 (bad input), an unknown option exit 2" {
+	run -2 --separate-stderr "$(bin tcpmon-tap)" "$T/nope"
 	assert_equal "$stderr" "tcpmon-tap: $T/nope: No such file or directory"
 	run -2 "$(bin tcpmon-tap)" --bogus
 }

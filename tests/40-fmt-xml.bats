@@ -288,7 +288,7 @@ capture_soap() {
 	run -2 fmt_xml --bogus
 	run -0 fmt_xml --help
 	assert_line --index 0 "usage: tcpmon-fmt-xml [-c | -i N] [-m SIZE] [--max-conns N] [FILE ...]"
-	run -1 --separate-stderr fmt_xml "$T/nope"
+	run -2 --separate-stderr fmt_xml "$T/nope"
 	assert_equal "$stderr" "tcpmon-fmt-xml: $T/nope: No such file or directory"
 	printf 'GET / HTTP/1.1\r\n\r\n' > "$T/notrec"
 	run -2 --separate-stderr fmt_xml "$T/notrec"

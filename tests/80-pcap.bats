@@ -261,7 +261,7 @@ s.close()' "$p1"
 	run -2 --separate-stderr "$(bin tcpmon-pcap)" -r "$(cap)"
 	assert_output ''
 	[ "${#stderr_lines[@]}" -eq 1 ]
-	run -1 --separate-stderr "$(bin tcpmon-pcap)" -r "$T/nope.pcap"
+	run -2 --separate-stderr "$(bin tcpmon-pcap)" -r "$T/nope.pcap"
 	assert_equal "$stderr" "tcpmon-pcap: $T/nope.pcap: No such file or directory"
 	# Records that are not records, for -w: exit 2, what came before kept.
 	printf 'GET / HTTP/1.1\r\n' > "$T/bad"
