@@ -54,26 +54,68 @@ pool_free(struct relay *r)
 		free(r->pool[--r->npool]);
 }
 
-/* The copying carrier: the bytes wait in a buffer of the pool. */
-static ssize_t
-copy_take(struct relay *r, struct half *h, int fd, int *copyfd)
+int
+conn_fd(const struct conn *c, enum side s)
 {
-	ssize_t n;
+	return s == CLIENT ? c->cfd : c->sfd;
+}
 
-	if (h->buf == NULL)
-		h->buf = pool_get(r);
+/* The plain transport: the socket itself. */
+static ssize_t
+sock_recv(struct conn *c, enum side s, void *buf, size_t n)
+{
+	ssize_t k;
+
 	do
-		n = recv(fd, h->buf, RELAY_BUF, 0);
-	while (n == -1 && errno == EINTR);
-	*copyfd = -1;
-	return n;
+		k = recv(conn_fd(c, s), buf, n, 0);
+	while (k == -1 && errno == EINTR);
+	return k;
 }
 
 static ssize_t
-copy_send(struct relay *r, struct half *h, int fd)
+sock_send(struct conn *c, enum side s, const void *p, size_t n)
+{
+	ssize_t k;
+
+	do
+		k = send(conn_fd(c, s), p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (k == -1 && errno == EINTR);
+	return k;
+}
+
+static void
+sock_shut(struct conn *c, enum side s)
+{
+	shutdown(conn_fd(c, s), SHUT_WR);
+}
+
+static unsigned
+sock_wants(const struct conn *c, enum side s)
+{
+	(void)c;
+	(void)s;
+	return 0;
+}
+
+const struct transport sock_transport = { "tcp", sock_recv, sock_send,
+    sock_shut, sock_wants, 1 };
+
+/* The copying carrier: the bytes wait in a buffer of the pool. */
+static ssize_t
+copy_take(struct relay *r, struct conn *c, enum side from, struct half *h,
+    int *copyfd)
+{
+	if (h->buf == NULL)
+		h->buf = pool_get(r);
+	*copyfd = -1;
+	return c->tp[from]->recv(c, from, h->buf, RELAY_BUF);
+}
+
+static ssize_t
+copy_send(struct relay *r, struct conn *c, enum side to, struct half *h)
 {
 	(void)r;
-	return send(fd, h->buf + h->off, h->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return c->tp[to]->send(c, to, h->buf + h->off, h->len);
 }
 
 static void
@@ -138,12 +180,28 @@ conn_close_rec(struct relay *r, struct conn *c, struct rec *rec,
 	rec_setf(rec, "s2c", "%llu", (unsigned long long)c->s2c.total);
 }
 
+/* The open record, once and before anything else of the connection: at
+ * once for plain sides, after the TLS handshakes otherwise, so that it
+ * says what they agreed. */
+static void
+put_open(struct relay *r, struct conn *c)
+{
+	struct rec rec;
+
+	if (!c->open_late)
+		return;
+	c->open_late = 0;
+	conn_open_rec(r, c, &rec);
+	record(r, c, &rec, NULL, 0);
+}
+
 static void
 put_close(struct relay *r, struct conn *c, const char *reason, int side,
     const char *error)
 {
 	struct rec rec;
 
+	put_open(r, c);
 	conn_close_rec(r, c, &rec, reason, side, error);
 	record(r, c, &rec, NULL, 0);
 	if (r->verbose)
@@ -191,6 +249,8 @@ conn_free(struct relay *r, struct conn *c)
 		c->next->prev = c->prev;
 	half_drop(r, &c->c2s);
 	half_drop(r, &c->s2c);
+	tls_free(c, CLIENT);
+	tls_free(c, SERVER);
 	free(c->target);
 	free(c->request);
 	free(c);
@@ -326,10 +386,11 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 /* Best effort: what the surviving side is owed goes out before its reset
  * or close. */
 static void
-flush_before_end(struct relay *r, struct half *h, int fd)
+flush_before_end(struct relay *r, struct conn *c, struct half *h,
+    enum side to)
 {
-	if (h->len > 0 && h->carrier != NULL && fd != -1)
-		(void)h->carrier->send(r, h, fd);
+	if (h->len > 0 && h->carrier != NULL && conn_fd(c, to) != -1)
+		(void)h->carrier->send(r, c, to, h);
 }
 
 /* A socket failed: a reset (or another error) on one side resets the
@@ -345,9 +406,9 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
 		return;
 	}
 	if (s == CLIENT)
-		flush_before_end(r, &c->c2s, c->sfd);
+		flush_before_end(r, c, &c->c2s, SERVER);
 	else
-		flush_before_end(r, &c->s2c, c->cfd);
+		flush_before_end(r, c, &c->s2c, CLIENT);
 	c->rsides = s == CLIENT ? 2 : 1;
 	put_close(r, c, reset ? "reset" : "error", s,
 	    reset ? NULL : strerror(e));
@@ -360,13 +421,12 @@ side_failed(struct relay *r, struct conn *c, enum side s, int e)
  * failed and was ended.
  */
 static int
-deliver(struct relay *r, struct conn *c, struct half *h, int to,
-    enum side toside)
+deliver(struct relay *r, struct conn *c, struct half *h, enum side toside)
 {
 	ssize_t n;
 
 	while (h->len > 0) {
-		n = h->carrier->send(r, h, to);
+		n = h->carrier->send(r, c, toside, h);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -385,20 +445,18 @@ deliver(struct relay *r, struct conn *c, struct half *h, int to,
 }
 
 /*
- * Reads once from the socket from into buf (RELAY_BUF bytes) and records
+ * Reads once from side fromside into buf (RELAY_BUF bytes) and records
  * what came.  Returns the bytes read, 0 at the sender's EOF, -2 when
  * nothing is there now, -1 when the connection failed (and was ended,
  * unless it is in the stages).
  */
 ssize_t
-conn_read(struct relay *r, struct conn *c, unsigned char *buf, int from,
+conn_read(struct relay *r, struct conn *c, unsigned char *buf,
     enum side fromside, enum rec_dir d)
 {
 	ssize_t n;
 
-	do
-		n = recv(from, buf, RELAY_BUF, 0);
-	while (n == -1 && errno == EINTR);
+	n = c->tp[fromside]->recv(c, fromside, buf, RELAY_BUF);
 	return conn_got(r, c, n, buf, -1, fromside, d);
 }
 
@@ -415,6 +473,8 @@ conn_got(struct relay *r, struct conn *c, ssize_t n, const unsigned char *buf,
 		side_failed(r, c, fromside, errno);
 		return -1;
 	}
+	if (n >= 0)
+		put_open(r, c);
 	if (n == 0 && h->rst != 0) {
 		/* All that came before the reset has gone on: now the
 		 * reset does. */
@@ -443,14 +503,14 @@ conn_got(struct relay *r, struct conn *c, ssize_t n, const unsigned char *buf,
 /* Reads into h (which holds nothing) and records it: the bytes wait in h
  * for the receiver.  Returns as conn_read. */
 static ssize_t
-take(struct relay *r, struct conn *c, struct half *h, int from,
-    enum side fromside, enum rec_dir d)
+take(struct relay *r, struct conn *c, struct half *h, enum side fromside,
+    enum rec_dir d)
 {
 	ssize_t n;
 	int copyfd = -1;
 
 	h->carrier = sp_ready(r, c, h) ? &sp_carrier : &copy_carrier;
-	if ((n = h->carrier->take(r, h, from, &copyfd)) <= 0) {
+	if ((n = h->carrier->take(r, c, fromside, h, &copyfd)) <= 0) {
 		h->carrier->drop(r, h);		/* keeps errno */
 		return conn_got(r, c, n, NULL, -1, fromside, d);
 	}
@@ -488,8 +548,6 @@ flow(struct relay *r, struct conn *c, enum rec_dir d)
 	struct half *h = d == REC_C2S ? &c->c2s : &c->s2c;
 	enum side fromside = d == REC_C2S ? CLIENT : SERVER;
 	enum side toside = d == REC_C2S ? SERVER : CLIENT;
-	int from = d == REC_C2S ? c->cfd : c->sfd;
-	int to = d == REC_C2S ? c->sfd : c->cfd;
 	ssize_t n;
 	int rounds, rc;
 
@@ -497,12 +555,12 @@ flow(struct relay *r, struct conn *c, enum rec_dir d)
 		if (h->len > 0) {
 			/* Reading waits while earlier bytes wait for
 			 * their receiver: that is the backpressure. */
-			if ((rc = deliver(r, c, h, to, toside)) != 1)
+			if ((rc = deliver(r, c, h, toside)) != 1)
 				return rc;
 		}
 		if (h->eof) {
 			if (!h->shut) {
-				shutdown(to, SHUT_WR);
+				c->tp[toside]->shut(c, toside);
 				h->shut = 1;
 			}
 			return 0;
@@ -521,14 +579,14 @@ flow(struct relay *r, struct conn *c, enum rec_dir d)
 			park(r, c);
 			return 0;
 		}
-		if ((n = take(r, c, h, from, fromside, d)) == -1)
+		if ((n = take(r, c, h, fromside, d)) == -1)
 			return -1;
 		if (n == -2)
 			return 0;
 		if (n > 0 && (size_t)n < RELAY_BUF) {
 			/* A short read drained the socket: deliver, and
 			 * leave the next read to epoll. */
-			return deliver(r, c, h, to, toside) == -1 ? -1 : 0;
+			return deliver(r, c, h, toside) == -1 ? -1 : 0;
 		}
 	}
 }
@@ -539,14 +597,19 @@ watch(struct relay *r, struct conn *c)
 {
 	unsigned cev = 0, sev = 0;
 
-	if (r->detour != NULL && !c->handshake) {
+	if (r->detour != NULL && !c->handshake && !c->hs[CLIENT] &&
+	    !c->hs[SERVER]) {
 		r->detour->watch(r, c);
 		return;
 	}
-	if (c->connecting)
+	if (c->hs[CLIENT])
+		cev = tls_handshake_wants(c, CLIENT);
+	else if (c->connecting)
 		sev = LOOP_WRITE;
 	else if (c->handshake)
 		sev = LOOP_READ;
+	else if (c->hs[SERVER])
+		sev = tls_handshake_wants(c, SERVER);
 	else {
 		/* A side that reset takes nothing more, and nothing more is
 		 * read for it; what it sent before still goes on. */
@@ -560,9 +623,12 @@ watch(struct relay *r, struct conn *c)
 			cev |= LOOP_WRITE;
 		if (c->c2s.len > 0 && !c->s2c.rst)
 			sev |= LOOP_WRITE;
+		cev |= c->tp[CLIENT]->wants(c, CLIENT);
+		sev |= c->tp[SERVER]->wants(c, SERVER);
 	}
 	loop_mod(r->loop, c->cfd, cev);
-	loop_mod(r->loop, c->sfd, sev);
+	if (c->sfd != -1)
+		loop_mod(r->loop, c->sfd, sev);
 }
 
 void
@@ -574,6 +640,16 @@ conn_unpark_all(struct relay *r)
 		unpark(r, c);
 		watch(r, c);
 	}
+}
+
+/* Whether fd has bytes (or its EOF) waiting to be read. */
+static int
+unread_any(int fd)
+{
+	unsigned char b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 ||
+	    (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 /* Whether side s has bytes waiting to be read: after a reset, what came
@@ -590,6 +666,124 @@ unread(struct conn *c, enum side s)
 	    n > 0;
 }
 
+/* A TLS handshake failed, or a side ended before one: reason=tls, the
+ * side and why.  A client that fails is closed; when the server fails, the
+ * client is reset, as when the server cannot be reached. */
+static void
+tls_failed(struct relay *r, struct conn *c, enum side s, const char *why)
+{
+	if (!r->quiet)
+		warnx("TLS with the %s %s: %s", s == CLIENT ? "client" :
+		    "server", s == CLIENT ? c->client : c->target, why);
+	if (s == CLIENT) {
+		put_close(r, c, "tls", CLIENT, why);
+		conn_end(r, c, 0, 0);
+		return;
+	}
+	if (c->hooks != NULL && c->hooks->failed != NULL)
+		c->hooks->failed(c, c->harg, "tls", why);
+	c->rsides = 1;
+	put_close(r, c, "tls", SERVER, why);
+	conn_end(r, c, 1, 0);
+}
+
+/* A client of a tls: listener that speaks first with something else (plain
+ * HTTP): what it sent is recorded, and it is closed.  Returns 1 when the
+ * connection ended so. */
+static int
+not_tls(struct relay *r, struct conn *c)
+{
+	unsigned char b, *buf;
+	ssize_t n;
+
+	n = recv(c->cfd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 || (n == 1 && b == 0x16))	/* a handshake record */
+		return 0;
+	if (n == 0) {
+		tls_failed(r, c, CLIENT, "the client closed before a "
+		    "handshake");
+		return 1;
+	}
+	buf = pool_get(r);
+	if ((n = recv(c->cfd, buf, RELAY_BUF, MSG_DONTWAIT)) > 0)
+		(void)conn_got(r, c, n, buf, -1, CLIENT, REC_C2S);
+	pool_put(r, buf);
+	tls_failed(r, c, CLIENT, "not TLS: the client's first bytes are no "
+	    "TLS handshake");
+	return 1;
+}
+
+/* The server side can carry the conversation: its open record, and what
+ * waited for that. */
+static void
+conn_up(struct relay *r, struct conn *c)
+{
+	put_open(r, c);
+	if (c->hooks != NULL && c->hooks->connected != NULL)
+		c->hooks->connected(c, c->harg);
+	if (r->detour != NULL)
+		r->detour->connected(r, c);
+}
+
+/*
+ * Takes side s's TLS handshake on.  Returns 0 when it is done (the client's:
+ * the server is being connected; the server's: the conversation is up),
+ * 1 when it waits, -1 when the connection ended.
+ */
+static int
+handshake(struct relay *r, struct conn *c, enum side s)
+{
+	char msg[512];
+	int rc;
+
+	if (c->tls[s] == NULL) {
+		if (tls_start(r, c, s, c->l->target.host, msg,
+		    sizeof(msg)) == -1) {
+			tls_failed(r, c, s, msg);
+			return -1;
+		}
+		c->hs[s] = 1;
+	}
+	if (s == CLIENT && c->hs[s] == 1) {
+		/* Nothing to look at yet: wait for the client. */
+		if (!unread_any(c->cfd)) {
+			watch(r, c);
+			return 1;
+		}
+		if (not_tls(r, c))
+			return -1;
+		c->hs[s] = 2;	/* looked at once is enough */
+	}
+	if ((rc = tls_handshake(c, s, msg, sizeof(msg))) == 0) {
+		watch(r, c);
+		return 1;
+	}
+	if (rc == -1) {
+		tls_failed(r, c, s, msg);
+		return -1;
+	}
+	c->hs[s] = 0;
+	if (s == CLIENT) {
+		if (conn_connect(r, c, c->sa) == -1)
+			return -1;
+		watch(r, c);
+		return 1;
+	}
+	conn_up(r, c);
+	return 0;
+}
+
+/* The server side is connected (through the upstream proxy, if any): TLS
+ * starts there, or the conversation is up.  Returns as handshake(). */
+static int
+server_ready(struct relay *r, struct conn *c)
+{
+	if (!c->tp[SERVER]->plain)
+		return handshake(r, c, SERVER);
+	conn_up(r, c);
+	return 0;
+}
+
 static void
 conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 {
@@ -602,7 +796,9 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 	(void)l;
 	if (ev & LOOP_ERROR) {
 		if ((e = sock_error(fd)) != 0) {
-			if ((c->connecting || c->handshake) && s == SERVER)
+			if (c->hs[s])
+				tls_failed(r, c, s, strerror(e));
+			else if ((c->connecting || c->handshake) && s == SERVER)
 				connect_failed(r, c, e);
 			else if (c->in_stage || !unread(c, s))
 				side_failed(r, c, s, e);
@@ -617,6 +813,11 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 			return;
 		}
 		ev |= LOOP_READ | LOOP_WRITE;
+	}
+	if (c->hs[CLIENT]) {
+		if (s == CLIENT)
+			(void)handshake(r, c, CLIENT);
+		return;
 	}
 	if (c->connecting) {
 		if (s == CLIENT)
@@ -641,10 +842,8 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 			watch(r, c);
 			return;
 		}
-		if (c->hooks != NULL && c->hooks->connected != NULL)
-			c->hooks->connected(c, c->harg);
-		if (r->detour != NULL)
-			r->detour->connected(r, c);
+		if (server_ready(r, c) != 0)
+			return;
 	}
 	if (c->handshake) {
 		/* The upstream proxy's answer to CONNECT: the bytes after
@@ -659,11 +858,17 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 			return;
 		c->handshake = 0;
 		ev = LOOP_READ;
-		if (c->hooks != NULL && c->hooks->connected != NULL)
-			c->hooks->connected(c, c->harg);
-		if (r->detour != NULL)
-			r->detour->connected(r, c);
+		if (server_ready(r, c) != 0)
+			return;
+	} else if (c->hs[SERVER]) {
+		if (s == CLIENT || handshake(r, c, SERVER) != 0)
+			return;
+		ev = LOOP_READ;
 	}
+	/* TLS may read to write, or write to read: an event on a TLS side
+	 * moves both directions (each takes only what it can). */
+	if (!c->tp[s]->plain)
+		ev |= LOOP_READ | LOOP_WRITE;
 	if (c->in_stage) {
 		r->detour->event(r, c, fd, ev);
 		return;
@@ -700,6 +905,10 @@ conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
 	c->id = ++r->next_id;
 	c->cfd = cfd;
 	c->sfd = -1;
+	c->sa = sa;
+	c->tp[CLIENT] = l->tls_in ? &tls_transport : &sock_transport;
+	c->tp[SERVER] = l->tls_out ? &tls_transport : &sock_transport;
+	c->open_late = l->tls_in || l->tls_out;
 	c->l = l;
 	c->hooks = hooks;
 	c->harg = harg;
@@ -712,8 +921,10 @@ conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
 	r->conns = c;
 	r->nconns++;
 
-	conn_open_rec(r, c, &rec);
-	record(r, c, &rec, NULL, 0);
+	if (!c->open_late) {
+		conn_open_rec(r, c, &rec);
+		record(r, c, &rec, NULL, 0);
+	}
 	if (r->verbose)
 		warnx("conn %llu: %s -> %s", (unsigned long long)c->id, client,
 		    target);
@@ -722,6 +933,10 @@ conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
 		conn_fail(r, c, "error", strerror(errno));
 		return NULL;
 	}
+	/* A TLS client's handshake comes first: the server is connected
+	 * once the client has shown that it speaks TLS. */
+	if (l->tls_in)
+		return handshake(r, c, CLIENT) == -1 ? NULL : c;
 	if (conn_connect(r, c, sa) == -1)
 		return NULL;
 	watch(r, c);
@@ -767,6 +982,10 @@ conn_open_rec(struct relay *r, struct conn *c, struct rec *rec)
 		rec_set(rec, "request", c->request);
 	if (r->upstream != NULL)
 		rec_set(rec, "upstream-proxy", upstream_text(r));
+	if (c->tls[CLIENT] != NULL && !c->hs[CLIENT])
+		tls_rec(r, c, CLIENT, rec);
+	if (c->tls[SERVER] != NULL && !c->hs[SERVER])
+		tls_rec(r, c, SERVER, rec);
 }
 
 void
@@ -777,9 +996,15 @@ conn_sweep(struct relay *r)
 
 	for (c = r->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->connecting || c->handshake) {
-			if (r->connect_ms > 0 &&
-			    now - c->started >= (int64_t)r->connect_ms)
+		if (c->connecting || c->handshake || c->hs[CLIENT] ||
+		    c->hs[SERVER]) {
+			if (r->connect_ms == 0 ||
+			    now - c->started < (int64_t)r->connect_ms)
+				continue;
+			if (c->hs[CLIENT] || c->hs[SERVER])
+				tls_failed(r, c, c->hs[CLIENT] ? CLIENT :
+				    SERVER, "the handshake timed out");
+			else
 				connect_failed(r, c, ETIMEDOUT);
 		} else if (r->idle_ms > 0 &&
 		    now - c->active >= (int64_t)r->idle_ms) {
@@ -808,8 +1033,8 @@ conn_stop_all(struct relay *r)
 
 	r->stopping = 1;
 	while ((c = r->conns) != NULL) {
-		flush_before_end(r, &c->c2s, c->sfd);
-		flush_before_end(r, &c->s2c, c->cfd);
+		flush_before_end(r, c, &c->c2s, SERVER);
+		flush_before_end(r, c, &c->s2c, CLIENT);
 		c->rsides = 3;
 		if (!c->ending)
 			put_close(r, c, "stopped", -1, NULL);

@@ -49,6 +49,9 @@ struct opts {
 	uint64_t	 stage_ms;
 	struct rotation	 rot;
 	int		 rewrite_host;
+	struct tls_opts	 tls;
+	int		 tls_in, tls_out;	/* some -l tls:, -t tls: */
+	char		 ltls[MAX_LISTENERS], ttls[MAX_LISTENERS];	/* which */
 };
 
 static void __attribute__((noreturn))
@@ -65,6 +68,11 @@ usage(int status)
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
 	    "                    [--upstream-proxy HOST:PORT] [--rewrite-host]\n"
 	    "                    [--through CMD ...] [--stage-timeout DUR]\n"
+	    "                    [--cert FILE --key FILE] [--sni NAME] "
+	    "[--ca-file FILE]\n"
+	    "                    [--insecure] [--client-cert FILE "
+	    "--client-key FILE]\n"
+	    "                    [--keylog FILE]\n"
 	    "       tcpmon-relay --proxy -l [ADDR:]PORT [-l ...] "
 	    "[--listen-fd N ...]\n"
 	    "                    "
@@ -80,10 +88,30 @@ usage(int status)
 		printf("\n"
 		    "  -l, --listen [ADDR:]PORT  listen there; 0 picks a free "
 		    "port, ADDR 127.0.0.1\n"
+		    "                            (tls:[ADDR:]PORT: clients "
+		    "speak TLS to the relay)\n"
 		    "      --listen-fd N         listen on the socket inherited "
 		    "as descriptor N\n"
 		    "  -t, --target HOST:PORT    forward the preceding -l's "
 		    "connections there\n"
+		    "                            (tls:HOST:PORT: the relay "
+		    "speaks TLS to it)\n"
+		    "      --cert FILE           tls: listeners: the "
+		    "certificate (PEM, chain after it)\n"
+		    "      --key FILE            tls: listeners: its private "
+		    "key\n"
+		    "      --sni NAME            tls: targets: the name to ask "
+		    "for and verify\n"
+		    "      --ca-file FILE        tls: targets: trust these CAs "
+		    "too\n"
+		    "      --insecure            tls: targets: do not verify "
+		    "the server (recorded)\n"
+		    "      --client-cert FILE    tls: targets: the relay's "
+		    "certificate, when asked\n"
+		    "      --client-key FILE     tls: targets: its private "
+		    "key\n"
+		    "      --keylog FILE         append TLS secrets for "
+		    "Wireshark (SSLKEYLOGFILE)\n"
 		    "      --proxy               serve as an HTTP proxy: "
 		    "clients name the target\n"
 		    "      --allow CIDR          proxy mode: serve clients from "
@@ -129,6 +157,8 @@ usage(int status)
 
 enum { OPT_ROTATE_SIZE = 200, OPT_ROTATE_TIME, OPT_ROTATE_KEEP,
     OPT_ROTATE_GZIP };
+enum { OPT_CERT = 300, OPT_KEY, OPT_SNI, OPT_CA_FILE, OPT_INSECURE,
+    OPT_CLIENT_CERT, OPT_CLIENT_KEY, OPT_KEYLOG };
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM,
     OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT, OPT_REWRITE_HOST,
@@ -136,10 +166,17 @@ enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
 
 static const struct option longopts[] = {
 	{ "allow",		required_argument, NULL, OPT_ALLOW },
+	{ "ca-file",		required_argument, NULL, OPT_CA_FILE },
+	{ "cert",		required_argument, NULL, OPT_CERT },
+	{ "client-cert",	required_argument, NULL, OPT_CLIENT_CERT },
+	{ "client-key",		required_argument, NULL, OPT_CLIENT_KEY },
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "head-timeout",	required_argument, NULL, OPT_HEAD_TIMEOUT },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "insecure",		no_argument,	   NULL, OPT_INSECURE },
+	{ "key",		required_argument, NULL, OPT_KEY },
+	{ "keylog",		required_argument, NULL, OPT_KEYLOG },
 	{ "listen",		required_argument, NULL, 'l' },
 	{ "listen-fd",		required_argument, NULL, OPT_LISTEN_FD },
 	{ "lossy",		no_argument,	   NULL, OPT_LOSSY },
@@ -152,6 +189,7 @@ static const struct option longopts[] = {
 	{ "rotate-size",	required_argument, NULL, OPT_ROTATE_SIZE },
 	{ "rotate-time",	required_argument, NULL, OPT_ROTATE_TIME },
 	{ "rewrite-host",	no_argument,	   NULL, OPT_REWRITE_HOST },
+	{ "sni",		required_argument, NULL, OPT_SNI },
 	{ "stage-timeout",	required_argument, NULL, OPT_STAGE_TIMEOUT },
 	{ "tap",		required_argument, NULL, OPT_TAP },
 	{ "target",		required_argument, NULL, 't' },
@@ -220,6 +258,64 @@ listen_fd_opt(struct opts *o, const char *arg)
 	if (activate_take((int)v, msg, sizeof(msg)) == -1)
 		errx(TM_EXIT_FAIL, "--listen-fd %s: %s", arg, msg);
 	o->lfd[o->nlisten] = (int)v;
+}
+
+/* The name of a long option, for messages. */
+static const char *
+longopt_name(int val)
+{
+	const struct option *p;
+
+	for (p = longopts; p->name != NULL; p++)
+		if (p->val == val)
+			return p->name;
+	return "?";
+}
+
+/* Takes a tls: prefix off an address: 1 when there was one. */
+static int
+tls_prefix(const char **spec)
+{
+	if (strncmp(*spec, "tls:", 4) != 0)
+		return 0;
+	*spec += 4;
+	return 1;
+}
+
+/* The TLS options agree with the addresses: each is for a tls: side that
+ * is there, and what a side needs is given. */
+static void
+check_tls(struct opts *o)
+{
+	int i;
+
+	for (i = 0; i < o->nlisten; i++)
+		if (o->listen[i] != NULL && tls_prefix(&o->listen[i]))
+			o->tls_in = o->ltls[i] = 1;
+	for (i = 0; i < o->ntarget; i++)
+		if (tls_prefix(&o->target[i]))
+			o->tls_out = o->ttls[i] = 1;
+	if (o->tls_in && o->proxy)
+		errx(TM_EXIT_USAGE, "-l tls:: not with --proxy (yet): the "
+		    "proxy's clients ask for TLS with CONNECT");
+	if (o->tls_in && (o->tls.cert == NULL || o->tls.key == NULL))
+		errx(TM_EXIT_USAGE, "-l tls:: give --cert FILE and --key FILE "
+		    "(the relay's certificate for its clients)");
+	if (!o->tls_in && (o->tls.cert != NULL || o->tls.key != NULL))
+		errx(TM_EXIT_USAGE, "--cert, --key: only with a -l tls: "
+		    "listener");
+	if (!o->tls_out && (o->tls.sni != NULL || o->tls.ca_file != NULL ||
+	    o->tls.insecure || o->tls.client_cert != NULL ||
+	    o->tls.client_key != NULL))
+		errx(TM_EXIT_USAGE, "--sni, --ca-file, --insecure, "
+		    "--client-cert, --client-key: only with a -t tls: "
+		    "target");
+	if ((o->tls.client_cert == NULL) != (o->tls.client_key == NULL))
+		errx(TM_EXIT_USAGE, "--client-cert and --client-key go "
+		    "together");
+	if (o->tls.keylog != NULL && !o->tls_in && !o->tls_out)
+		errx(TM_EXIT_USAGE, "--keylog: only with a tls: listener or "
+		    "target");
 }
 
 static void
@@ -364,6 +460,33 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_REWRITE_HOST:
 			o->rewrite_host = 1;
 			break;
+		case OPT_CERT:
+		case OPT_KEY:
+		case OPT_CA_FILE:
+		case OPT_CLIENT_CERT:
+		case OPT_CLIENT_KEY:
+		case OPT_KEYLOG:
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "--%s: empty file name",
+				    longopt_name(ch));
+			*(ch == OPT_CERT ? &o->tls.cert : ch == OPT_KEY ?
+			    &o->tls.key : ch == OPT_CA_FILE ? &o->tls.ca_file :
+			    ch == OPT_CLIENT_CERT ? &o->tls.client_cert :
+			    ch == OPT_CLIENT_KEY ? &o->tls.client_key :
+			    &o->tls.keylog) = optarg;
+			break;
+		case OPT_SNI:
+			if (*optarg == '\0' || strlen(optarg) > 253 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+			    strlen(optarg))
+				errx(TM_EXIT_USAGE, "--sni %s: not a host name",
+				    optarg);
+			o->tls.sni = optarg;
+			break;
+		case OPT_INSECURE:
+			o->tls.insecure = 1;
+			break;
 		case OPT_STAGE_TIMEOUT:
 			if (dur_parse(optarg, 86400000, &o->stage_ms,
 			    &e) == -1)
@@ -384,6 +507,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		errx(TM_EXIT_USAGE, "%s: unexpected argument", argv[optind]);
+	check_tls(o);
 	if ((o->rot.size || o->rot.ms || o->rot.keep || o->rot.gzip) &&
 	    o->out == NULL)
 		errx(TM_EXIT_USAGE, "--rotate-*: only with -o FILE");
@@ -626,6 +750,8 @@ open_listeners(struct relay *r, const struct opts *o)
 		    &la, msg, sizeof(msg)) == -1)
 			errx(TM_EXIT_USAGE, "-l %s", msg);
 		l->proxy = o->proxy;
+		l->tls_in = o->ltls[i];
+		l->tls_out = o->ttls[i];
 		if (o->proxy)
 			goto bind;
 		if (addr_parse(o->target[i], ADDR_TARGET, &l->target, msg,
@@ -837,6 +963,10 @@ main(int argc, char **argv)
 	r->out_lost = out_lost;
 	if (o.upstream != NULL)
 		upstream_init(r, o.upstream);
+	/* Certificates and keys are read before anything starts: one
+	 * that cannot be used is bad usage, said at once. */
+	if (o.tls_in || o.tls_out)
+		tls_init(r, &o.tls, o.tls_in, o.tls_out);
 	if (o.proxy && proxy_init(r) == -1)
 		err(TM_EXIT_FAIL, "init");
 	r->max_conns = o.max_conns;
@@ -950,6 +1080,7 @@ main(int argc, char **argv)
 	proxy_free(r);
 	pool_free(r);
 	sp_free(r);
+	tls_finish(r);
 	loop_free(r->loop);
 	st = r->status;
 	free(r);

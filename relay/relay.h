@@ -33,21 +33,43 @@ struct listener {
 	char		 text[ADDR_TEXT + 256];	/* the bound address */
 	int		 paused;
 	int		 passed;	/* given, not bound: not ours to unlink */
+	int		 tls_in;	/* -l tls:: clients speak TLS to us */
+	int		 tls_out;	/* -t tls:: we speak TLS to the target */
 	struct relay	*r;
 };
 
 struct half;
+struct conn;
+
+/* How bytes are read from and written to one side of a connection: a
+ * plain socket (conn.c's sock_transport), or TLS over it (tls.c).  As
+ * recv(2) and send(2), never blocking: -1 with errno EAGAIN when it must
+ * wait. */
+struct transport {
+	const char *name;
+	ssize_t	(*recv)(struct conn *, enum side, void *, size_t);
+	ssize_t	(*send)(struct conn *, enum side, const void *, size_t);
+	/* Sends no more: a FIN (TLS: its close_notify first). */
+	void	(*shut)(struct conn *, enum side);
+	/* Events it waits for beyond the data's own: TLS may have to read
+	 * to write, or write to read. */
+	unsigned (*wants)(const struct conn *, enum side);
+	/* The kernel sees the bytes as they are: splice may carry them. */
+	int	 plain;
+};
 
 /* How one direction's bytes are held between their read and their
  * delivery: copied through a buffer of the pool (conn.c), or spliced
  * through a pipe pair (splice.c).  Chosen at each read. */
 struct carrier {
-	/* Reads once from fd into h: as recv(2).  When it gave bytes,
-	 * *copyfd is -1 if they are in h->buf, else a pipe that holds the
-	 * record's copy of them. */
-	ssize_t	(*take)(struct relay *, struct half *, int fd, int *copyfd);
-	/* Hands what h holds to fd: as send(2). */
-	ssize_t	(*send)(struct relay *, struct half *, int fd);
+	/* Reads once from side from of c into h: as recv(2).  When it
+	 * gave bytes, *copyfd is -1 if they are in h->buf, else a pipe
+	 * that holds the record's copy of them. */
+	ssize_t	(*take)(struct relay *, struct conn *, enum side from,
+		    struct half *, int *copyfd);
+	/* Hands what h holds to side to of c: as send(2). */
+	ssize_t	(*send)(struct relay *, struct conn *, enum side to,
+		    struct half *);
 	/* Gives back what h holds: once delivered, or at the end. */
 	void	(*drop)(struct relay *, struct half *);
 };
@@ -75,7 +97,6 @@ struct half {
 	const struct carrier *carrier;	/* of the bytes in flight */
 };
 
-struct conn;
 struct lingering;
 struct rec;
 
@@ -115,6 +136,14 @@ struct conn_hooks {
 struct conn {
 	uint64_t	 id;
 	int		 cfd, sfd;
+	const struct transport *tp[2];	/* by side */
+	struct tls	*tls[2];	/* by side, or NULL (tls.c) */
+	int		 hs[2];		/* by side: its TLS handshake is under
+					 * way */
+	int		 open_late;	/* the open record waits for the TLS
+					 * handshakes: it carries what they
+					 * agreed */
+	const struct sockaddr_any *sa;	/* where it connects */
 	int		 connecting;
 	int		 handshake;	/* CONNECT sent to --upstream-proxy */
 	struct listener	*l;
@@ -208,6 +237,7 @@ struct relay {
 	struct upstream	*upstream;	/* --upstream-proxy, or NULL */
 	struct proxy	*proxy;		/* proxy mode's state, or NULL */
 	struct stages	*stage;		/* --through, or NULL */
+	struct tlsctx	*tls;		/* tls.c's contexts, or NULL */
 	const struct detour *detour;	/* &stage_detour with stages */
 	int		 status;	/* the exit status */
 	struct spipe	*spare;		/* free pipe pairs (splice.c) */
@@ -260,9 +290,12 @@ void	 conn_close_rec(struct relay *, struct conn *, struct rec *,
 	    const char *reason, int side, const char *error);
 void	 conn_put_close(struct relay *, struct conn *, const char *reason,
 	    int side, const char *error);
-/* Reads once into buf and records it; as take() in conn.c. */
-ssize_t	 conn_read(struct relay *, struct conn *, unsigned char *buf, int from,
+/* Reads once from a side into buf and records it; as take() in conn.c. */
+ssize_t	 conn_read(struct relay *, struct conn *, unsigned char *buf,
 	    enum side, enum rec_dir);
+/* The socket of a side (-1 when it is gone). */
+int	 conn_fd(const struct conn *, enum side);
+extern const struct transport sock_transport;
 /* What a read gave (n as recv(2) returns it, errno set on -1), recorded:
  * bytes in buf, or waiting in the pipe pfd when it is not -1. */
 ssize_t	 conn_got(struct relay *, struct conn *, ssize_t n,
@@ -328,6 +361,34 @@ extern const struct carrier sp_carrier;
  * for the read, 0 when it reads by copying. */
 int	 sp_ready(struct relay *, struct conn *, struct half *);
 void	 sp_free(struct relay *);
+
+/* tls.c: TLS on either side (tcpmon-relay(1), TLS) */
+struct tls_opts {
+	const char	*cert, *key;	/* -l tls:'s certificate */
+	const char	*sni;		/* --sni */
+	const char	*ca_file;	/* --ca-file */
+	int		 insecure;	/* --insecure */
+	const char	*client_cert, *client_key;
+	const char	*keylog;	/* --keylog, else SSLKEYLOGFILE */
+};
+extern const struct transport tls_transport;
+/* Makes what the tls: listeners (need_server) and targets (need_client)
+ * need; exits 2 naming a file that cannot be used, and why. */
+void	 tls_init(struct relay *, const struct tls_opts *, int need_server,
+	    int need_client);
+void	 tls_finish(struct relay *);
+/* Puts TLS on side s of c (its socket connected; host: the name the
+ * server must prove, for the server side).  -1 with msg set. */
+int	 tls_start(struct relay *, struct conn *, enum side, const char *host,
+	    char *msg, size_t n);
+/* Takes the handshake on: 1 done, 0 waiting for tls_handshake_wants's
+ * events, -1 failed with msg set. */
+int	 tls_handshake(struct conn *, enum side, char *msg, size_t n);
+unsigned tls_handshake_wants(const struct conn *, enum side);
+void	 tls_free(struct conn *, enum side);
+/* The open record's fields that say what TLS side s had. */
+void	 tls_rec(const struct relay *, const struct conn *, enum side,
+	    struct rec *);
 
 /* capture.c: the -o file */
 /* Opens (creates, truncates) a capture file: the owner's own, no symbolic

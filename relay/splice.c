@@ -88,7 +88,8 @@ int
 sp_ready(struct relay *r, struct conn *c, struct half *h)
 {
 	if (r->nosplice || !r->out.sync || r->out.err || r->viewers != NULL ||
-	    r->stage != NULL || c->hooks != NULL)
+	    r->stage != NULL || c->hooks != NULL || !c->tp[CLIENT]->plain ||
+	    !c->tp[SERVER]->plain)
 		return 0;
 	return (h->sp = sp_get(r)) != NULL;
 }
@@ -96,13 +97,14 @@ sp_ready(struct relay *r, struct conn *c, struct half *h)
 /* The read: into the pair's first pipe, and tee(2) gives the record its
  * copy in the second. */
 static ssize_t
-sp_take(struct relay *r, struct half *h, int from, int *copyfd)
+sp_take(struct relay *r, struct conn *c, enum side s, struct half *h,
+    int *copyfd)
 {
 	struct spipe *sp = h->sp;
 	ssize_t n, t;
 
 	do
-		n = splice(from, NULL, sp->a[1], NULL, RELAY_BUF,
+		n = splice(conn_fd(c, s), NULL, sp->a[1], NULL, RELAY_BUF,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno == EINVAL) {
@@ -124,12 +126,12 @@ sp_take(struct relay *r, struct half *h, int from, int *copyfd)
 
 /* The pair goes back once empty. */
 static ssize_t
-sp_send(struct relay *r, struct half *h, int fd)
+sp_send(struct relay *r, struct conn *c, enum side s, struct half *h)
 {
 	ssize_t n;
 
 	do
-		n = splice(h->sp->a[0], NULL, fd, NULL, h->len,
+		n = splice(h->sp->a[0], NULL, conn_fd(c, s), NULL, h->len,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	while (n == -1 && errno == EINTR);
 	if (n > 0 && (size_t)n == h->len) {

@@ -305,15 +305,36 @@ violation(struct relay *r, const char *fmt, ...)
 	    (unsigned long long)st->rd.nrec, what);
 }
 
+/* writev(2) to fd, or to side s of c through its transport when that is
+ * not a plain socket (TLS takes one buffer at a time). */
+static ssize_t
+vwrite(struct conn *c, enum side s, int fd, const struct iovec *iov, int n)
+{
+	ssize_t k, all = 0;
+	int i;
+
+	if (c == NULL || c->tp[s]->plain)
+		return writev(fd, iov, n);
+	for (i = 0; i < n; i++) {
+		if ((k = c->tp[s]->send(c, s, iov[i].iov_base,
+		    iov[i].iov_len)) == -1)
+			return all > 0 ? all : -1;
+		all += k;
+		if ((size_t)k < iov[i].iov_len)
+			break;
+	}
+	return all;
+}
+
 /*
- * Writes a list of chunks to fd as far as it takes them now; a chunk that
- * went no longer counts against its direction, which is read again.
- * Returns 1 when all went, 0 when some waits, -1 with errno set; *moved
- * gets the bytes written.
+ * Writes a list of chunks to fd (side s of c, or the first stage when c is
+ * NULL) as far as it takes them now; a chunk that went no longer counts
+ * against its direction, which is read again.  Returns 1 when all went, 0
+ * when some waits, -1 with errno set; *moved gets the bytes written.
  */
 static int
-chunks_write(struct relay *r, int fd, struct chunk **head,
-    struct chunk **tail, size_t *moved)
+chunks_write(struct relay *r, struct conn *c, enum side s, int fd,
+    struct chunk **head, struct chunk **tail, size_t *moved)
 {
 	struct iovec iov[64];
 	struct chunk *ch;
@@ -328,7 +349,7 @@ chunks_write(struct relay *r, int fd, struct chunk **head,
 			iov[i].iov_base = ch->data + ch->off;
 			iov[i].iov_len = ch->len - ch->off;
 		}
-		if ((k = writev(fd, iov, i)) == -1) {
+		if ((k = vwrite(c, s, fd, iov, i)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -364,7 +385,7 @@ q_flush(struct relay *r)
 
 	if (st->failed)
 		return;
-	if (chunks_write(r, st->wfd, &st->head, &st->tail, &moved) == -1) {
+	if (chunks_write(r, NULL, CLIENT, st->wfd, &st->head, &st->tail, &moved) == -1) {
 		stage_wfail(r);
 		return;
 	}
@@ -521,7 +542,7 @@ dq_send(struct relay *r, struct conn *c, struct half *h, int to,
 	size_t moved;
 	int rc;
 
-	rc = chunks_write(r, to, &h->dq, &h->dqtail, &moved);
+	rc = chunks_write(r, c, toside, to, &h->dq, &h->dqtail, &moved);
 	h->len -= moved;
 	if (moved > 0)
 		c->active = tm_mono_ms();
@@ -580,6 +601,10 @@ stage_watch(struct relay *r, struct conn *c)
 			cev |= LOOP_WRITE;
 		if (c->c2s.len > 0)
 			sev |= LOOP_WRITE;
+		if (c->cfd != -1)
+			cev |= c->tp[CLIENT]->wants(c, CLIENT);
+		if (c->sfd != -1)
+			sev |= c->tp[SERVER]->wants(c, SERVER);
 	}
 	sock_watch(r, c->cfd, cev, c->c2s.eof && c->s2c.shut);
 	sock_watch(r, c->sfd, sev, c->s2c.eof && c->c2s.shut);
@@ -622,11 +647,11 @@ stage_side_failed(struct relay *r, struct conn *c, enum side s, int e)
 /* Passes the FIN on once what came before it is delivered, and ends the
  * connection in the stages once both FINs are through. */
 static void
-pass_fin(struct relay *r, struct conn *c, struct half *h, int to)
+pass_fin(struct relay *r, struct conn *c, struct half *h, enum side to)
 {
 	if (h->fin && h->len == 0 && !h->shut) {
-		if (to != -1)
-			shutdown(to, SHUT_WR);
+		if (conn_fd(c, to) != -1)
+			c->tp[to]->shut(c, to);
 		h->shut = 1;
 	}
 	if (c->c2s.shut && c->s2c.shut)
@@ -651,8 +676,7 @@ take(struct relay *r, struct conn *c, enum side s)
 			conn_park(r, c);
 			return;
 		}
-		n = conn_read(r, c, r->stage->rbuf, s == CLIENT ? c->cfd :
-		    c->sfd, s, d);
+		n = conn_read(r, c, r->stage->rbuf, s, d);
 		if (n < RELAY_BUF)
 			return;	/* drained, at EOF, or failed */
 	}
@@ -677,7 +701,7 @@ stage_conn_event(struct relay *r, struct conn *c, int fd, unsigned ev)
 		if ((rc = dq_send(r, c, h, fd, s)) == -1)
 			return;
 		if (rc == 1)
-			pass_fin(r, c, h, fd);
+			pass_fin(r, c, h, s);
 	}
 	if (ev & LOOP_READ)
 		take(r, c, s);
@@ -746,7 +770,7 @@ act_data(struct relay *r, struct conn *c, struct half *h, enum rec_dir d)
 	if (show(r, &st->rec) == -1 || to == -1)
 		return;		/* a receiver that is gone: dropped */
 	if (h->len == 0 && n > 0) {
-		w = send(to, p, n, MSG_NOSIGNAL);
+		w = c->tp[to_side(d)]->send(c, to_side(d), p, n);
 		if (w == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR) {
@@ -844,7 +868,7 @@ act(struct relay *r)
 		if (show(r, rec) == -1)
 			return;
 		h->fin = 1;
-		pass_fin(r, c, h, to_fd(c, rec->dir));
+		pass_fin(r, c, h, to_side(rec->dir));
 		stage_watch(r, c);
 		return;
 	case REC_CLOSE:

@@ -67,10 +67,14 @@ teardown() { common_teardown; }
 
 # bg NAME CMD...: starts CMD in the background, stdout to $T/NAME.out and
 # stderr to $T/NAME.err; its pid is in $BG_PID.  fd 3 is closed so that the
-# child cannot hold bats' output open.
+# child cannot hold bats' output open.  The files of an earlier NAME are
+# removed here, before the child opens its own: the child's redirections
+# happen after the fork, and a wait_for on the old file found an earlier
+# process's "listening on" line (the CI failure of 72-proxy-upstream).
 bg() {
 	local name=$1
 	shift
+	rm -f "$T/$name.out" "$T/$name.err"
 	"$@" > "$T/$name.out" 2> "$T/$name.err" < /dev/null 3>&- &
 	BG_PID=$!
 	BG_PIDS+=("$BG_PID")
@@ -81,6 +85,7 @@ bg() {
 bg_in() {
 	local name=$1 input=$2
 	shift 2
+	rm -f "$T/$name.out" "$T/$name.err"
 	"$@" > "$T/$name.out" 2> "$T/$name.err" < "$input" 3>&- &
 	BG_PID=$!
 	BG_PIDS+=("$BG_PID")
@@ -432,6 +437,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 start_relay_to() {
 	local out=$1
 	shift
+	rm -f "$T/relay.err"	# as in bg: not an earlier relay's lines
 	"$(bin tcpmon-relay)" "$@" > "$out" 2> "$T/relay.err" < /dev/null 3>&- &
 	RELAY_PID=$!
 	BG_PIDS+=("$RELAY_PID")
