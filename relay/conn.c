@@ -253,6 +253,7 @@ conn_free(struct relay *r, struct conn *c)
 	tls_free(c, SERVER);
 	free(c->target);
 	free(c->request);
+	free(c->host);
 	free(c);
 	r->nconns--;
 	listen_resume(r);
@@ -667,16 +668,38 @@ unread(struct conn *c, enum side s)
 }
 
 /* A TLS handshake failed, or a side ended before one: reason=tls, the
- * side and why.  A client that fails is closed; when the server fails, the
- * client is reset, as when the server cannot be reached. */
+ * side and why.  A client that fails is closed.  When the server fails, a
+ * client of --mitm, whose own handshake is done, gets a 502 that says why
+ * over it; another client is reset, as when the server cannot be
+ * reached. */
 static void
 tls_failed(struct relay *r, struct conn *c, enum side s, const char *why)
 {
+	char ans[800];
+	int n;
+
 	if (!r->quiet)
 		warnx("TLS with the %s %s: %s", s == CLIENT ? "client" :
 		    "server", s == CLIENT ? c->client : c->target, why);
 	if (s == CLIENT) {
+		put_open(r, c);
+		if (c->mitm && c->tls_learn != NULL)
+			c->tls_learn(r, c, why);
 		put_close(r, c, "tls", CLIENT, why);
+		conn_end(r, c, 0, 0);
+		return;
+	}
+	if (c->mitm && c->tls[CLIENT] != NULL && !c->hs[CLIENT]) {
+		n = snprintf(ans, sizeof(ans), "HTTP/1.1 502 Bad Gateway\r\n"
+		    "Content-Type: text/plain\r\nConnection: close\r\n"
+		    "Content-Length: %zu\r\n\r\nTLS with %s: %s\n",
+		    strlen(c->target) + strlen(why) + 11, c->target, why);
+		put_open(r, c);
+		conn_put_data(r, c->id, REC_S2C, "from", "proxy", ans,
+		    (size_t)n);
+		(void)c->tp[CLIENT]->send(c, CLIENT, ans, (size_t)n);
+		c->tp[CLIENT]->shut(c, CLIENT);
+		put_close(r, c, "tls", SERVER, why);
 		conn_end(r, c, 0, 0);
 		return;
 	}
@@ -687,9 +710,10 @@ tls_failed(struct relay *r, struct conn *c, enum side s, const char *why)
 	conn_end(r, c, 1, 0);
 }
 
-/* A client of a tls: listener that speaks first with something else (plain
- * HTTP): what it sent is recorded, and it is closed.  Returns 1 when the
- * connection ended so. */
+/* The client's first bytes, when it should start TLS: 0 a handshake, or
+ * nothing yet; 1 it spoke something else (plain HTTP to a tls: listener)
+ * and was closed, what it sent recorded; 2 the same under --mitm, where it
+ * becomes a tunnel of bytes as they are. */
 static int
 not_tls(struct relay *r, struct conn *c)
 {
@@ -704,6 +728,13 @@ not_tls(struct relay *r, struct conn *c)
 		    "handshake");
 		return 1;
 	}
+	if (c->mitm) {
+		tls_free(c, CLIENT);
+		tls_free(c, SERVER);
+		c->hs[CLIENT] = 0;
+		c->tp[CLIENT] = c->tp[SERVER] = &sock_transport;
+		return 2;
+	}
 	buf = pool_get(r);
 	if ((n = recv(c->cfd, buf, RELAY_BUF, MSG_DONTWAIT)) > 0)
 		(void)conn_got(r, c, n, buf, -1, CLIENT, REC_C2S);
@@ -713,32 +744,61 @@ not_tls(struct relay *r, struct conn *c)
 	return 1;
 }
 
-/* The server side can carry the conversation: its open record, and what
- * waited for that. */
+static void
+tell_connected(struct conn *c)
+{
+	if (c->told)
+		return;
+	c->told = 1;
+	if (c->hooks != NULL && c->hooks->connected != NULL)
+		c->hooks->connected(c, c->harg);
+}
+
+/* Both sides can carry the conversation: its open record, and what waited
+ * for that. */
 static void
 conn_up(struct relay *r, struct conn *c)
 {
 	put_open(r, c);
-	if (c->hooks != NULL && c->hooks->connected != NULL)
-		c->hooks->connected(c, c->harg);
+	tell_connected(c);
 	if (r->detour != NULL)
 		r->detour->connected(r, c);
 }
 
 /*
- * Takes side s's TLS handshake on.  Returns 0 when it is done (the client's:
- * the server is being connected; the server's: the conversation is up),
- * 1 when it waits, -1 when the connection ended.
+ * Takes side s's TLS handshake on, and what comes after it.  The order:
+ * a tls: listener's client first, then the connect and the server's
+ * handshake; under --mitm the connect first (the proxy's 200 waits for
+ * it), then the client's handshake, whose name the server is asked for.
+ * Returns 0 when the conversation is up, 1 when it waits, -1 when the
+ * connection ended.
  */
 static int
 handshake(struct relay *r, struct conn *c, enum side s)
 {
-	char msg[512];
+	char msg[512], lhost[ADDR_TEXT + 256], *e;
+	const char *name = c->host;
 	int rc;
 
 	if (c->tls[s] == NULL) {
-		if (tls_start(r, c, s, c->l->target.host, msg,
-		    sizeof(msg)) == -1) {
+		/* The server: the target's host, or under --mitm the name
+		 * the client asked for.  A client that asks for no name
+		 * gets a certificate for the CONNECT's host, or for the
+		 * address it connected to. */
+		if (s == SERVER && c->mitm && tls_sni(c, CLIENT) != NULL)
+			name = tls_sni(c, CLIENT);
+		else if (s == CLIENT && !c->mitm) {
+			snprintf(lhost, sizeof(lhost), "%s", c->l->text);
+			if ((e = strrchr(lhost, ':')) != NULL)
+				*e = '\0';
+			if (lhost[0] == '[' && (e = strchr(lhost, ']')) != NULL) {
+				*e = '\0';
+				memmove(lhost, lhost + 1, strlen(lhost));
+			}
+			name = strncmp(c->l->text, "unix:", 5) == 0 ?
+			    "localhost" : lhost;
+		}
+		if (tls_start(r, c, s, name, msg, sizeof(msg)) == -1) {
 			tls_failed(r, c, s, msg);
 			return -1;
 		}
@@ -750,8 +810,15 @@ handshake(struct relay *r, struct conn *c, enum side s)
 			watch(r, c);
 			return 1;
 		}
-		if (not_tls(r, c))
+		if ((rc = not_tls(r, c)) == 1)
 			return -1;
+		if (rc == 2) {
+			conn_note(r, c, "mitm: the client's first bytes after "
+			    "CONNECT are not TLS: a tunnel of bytes as they "
+			    "are");
+			conn_up(r, c);
+			return 0;
+		}
 		c->hs[s] = 2;	/* looked at once is enough */
 	}
 	if ((rc = tls_handshake(c, s, msg, sizeof(msg))) == 0) {
@@ -763,12 +830,14 @@ handshake(struct relay *r, struct conn *c, enum side s)
 		return -1;
 	}
 	c->hs[s] = 0;
-	if (s == CLIENT) {
+	if (s == CLIENT && c->sfd == -1) {
 		if (conn_connect(r, c, c->sa) == -1)
 			return -1;
 		watch(r, c);
 		return 1;
 	}
+	if (s == CLIENT && !c->tp[SERVER]->plain)
+		return handshake(r, c, SERVER);
 	conn_up(r, c);
 	return 0;
 }
@@ -778,6 +847,12 @@ handshake(struct relay *r, struct conn *c, enum side s)
 static int
 server_ready(struct relay *r, struct conn *c)
 {
+	if (c->mitm) {
+		/* The proxy answers the CONNECT; the client's handshake
+		 * comes next. */
+		tell_connected(c);
+		return handshake(r, c, CLIENT);
+	}
 	if (!c->tp[SERVER]->plain)
 		return handshake(r, c, SERVER);
 	conn_up(r, c);
@@ -889,26 +964,44 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 	watch(r, c);
 }
 
+void
+conn_note(struct relay *r, struct conn *c, const char *text)
+{
+	struct rec rec;
+
+	if (r->verbose)
+		warnx("conn %llu: %s", (unsigned long long)c->id, text);
+	rec_init(&rec, REC_NOTE, c->id);
+	rec_set_src(&rec, r->src);
+	rec_set(&rec, "level", "info");
+	record(r, c, &rec, text, strlen(text));
+}
+
 struct conn *
 conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
     const char *target, const struct sockaddr_any *sa, uint64_t client_conn,
-    const char *request, const struct conn_hooks *hooks, void *harg)
+    const char *request, const struct conn_hooks *hooks, void *harg,
+    unsigned tls, const char *host)
 {
 	struct conn *c;
 	struct rec rec;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->target = strdup(target)) == NULL ||
-	    (request != NULL && (c->request = strdup(request)) == NULL))
+	    (request != NULL && (c->request = strdup(request)) == NULL) ||
+	    (tls != 0 && (c->host = strdup(host)) == NULL))
 		err(TM_EXIT_FAIL, "calloc");
 	c->r = r;
 	c->id = ++r->next_id;
 	c->cfd = cfd;
 	c->sfd = -1;
 	c->sa = sa;
-	c->tp[CLIENT] = l->tls_in ? &tls_transport : &sock_transport;
-	c->tp[SERVER] = l->tls_out ? &tls_transport : &sock_transport;
-	c->open_late = l->tls_in || l->tls_out;
+	c->tp[CLIENT] = tls & CONN_TLS_CLIENT ? &tls_transport :
+	    &sock_transport;
+	c->tp[SERVER] = tls & CONN_TLS_SERVER ? &tls_transport :
+	    &sock_transport;
+	c->mitm = (tls & CONN_MITM) != 0;
+	c->open_late = tls != 0;
 	c->l = l;
 	c->hooks = hooks;
 	c->harg = harg;
@@ -935,7 +1028,7 @@ conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
 	}
 	/* A TLS client's handshake comes first: the server is connected
 	 * once the client has shown that it speaks TLS. */
-	if (l->tls_in)
+	if ((tls & CONN_TLS_CLIENT) && !c->mitm)
 		return handshake(r, c, CLIENT) == -1 ? NULL : c;
 	if (conn_connect(r, c, sa) == -1)
 		return NULL;
@@ -950,7 +1043,8 @@ conn_accept(struct relay *r, struct listener *l, int cfd)
 
 	(void)conn_open(r, l, cfd, addr_fmt_peer(cfd, client, sizeof(client)),
 	    l->target.text, r->upstream != NULL ? upstream_addr(r) : &l->taddr,
-	    0, NULL, NULL, NULL);
+	    0, NULL, NULL, NULL, (l->tls_in ? CONN_TLS_CLIENT : 0) |
+	    (l->tls_out ? CONN_TLS_SERVER : 0), l->target.host);
 }
 
 void

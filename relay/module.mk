@@ -2,7 +2,7 @@
 PROGS += tcpmon-relay
 tcpmon-relay_SRCS := relay/relay.c relay/listen.c relay/conn.c relay/out.c relay/preq.c \
 	relay/proxy.c relay/upstream.c relay/stage.c relay/splice.c \
-	relay/capture.c relay/activate.c relay/tls.c
+	relay/capture.c relay/activate.c relay/tls.c relay/ca.c
 # OpenSSL 3 for TLS on either side (relay/tls.c): Debian's, no crypto of
 # our own.
 tcpmon-relay_LIBS := $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)

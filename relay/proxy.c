@@ -13,6 +13,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -57,6 +59,16 @@ struct lookup {
  * is a relay to hang them on. */
 static struct cidr allow[MAX_ALLOW];
 static int nallow;
+
+/* --no-mitm patterns (fnmatch(3) on the CONNECT's host), and the hosts
+ * whose clients refused the relay's certificate: their CONNECTs stay
+ * tunnels of bytes.  Set while the options are parsed, as allow[]. */
+#define MAX_NO_MITM	64
+#define MAX_LEARNED	1024
+static const char *no_mitm[MAX_NO_MITM];
+static int nno_mitm;
+static char *learned[MAX_LEARNED];
+static int nlearned;
 
 struct proxy {
 	int		 rfd, wfd;	/* lookup answers */
@@ -150,6 +162,58 @@ cidr_parse(const char *s, struct cidr *c, const char **why)
 		c->bits = (int)bits;
 	}
 	return 0;
+}
+
+int
+proxy_no_mitm(const char *pattern)
+{
+	if (nno_mitm == MAX_NO_MITM)
+		return -1;
+	no_mitm[nno_mitm++] = pattern;
+	return 0;
+}
+
+/* Whether a CONNECT to host (as host:port) is decrypted. */
+static int
+mitm_wanted(const struct relay *r, const char *target, char *host,
+    size_t n)
+{
+	char *e;
+	int i;
+
+	if (!r->mitm)
+		return 0;
+	snprintf(host, n, "%s", target);
+	if ((e = strrchr(host, ':')) != NULL)
+		*e = '\0';
+	if (host[0] == '[' && (e = strchr(host, ']')) != NULL) {
+		*e = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	for (i = 0; i < nno_mitm; i++)
+		if (fnmatch(no_mitm[i], host, FNM_CASEFOLD) == 0)
+			return 0;
+	for (i = 0; i < nlearned; i++)
+		if (strcasecmp(learned[i], host) == 0)
+			return 0;
+	return 1;
+}
+
+/* A client refused the relay's certificate for c's host (it does not
+ * trust the CA, or pins its server's): that host's CONNECTs are tunnels
+ * from now on, and a note says so. */
+static void
+mitm_refused(struct relay *r, struct conn *c, const char *why)
+{
+	char text[600];
+
+	if (nlearned < MAX_LEARNED && (learned[nlearned] = strdup(c->host)) !=
+	    NULL)
+		nlearned++;
+	snprintf(text, sizeof(text), "mitm: the client refused the relay's "
+	    "certificate for %s (%s): CONNECTs to %s are tunnels from now on",
+	    c->host, why, c->host);
+	conn_note(r, c, text);
 }
 
 int
@@ -862,7 +926,8 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 {
 	struct preq q;
 	struct conn *c;
-	char reqline[320];
+	char reqline[320], host[300];
+	unsigned tls = 0;
 	int sp[2];
 
 	(void)parse_request(p, &q);	/* it passed once */
@@ -907,11 +972,16 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 		if (q.connect)
 			snprintf(reqline, sizeof(reqline), "CONNECT %.*s "
 			    "HTTP/1.%d", (int)q.ulen, q.uri, q.minor);
+		if (q.connect && mitm_wanted(p->r, p->target, host,
+		    sizeof(host)))
+			tls = CONN_TLS_CLIENT | CONN_TLS_SERVER | CONN_MITM;
 		c = conn_open(p->r, p->l, sp[1], p->client, p->target, sa,
-		    p->id, q.connect ? reqline : NULL, &hooks, p);
+		    p->id, q.connect ? reqline : NULL, &hooks, p, tls, host);
 		/* On failure the hook has answered the client already. */
-		if (c != NULL)
+		if (c != NULL) {
 			p->up = c;
+			c->tls_learn = mitm_refused;
+		}
 	}
 }
 
@@ -1347,6 +1417,8 @@ proxy_free(struct relay *r)
 
 	free(r->upstream);
 	r->upstream = NULL;
+	while (nlearned > 0)
+		free(learned[--nlearned]);
 	if (r->proxy == NULL)
 		return;
 	if (r->proxy->wfd > 0) {

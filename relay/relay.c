@@ -52,6 +52,7 @@ struct opts {
 	struct tls_opts	 tls;
 	int		 tls_in, tls_out;	/* some -l tls:, -t tls: */
 	char		 ltls[MAX_LISTENERS], ttls[MAX_LISTENERS];	/* which */
+	int		 mitm, nno_mitm, print_ca;
 };
 
 static void __attribute__((noreturn))
@@ -82,7 +83,11 @@ usage(int status)
 	    "                    [--connect-timeout DUR] [--idle-timeout DUR]\n"
 	    "                    [--head-timeout DUR]\n"
 	    "                    [--upstream-proxy HOST:PORT] [--through CMD ...]\n"
-	    "                    [--stage-timeout DUR]\n"
+	    "                    [--stage-timeout DUR] [--mitm "
+	    "[--no-mitm PATTERN ...]]\n"
+	    "                    [--ca-dir DIR] [--ca-file FILE] [--insecure] "
+	    "[--keylog FILE]\n"
+	    "       tcpmon-relay [--ca-dir DIR] --print-ca\n"
 	    "       tcpmon-relay -h | --version\n");
 	if (status == TM_EXIT_OK)
 		printf("\n"
@@ -112,6 +117,14 @@ usage(int status)
 		    "key\n"
 		    "      --keylog FILE         append TLS secrets for "
 		    "Wireshark (SSLKEYLOGFILE)\n"
+		    "      --mitm                proxy mode: decrypt CONNECT "
+		    "tunnels (the relay's CA)\n"
+		    "      --no-mitm PATTERN     --mitm: leave matching hosts "
+		    "tunnels (repeatable)\n"
+		    "      --ca-dir DIR          the relay's CA (default "
+		    "~/.local/share/tcpmon)\n"
+		    "      --print-ca            print the CA certificate "
+		    "and exit\n"
 		    "      --proxy               serve as an HTTP proxy: "
 		    "clients name the target\n"
 		    "      --allow CIDR          proxy mode: serve clients from "
@@ -158,7 +171,8 @@ usage(int status)
 enum { OPT_ROTATE_SIZE = 200, OPT_ROTATE_TIME, OPT_ROTATE_KEEP,
     OPT_ROTATE_GZIP };
 enum { OPT_CERT = 300, OPT_KEY, OPT_SNI, OPT_CA_FILE, OPT_INSECURE,
-    OPT_CLIENT_CERT, OPT_CLIENT_KEY, OPT_KEYLOG };
+    OPT_CLIENT_CERT, OPT_CLIENT_KEY, OPT_KEYLOG, OPT_MITM, OPT_NO_MITM,
+    OPT_CA_DIR, OPT_PRINT_CA };
 enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_LOSSY, OPT_TAP, OPT_VERSION, OPT_PROXY, OPT_ALLOW, OPT_UPSTREAM,
     OPT_THROUGH, OPT_STAGE_TIMEOUT, OPT_HEAD_TIMEOUT, OPT_REWRITE_HOST,
@@ -166,6 +180,7 @@ enum { OPT_MAX_CONNS = 256, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
 
 static const struct option longopts[] = {
 	{ "allow",		required_argument, NULL, OPT_ALLOW },
+	{ "ca-dir",		required_argument, NULL, OPT_CA_DIR },
 	{ "ca-file",		required_argument, NULL, OPT_CA_FILE },
 	{ "cert",		required_argument, NULL, OPT_CERT },
 	{ "client-cert",	required_argument, NULL, OPT_CLIENT_CERT },
@@ -181,7 +196,10 @@ static const struct option longopts[] = {
 	{ "listen-fd",		required_argument, NULL, OPT_LISTEN_FD },
 	{ "lossy",		no_argument,	   NULL, OPT_LOSSY },
 	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
+	{ "mitm",		no_argument,	   NULL, OPT_MITM },
+	{ "no-mitm",		required_argument, NULL, OPT_NO_MITM },
 	{ "output",		required_argument, NULL, 'o' },
+	{ "print-ca",		no_argument,	   NULL, OPT_PRINT_CA },
 	{ "proxy",		no_argument,	   NULL, OPT_PROXY },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "rotate-gzip",	no_argument,	   NULL, OPT_ROTATE_GZIP },
@@ -282,6 +300,23 @@ tls_prefix(const char **spec)
 	return 1;
 }
 
+/* Where the relay's CA lives when --ca-dir does not say:
+ * $XDG_DATA_HOME/tcpmon, or ~/.local/share/tcpmon. */
+static const char *
+default_ca_dir(void)
+{
+	static char dir[4096];
+	const char *x = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+
+	if (x != NULL && *x == '/')
+		snprintf(dir, sizeof(dir), "%s/tcpmon", x);
+	else if (h != NULL && *h != '\0')
+		snprintf(dir, sizeof(dir), "%s/.local/share/tcpmon", h);
+	else
+		errx(TM_EXIT_USAGE, "no HOME: give --ca-dir DIR");
+	return dir;
+}
+
 /* The TLS options agree with the addresses: each is for a tls: side that
  * is there, and what a side needs is given. */
 static void
@@ -298,10 +333,17 @@ check_tls(struct opts *o)
 	if (o->tls_in && o->proxy)
 		errx(TM_EXIT_USAGE, "-l tls:: not with --proxy (yet): the "
 		    "proxy's clients ask for TLS with CONNECT");
-	if (o->tls_in && (o->tls.cert == NULL || o->tls.key == NULL))
-		errx(TM_EXIT_USAGE, "-l tls:: give --cert FILE and --key FILE "
-		    "(the relay's certificate for its clients)");
-	if (!o->tls_in && (o->tls.cert != NULL || o->tls.key != NULL))
+	if ((o->tls.cert == NULL) != (o->tls.key == NULL))
+		errx(TM_EXIT_USAGE, "--cert and --key go together");
+	if (o->mitm && !o->proxy)
+		errx(TM_EXIT_USAGE, "--mitm: only with --proxy (a tls: "
+		    "listener decrypts in forward mode)");
+	if (o->nno_mitm > 0 && !o->mitm)
+		errx(TM_EXIT_USAGE, "--no-mitm: only with --mitm");
+	if (o->mitm)
+		o->tls_in = o->tls_out = 1;	/* both contexts */
+	if ((!o->tls_in || o->mitm) && (o->tls.cert != NULL ||
+	    o->tls.key != NULL))
 		errx(TM_EXIT_USAGE, "--cert, --key: only with a -l tls: "
 		    "listener");
 	if (!o->tls_out && (o->tls.sni != NULL || o->tls.ca_file != NULL ||
@@ -487,6 +529,25 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_INSECURE:
 			o->tls.insecure = 1;
 			break;
+		case OPT_MITM:
+			o->mitm = 1;
+			break;
+		case OPT_NO_MITM:
+			if (*optarg == '\0' || proxy_no_mitm(optarg) == -1)
+				errx(TM_EXIT_USAGE, "--no-mitm %s: %s", optarg,
+				    *optarg == '\0' ? "empty pattern" :
+				    "too many patterns");
+			o->nno_mitm++;
+			break;
+		case OPT_CA_DIR:
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "--ca-dir: empty directory "
+				    "name");
+			o->tls.ca_dir = optarg;
+			break;
+		case OPT_PRINT_CA:
+			o->print_ca = 1;
+			break;
 		case OPT_STAGE_TIMEOUT:
 			if (dur_parse(optarg, 86400000, &o->stage_ms,
 			    &e) == -1)
@@ -507,6 +568,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		errx(TM_EXIT_USAGE, "%s: unexpected argument", argv[optind]);
+	if (o->tls.ca_dir == NULL)
+		o->tls.ca_dir = default_ca_dir();
+	if (o->print_ca)
+		return;		/* and nothing else */
 	check_tls(o);
 	if ((o->rot.size || o->rot.ms || o->rot.keep || o->rot.gzip) &&
 	    o->out == NULL)
@@ -961,6 +1026,15 @@ main(int argc, char **argv)
 		err(TM_EXIT_FAIL, "init");
 	r->out_room_again = out_room_again;
 	r->out_lost = out_lost;
+	if (o.print_ca) {
+		/* The CA certificate and nothing else, for a trust store. */
+		struct ca *ca = ca_open(o.tls.ca_dir, 1);
+
+		ca_print(ca, stdout);
+		ca_free(ca);
+		exit(TM_EXIT_OK);
+	}
+	r->mitm = o.mitm;
 	if (o.upstream != NULL)
 		upstream_init(r, o.upstream);
 	/* Certificates and keys are read before anything starts: one

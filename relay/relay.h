@@ -5,6 +5,7 @@
 #define TCPMON_RELAY_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "loop.h"
@@ -144,6 +145,14 @@ struct conn {
 					 * handshakes: it carries what they
 					 * agreed */
 	const struct sockaddr_any *sa;	/* where it connects */
+	char		*host;		/* the name TLS is for, or NULL */
+	int		 mitm;		/* proxy mode's --mitm: TLS to both,
+					 * after the connect */
+	int		 told;		/* hooks->connected was called */
+	/* --mitm: a client refused the relay's certificate (proxy.c then
+	 * tunnels that host). */
+	void		(*tls_learn)(struct relay *, struct conn *,
+			    const char *why);
 	int		 connecting;
 	int		 handshake;	/* CONNECT sent to --upstream-proxy */
 	struct listener	*l;
@@ -238,6 +247,7 @@ struct relay {
 	struct proxy	*proxy;		/* proxy mode's state, or NULL */
 	struct stages	*stage;		/* --through, or NULL */
 	struct tlsctx	*tls;		/* tls.c's contexts, or NULL */
+	int		 mitm;		/* --mitm: CONNECTs decrypted */
 	const struct detour *detour;	/* &stage_detour with stages */
 	int		 status;	/* the exit status */
 	struct spipe	*spare;		/* free pipe pairs (splice.c) */
@@ -267,16 +277,25 @@ struct relay {
 
 /* conn.c */
 void	 conn_accept(struct relay *, struct listener *, int cfd);
+/* TLS for conn_open: on the client's side, the server's, and --mitm's
+ * order (the connect first). */
+#define CONN_TLS_CLIENT	1u
+#define CONN_TLS_SERVER	2u
+#define CONN_MITM	4u
 /*
  * A conversation from cfd (already connected: a client, or proxy.c's end
  * of a socket pair) to target at sa, with open record fields client and,
- * when not 0 or NULL, client-conn and request.  Returns NULL when it
- * failed at once (the hooks have been told).
+ * when not 0 or NULL, client-conn and request; with TLS (CONN_* in tls) for
+ * the name host.  Returns NULL when it failed at once (the hooks have been
+ * told).
  */
 struct conn *conn_open(struct relay *, struct listener *, int cfd,
 	    const char *client, const char *target,
 	    const struct sockaddr_any *sa, uint64_t client_conn,
-	    const char *request, const struct conn_hooks *, void *harg);
+	    const char *request, const struct conn_hooks *, void *harg,
+	    unsigned tls, const char *host);
+/* A note record of the connection (level=info), and on stderr with -v. */
+void	 conn_note(struct relay *, struct conn *, const char *text);
 /* Records one data record of conn c (extra: one key=value field or NULL). */
 void	 conn_put_data(struct relay *, uint64_t id, enum rec_dir,
 	    const char *key, const char *val, const void *, size_t);
@@ -324,6 +343,9 @@ int	 upstream_reply(struct relay *, int fd, char *msg, size_t n);
 
 /* proxy.c: --proxy */
 int	 proxy_init(struct relay *);
+/* --no-mitm: a host pattern whose CONNECTs stay tunnels; -1 when there
+ * are too many. */
+int	 proxy_no_mitm(const char *pattern);
 /* Adds a CIDR to the clients admitted; -1 with a reason. */
 int	 proxy_allow(const char *cidr, const char **why);
 void	 proxy_accept(struct relay *, struct listener *, int cfd);
@@ -370,6 +392,7 @@ struct tls_opts {
 	int		 insecure;	/* --insecure */
 	const char	*client_cert, *client_key;
 	const char	*keylog;	/* --keylog, else SSLKEYLOGFILE */
+	const char	*ca_dir;	/* --ca-dir: minted certificates */
 };
 extern const struct transport tls_transport;
 /* Makes what the tls: listeners (need_server) and targets (need_client)
@@ -385,10 +408,26 @@ int	 tls_start(struct relay *, struct conn *, enum side, const char *host,
  * events, -1 failed with msg set. */
 int	 tls_handshake(struct conn *, enum side, char *msg, size_t n);
 unsigned tls_handshake_wants(const struct conn *, enum side);
+/* The name the client of side s asked for (SNI), or NULL. */
+const char *tls_sni(const struct conn *, enum side);
 void	 tls_free(struct conn *, enum side);
 /* The open record's fields that say what TLS side s had. */
 void	 tls_rec(const struct relay *, const struct conn *, enum side,
 	    struct rec *);
+
+/* ca.c: the relay's CA, and the certificates it mints */
+struct ca;
+struct x509_st;
+struct evp_pkey_st;
+/* The CA in dir, made there if there is none; exits when it cannot be
+ * used (2 when others may read it, saying how to fix that). */
+struct ca *ca_open(const char *dir, int quiet);
+void	 ca_print(const struct ca *, FILE *);
+/* The certificate for name (a host or an address), and its key: minted
+ * or from the cache.  -1 when out of memory. */
+int	 ca_leaf(struct ca *, const char *name, struct x509_st **,
+	    struct evp_pkey_st **);
+void	 ca_free(struct ca *);
 
 /* capture.c: the -o file */
 /* Opens (creates, truncates) a capture file: the owner's own, no symbolic

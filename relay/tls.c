@@ -32,12 +32,15 @@ struct tls {
 	SSL		*ssl;
 	unsigned	 want;		/* events the last call waited for */
 	int		 started;	/* the handshake has begun */
-	char		 host[256];	/* the name checked (server side) */
+	char		 host[256];	/* the name checked (server side); the
+					 * name of a minted certificate when
+					 * the client asks for none */
 };
 
 struct tlsctx {
 	SSL_CTX		*server;	/* toward clients of tls: listeners */
 	SSL_CTX		*client;	/* toward tls: targets */
+	struct ca	*ca;		/* minting, or NULL: --cert */
 	int		 insecure;
 	const char	*sni;
 	int		 keylog;	/* descriptor, or -1 */
@@ -91,6 +94,28 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 			return SSL_TLSEXT_ERR_OK;
 		}
 	return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* The client said which name it wants (or not): a leaf for it, signed by
+ * the relay's CA. */
+static int
+mint_for(SSL *ssl, int *alert, void *arg)
+{
+	struct tlsctx *tc = arg;
+	struct tls *t = SSL_get_app_data(ssl);
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	EVP_PKEY *key;
+	X509 *cert;
+
+	if (name == NULL || *name == '\0')
+		name = t->host;
+	if (ca_leaf(tc->ca, name, &cert, &key) == -1 ||
+	    SSL_use_certificate(ssl, cert) != 1 ||
+	    SSL_use_PrivateKey(ssl, key) != 1) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
 }
 
 static SSL_CTX *
@@ -156,7 +181,15 @@ tls_init(struct relay *r, const struct tls_opts *o, int need_server,
 		    "SSLKEYLOGFILE", kl);
 	if (need_server) {
 		tc->server = ctx_new(tc, 1);
-		load_pair(tc->server, o->cert, o->key, "--cert", "--key");
+		if (o->cert != NULL)
+			load_pair(tc->server, o->cert, o->key, "--cert",
+			    "--key");
+		else {
+			tc->ca = ca_open(o->ca_dir, 0);
+			SSL_CTX_set_tlsext_servername_callback(tc->server,
+			    mint_for);
+			SSL_CTX_set_tlsext_servername_arg(tc->server, tc);
+		}
 		SSL_CTX_set_alpn_select_cb(tc->server, alpn_select, NULL);
 		/* No session cache: nothing of a conversation outlives it. */
 		SSL_CTX_set_session_cache_mode(tc->server, SSL_SESS_CACHE_OFF);
@@ -190,6 +223,7 @@ tls_finish(struct relay *r)
 		return;
 	SSL_CTX_free(tc->server);
 	SSL_CTX_free(tc->client);
+	ca_free(tc->ca);
 	if (tc->keylog != -1)
 		close(tc->keylog);
 	free(tc);
@@ -232,12 +266,13 @@ tls_start(struct relay *r, struct conn *c, enum side s, const char *host,
 		return -1;
 	}
 	c->tls[s] = t;
+	SSL_set_app_data(t->ssl, t);
+	snprintf(t->host, sizeof(t->host), "%s", host);
 	if (s == CLIENT) {
 		SSL_set_accept_state(t->ssl);
 		return 0;
 	}
 	SSL_set_connect_state(t->ssl);
-	snprintf(t->host, sizeof(t->host), "%s", host);
 	if (t->host[0] == '[') {	/* [::1]: the address inside */
 		memmove(t->host, t->host + 1, strlen(t->host));
 		t->host[strcspn(t->host, "]")] = '\0';
@@ -404,6 +439,17 @@ tls_wants(const struct conn *c, enum side s)
 
 const struct transport tls_transport = { "tls", tls_recv, tls_send,
     tls_shut, tls_wants, 0 };
+
+const char *
+tls_sni(const struct conn *c, enum side s)
+{
+	const char *n;
+
+	if (c->tls[s] == NULL)
+		return NULL;
+	n = SSL_get_servername(c->tls[s]->ssl, TLSEXT_NAMETYPE_host_name);
+	return n != NULL && *n != '\0' ? n : NULL;
+}
 
 void
 tls_free(struct conn *c, enum side s)

@@ -18,45 +18,6 @@ setup_file() {
 	head -c 3000000 /dev/urandom > "$WWW/big.bin"
 }
 
-# start_nginx_tls CERT KEY [DIRECTIVES]: Debian's nginx serving $WWW over
-# TLS on a free port (NGX_PORT); readiness is its first answer.
-start_nginx_tls() {
-	local cert=$1 key=$2 extra=${3:-} i
-	NGX_PORT=$(free_port)
-	mkdir -p "$T/ngs"
-	cat > "$T/ngs/nginx.conf" <<-NGINX
-	user root;
-	worker_processes 1;
-	pid $T/ngs/nginx.pid;
-	error_log $T/ngs/error.log;
-	events { worker_connections 64; }
-	http {
-		access_log off;
-		client_body_temp_path $T/ngs/body;
-		proxy_temp_path $T/ngs/proxy;
-		fastcgi_temp_path $T/ngs/fcgi;
-		uwsgi_temp_path $T/ngs/uwsgi;
-		scgi_temp_path $T/ngs/scgi;
-		server {
-			listen 127.0.0.1:$NGX_PORT ssl;
-			ssl_protocols ${NGX_PROTOCOLS:-TLSv1.2 TLSv1.3};
-			ssl_certificate $cert;
-			ssl_certificate_key $key;
-			root $WWW;
-			$extra
-		}
-	}
-	NGINX
-	bg nginxs nginx -p "$T/ngs" -c "$T/ngs/nginx.conf" -g 'daemon off;'
-	for ((i = 0; i < 200; i++)); do
-		curl -sk -o /dev/null --max-time 1 "https://127.0.0.1:$NGX_PORT/" &&
-		    return 0
-		sleep 0.05
-	done
-	echo "nginx did not answer on port $NGX_PORT" >&2
-	return 1
-}
-
 # sha256 of a certificate as the records write it: lower-case hex.
 fingerprint() {
 	openssl x509 -in "$1" -noout -fingerprint -sha256 |
@@ -293,8 +254,8 @@ refused() {
 }
 
 @test "tls: usage: TLS options without the side they are for, and what a side needs" {
-	run -2 "$(bin tcpmon-relay)" -l tls:0 -t 127.0.0.1:9
-	assert_output --partial "give --cert FILE and --key FILE"
+	run -2 "$(bin tcpmon-relay)" -l tls:0 -t 127.0.0.1:9 --cert "$C/srv.pem"
+	assert_output --partial "--cert and --key go together"
 	run -2 "$(bin tcpmon-relay)" -l 0 -t 127.0.0.1:9 --cert "$C/srv.pem" \
 	    --key "$C/srv.key"
 	assert_output --partial "only with a -l tls: listener"

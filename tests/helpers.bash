@@ -25,6 +25,9 @@ common_setup() {
 	BG_PIDS=()
 	BG_NAMES=()
 	export TCPMON_TEST_CASE=${T#/tmp/}
+	# The relay's CA goes here when a test does not say --ca-dir: never
+	# into the home directory of whoever runs the tests.
+	export XDG_DATA_HOME=$T/xdg
 	# Not a child of the test: bats' timeout ends those (pkill -P),
 	# the watchdog with them.
 	( python3 "$TESTS_DIR/leftovers.py" watchdog \
@@ -196,6 +199,46 @@ start_nginx() {
 		sleep 0.05
 	done
 	echo "nginx did not answer on port $NGINX_PORT" >&2
+	return 1
+}
+
+# start_nginx_tls CERT KEY [DIRECTIVES]: Debian's nginx serving $WWW over
+# TLS on a free port (NGX_PORT), TLS 1.2 and 1.3 unless NGX_PROTOCOLS says
+# otherwise, DIRECTIVES in its server block; readiness is its first answer.
+start_nginx_tls() {
+	local cert=$1 key=$2 extra=${3:-} i
+	NGX_PORT=$(free_port)
+	mkdir -p "$T/ngs"
+	cat > "$T/ngs/nginx.conf" <<-NGINX
+	user root;
+	worker_processes 1;
+	pid $T/ngs/nginx.pid;
+	error_log $T/ngs/error.log;
+	events { worker_connections 64; }
+	http {
+		access_log off;
+		client_body_temp_path $T/ngs/body;
+		proxy_temp_path $T/ngs/proxy;
+		fastcgi_temp_path $T/ngs/fcgi;
+		uwsgi_temp_path $T/ngs/uwsgi;
+		scgi_temp_path $T/ngs/scgi;
+		server {
+			listen 127.0.0.1:$NGX_PORT ssl;
+			ssl_protocols ${NGX_PROTOCOLS:-TLSv1.2 TLSv1.3};
+			ssl_certificate $cert;
+			ssl_certificate_key $key;
+			root $WWW;
+			$extra
+		}
+	}
+	NGINX
+	bg nginxs nginx -p "$T/ngs" -c "$T/ngs/nginx.conf" -g 'daemon off;'
+	for ((i = 0; i < 200; i++)); do
+		curl -sk -o /dev/null --max-time 1 "https://127.0.0.1:$NGX_PORT/" &&
+		    return 0
+		sleep 0.05
+	done
+	echo "nginx did not answer on port $NGX_PORT" >&2
 	return 1
 }
 

@@ -6,6 +6,7 @@ readers check each other.
   recparse.py FILE kinds            one line per record: "KIND CONN DIR LEN"
   recparse.py FILE payload CONN DIR the payload bytes of CONN and DIR on stdout
   recparse.py FILE field CONN KIND KEY   the value of KEY in CONN's KIND record
+  recparse.py FILE notes CONN       the text of CONN's note records
 
 With RP_AT=sent or RP_AT=delivered in the environment, only the records with
 that `at` field (a relay with stages) are read.
@@ -57,6 +58,10 @@ def main():
         for kind, f, p in records(path):
             if kind == 'data' and f.get('conn') == conn and f.get('dir') == d:
                 out.write(p)
+    elif what == 'notes':
+        for kind, f, p in records(path):
+            if kind == 'note' and f.get('conn') == sys.argv[3]:
+                sys.stdout.buffer.write(p + b'\n')
     elif what == 'field':
         conn, k, key = sys.argv[3], sys.argv[4], sys.argv[5]
         for kind, f, p in records(path):
