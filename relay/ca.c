@@ -248,7 +248,27 @@ lru_front(struct ca *ca, struct leaf *l)
 		ca->tail = l;
 }
 
-/* Signs a leaf for name: a DNS name, or an address. */
+int
+ca_name_ok(const char *name)
+{
+	unsigned char b[16];
+	size_t n = strlen(name), i;
+
+	if (inet_pton(AF_INET, name, b) == 1 ||
+	    inet_pton(AF_INET6, name, b) == 1)
+		return 1;
+	if (n == 0 || n > 253 || name[0] == '.' || strstr(name, "..") != NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_.*", name[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* Signs a leaf for name: a DNS name, or an address (ca_name_ok: the
+ * name goes into OpenSSL's configuration syntax, where a comma or an @
+ * would mean more than a name). */
 static X509 *
 mint(struct ca *ca, const char *name)
 {

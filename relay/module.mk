@@ -16,3 +16,7 @@ DEB_TEST += chromium tinyproxy openssl nginx-light socat python3
 # libFuzzer target of the proxy's request head (tests/fuzz/).
 fuzz_proxy_SRCS := relay/preq.c
 fuzz_proxy_CFLAGS := -Irelay
+# The names that go into the certificates the relay's CA mints.
+fuzz_mint_SRCS := relay/ca.c
+fuzz_mint_CFLAGS := -Irelay
+fuzz_mint_LIBS := -lssl -lcrypto

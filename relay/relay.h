@@ -423,7 +423,10 @@ struct evp_pkey_st;
  * used (2 when others may read it, saying how to fix that). */
 struct ca *ca_open(const char *dir, int quiet);
 void	 ca_print(const struct ca *, FILE *);
-/* The certificate for name (a host or an address), and its key: minted
+/* Whether name may go into a certificate: a host name of letters, digits,
+ * - _ . and *, or an IPv4 or IPv6 address. */
+int	 ca_name_ok(const char *name);
+/* The certificate for name (ca_name_ok), and its key: minted
  * or from the cache.  -1 when out of memory. */
 int	 ca_leaf(struct ca *, const char *name, struct x509_st **,
 	    struct evp_pkey_st **);

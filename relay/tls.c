@@ -107,8 +107,14 @@ mint_for(SSL *ssl, int *alert, void *arg)
 	EVP_PKEY *key;
 	X509 *cert;
 
-	if (name == NULL || *name == '\0')
+	/* A name that cannot go into a certificate (any bytes may come
+	 * as SNI) is no name. */
+	if (name == NULL || !ca_name_ok(name))
 		name = t->host;
+	if (!ca_name_ok(name)) {
+		*alert = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
 	if (ca_leaf(tc->ca, name, &cert, &key) == -1 ||
 	    SSL_use_certificate(ssl, cert) != 1 ||
 	    SSL_use_PrivateKey(ssl, key) != 1) {

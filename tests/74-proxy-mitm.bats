@@ -201,3 +201,37 @@ print(r.text)' "https://localhost:$NGX_PORT/"
 	run -2 "$(bin tcpmon-relay)" --proxy -l 0 --no-mitm x
 	assert_output --partial "only with --mitm"
 }
+
+@test "mitm: headless Chromium loads an HTTPS page through --mitm (trusting the leaves' key by its SPKI hash); the HTML is in the records" {
+	command -v chromium > /dev/null || skip "chromium is not installed (Debian package chromium)"
+	cat > "$WWW/page.html" <<-HTML
+	<!doctype html>
+	<html><head><script src="/app.js"></script></head>
+	<body><p id="p">waiting</p></body></html>
+	HTML
+	printf 'document.addEventListener("DOMContentLoaded", function () { document.getElementById("p").textContent = "script over mitm"; });\n' > "$WWW/app.js"
+	start_nginx_tls "$C/srv.pem" "$C/srv.key"
+	start_mitm
+	# Every leaf of this relay has one key: its SPKI hash, from a first
+	# handshake through the proxy.
+	spki=$(timeout 10 openssl s_client -proxy "127.0.0.1:$PROXY_PORT" \
+	    -connect "localhost:$NGX_PORT" -servername localhost < /dev/null \
+	    2>/dev/null | openssl x509 -pubkey -noout |
+	    openssl pkey -pubin -outform der | openssl dgst -sha256 -binary |
+	    base64)
+	[ -n "$spki" ]
+	run -0 timeout 60 chromium --headless --no-sandbox --disable-gpu \
+	    --disable-quic --no-first-run --disable-background-networking \
+	    --disable-component-update --disable-sync \
+	    --user-data-dir="$T/chrome" \
+	    --proxy-server="http://127.0.0.1:$PROXY_PORT" \
+	    --proxy-bypass-list='<-loopback>' \
+	    --ignore-certificate-errors-spki-list="$spki" \
+	    --virtual-time-budget=5000 --dump-dom \
+	    "https://localhost:$NGX_PORT/page.html"
+	assert_output --partial "script over mitm"
+	stop_relay
+	run -0 grep -ac '^GET /page.html HTTP/1.1'$'\r$' "$T/relay.out"
+	run -0 grep -ac '^GET /app.js HTTP/1.1'$'\r$' "$T/relay.out"
+	run -0 grep -ac 'getElementById("p")' "$T/relay.out"
+}
