@@ -139,7 +139,7 @@ start_mitm() {
 	assert_output --partial "not TLS"
 }
 
-@test "mitm: Python's requests posts SOAP through the proxy (REQUESTS_CA_BUNDLE); tcpmon-fmt-xml formats the recorded call" {
+@test "mitm: Python's requests and zeep call SOAP through the proxy (REQUESTS_CA_BUNDLE); tcpmon-fmt-xml formats the recorded calls" {
 	bg soapd "$(bin tcpmon-demo-soapd)" -l 127.0.0.1:0
 	wait_for "$T/soapd.err" 'listening on'
 	sport=$(port_of "$T/soapd.err")
@@ -159,7 +159,17 @@ print(r.status_code)
 print(r.text)' "https://localhost:$NGX_PORT/"
 	assert_line --index 0 200
 	assert_output --partial ">5<"
+	# zeep: the WSDL over HTTPS through the proxy, the call to the
+	# service's address there too.
+	run -0 --separate-stderr env HTTPS_PROXY="http://127.0.0.1:$PROXY_PORT" \
+	    REQUESTS_CA_BUNDLE="$T/ca/ca.pem" timeout 30 python3 -c '
+import sys, zeep
+c = zeep.Client(sys.argv[1] + "?wsdl")
+s = c.create_service("{urn:tcpmon:demo}DemoSoap11", sys.argv[1])
+print(s.Add(20, 22))' "https://localhost:$NGX_PORT/"
+	assert_output 42
 	stop_relay
+	grep -aq '<d:a>20</d:a>\|<ns0:a>20</ns0:a>\|>20</' "$T/relay.out"
 	"$(bin tcpmon-fmt-xml)" < "$T/relay.out" > "$T/fmt.out"
 	run -0 rp "$T/fmt.out" payload 1 c2s
 	assert_output --partial $'<soap:Body>\n    <Add xmlns="urn:tcpmon:demo">'
