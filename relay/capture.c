@@ -114,19 +114,12 @@ fail:
 	return -1;
 }
 
-/* Starts the new file: a stream record first, so that each file is a
- * stream of its own. */
-static void
-begin(struct relay *r, int fd)
+void
+capture_started(struct relay *r)
 {
-	struct rec rec;
-
-	r->out.fd = fd;
 	r->cap_bytes = 0;
 	r->cap_recs = 0;
 	r->cap_opened = tm_mono_ms();
-	relay_stream_rec(r, &rec);
-	out_put_main(r, &rec);
 }
 
 /* Compresses each of names to NAME.gz and removes NAME, in a child: a
@@ -277,37 +270,35 @@ prune(struct relay *r)
 	free(names);
 }
 
-/* Cuts the capture here, between two records. */
-static void
-rotate(struct relay *r)
+int
+capture_cut(struct relay *r, char *old, size_t n)
 {
-	char stamp[32], old[4096 + STAMP_LEN + 1], why[600];
+	char stamp[32], why[600];
 	struct timespec ts;
 	struct tm tm;
 	int fd;
 
-	if (out_drain(r) == -1)
-		return;		/* the device is full: later */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-	snprintf(old, sizeof(old), "%s.%s.%06ldZ", r->outpath, stamp,
-	    ts.tv_nsec / 1000);
+	snprintf(old, n, "%s.%s.%06ldZ", r->outpath, stamp, ts.tv_nsec / 1000);
 	if (rename(r->outpath, old) == -1) {
 		warn("rotate %s", r->outpath);
-		r->cap_bytes = 0;	/* not again at the next record */
-		r->cap_opened = tm_mono_ms();
-		return;
+		capture_started(r);	/* not again at the next record */
+		return -1;
 	}
 	if ((fd = capture_open(r->outpath, why, sizeof(why))) == -1) {
 		/* The records go on into the renamed file. */
 		warnx("rotate: %s", why);
-		r->cap_bytes = 0;
-		r->cap_opened = tm_mono_ms();
-		return;
+		capture_started(r);
+		return -1;
 	}
-	close(r->out.fd);
-	begin(r, fd);
+	return fd;
+}
+
+void
+capture_rotated(struct relay *r, const char *old)
+{
 	if (r->verbose)
 		warnx("%s rotated: %s", r->outpath, old);
 	if (r->rot.gzip)
@@ -315,12 +306,15 @@ rotate(struct relay *r)
 	prune(r);
 }
 
-void
-capture_check(struct relay *r, size_t next)
+int
+capture_due(const struct relay *r, size_t next)
 {
-	if (r->rot.size > 0 && r->cap_recs > 1 &&
-	    r->cap_bytes + next > r->rot.size)
-		rotate(r);
+	if (r->cap_recs <= 1)
+		return 0;
+	if (next == 0)
+		return r->rot.ms > 0 &&
+		    tm_mono_ms() - r->cap_opened >= (int64_t)r->rot.ms;
+	return r->rot.size > 0 && r->cap_bytes + next > r->rot.size;
 }
 
 void
@@ -335,9 +329,6 @@ capture_sweep(struct relay *r)
 {
 	int st;
 
-	if (r->rot.ms > 0 && r->cap_recs > 1 &&
-	    tm_mono_ms() - r->cap_opened >= (int64_t)r->rot.ms)
-		rotate(r);
 	if (r->gz_pid != 0 && waitpid(r->gz_pid, &st, WNOHANG) == r->gz_pid) {
 		r->gz_pid = 0;
 		gzip_next(r);
@@ -345,33 +336,19 @@ capture_sweep(struct relay *r)
 	}
 }
 
-void
-capture_reopen(struct relay *r)
+int
+capture_moved(const struct relay *r)
 {
 	struct stat a, b;
-	char why[600];
-	int fd;
 
 	/* Not moved away (logrotate renames first): reopening would
 	 * truncate the capture itself. */
 	if (stat(r->outpath, &a) == 0 && fstat(r->out.fd, &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 		warnx("SIGHUP: %s was not moved: writing on", r->outpath);
-		return;
+		return 0;
 	}
-	if (out_drain(r) == -1) {
-		warnx("SIGHUP: %s: the device is full: not reopened",
-		    r->outpath);
-		return;
-	}
-	if ((fd = capture_open(r->outpath, why, sizeof(why))) == -1) {
-		warnx("SIGHUP: %s; writing on into the old file", why);
-		return;
-	}
-	close(r->out.fd);
-	begin(r, fd);
-	if (!r->quiet)
-		warnx("SIGHUP: %s reopened", r->outpath);
+	return 1;
 }
 
 void

@@ -54,12 +54,6 @@ pool_free(struct relay *r)
 		free(r->pool[--r->npool]);
 }
 
-int
-conn_fd(const struct conn *c, enum side s)
-{
-	return s == CLIENT ? c->cfd : c->sfd;
-}
-
 /* The plain transport: the socket itself. */
 static ssize_t
 sock_recv(struct conn *c, enum side s, void *buf, size_t n)

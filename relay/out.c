@@ -300,6 +300,65 @@ out_init(struct relay *r, int fd, const char *name)
 	return 0;
 }
 
+/* The records go on into fd, a new file: its own stream record first, so
+ * that each file is a stream of its own. */
+static void
+out_switch(struct relay *r, int fd)
+{
+	struct rec rec;
+
+	close(r->out.fd);
+	r->out.fd = fd;
+	capture_started(r);
+	relay_stream_rec(r, &rec);
+	out_put_main(r, &rec);
+}
+
+/* Cuts the capture here, between two records. */
+static void
+out_rotate(struct relay *r)
+{
+	char old[4096 + 64];
+	int fd;
+
+	if (out_drain(r) == -1)
+		return;		/* the device is full: later */
+	if ((fd = capture_cut(r, old, sizeof(old))) == -1)
+		return;
+	out_switch(r, fd);
+	capture_rotated(r, old);
+}
+
+void
+out_rotate_sweep(struct relay *r)
+{
+	if (capture_due(r, 0))
+		out_rotate(r);
+	capture_sweep(r);
+}
+
+void
+out_reopen(struct relay *r)
+{
+	char why[600];
+	int fd;
+
+	if (!capture_moved(r))
+		return;
+	if (out_drain(r) == -1) {
+		warnx("SIGHUP: %s: the device is full: not reopened",
+		    r->outpath);
+		return;
+	}
+	if ((fd = capture_open(r->outpath, why, sizeof(why))) == -1) {
+		warnx("SIGHUP: %s; writing on into the old file", why);
+		return;
+	}
+	out_switch(r, fd);
+	if (!r->quiet)
+		warnx("SIGHUP: %s reopened", r->outpath);
+}
+
 /* Writes one record (as iovecs) to the main output.  data says whether it
  * is a data record, which must leave room for the others.  Returns 0, or
  * -1 when --lossy dropped it. */
@@ -309,8 +368,8 @@ put_main(struct relay *r, struct iovec *iov, int n, size_t total, int data)
 	struct outq *q = &r->out;
 	size_t limit = q->cap - (data ? CTL_RESERVE : 0);
 
-	if (r->outpath != NULL)
-		capture_check(r, total);	/* between two records */
+	if (r->outpath != NULL && capture_due(r, total))
+		out_rotate(r);		/* between two records */
 	if (q->len + total > limit) {
 		if (q_write(q) == -1)
 			out_failed(r);
@@ -483,7 +542,8 @@ relay_put_pipe(struct relay *r, struct rec *rec, int fd, size_t n)
 		    rec->kind);
 	iov.iov_base = hdr;
 	if (r->outpath != NULL) {
-		capture_check(r, iov.iov_len + n + 1);
+		if (capture_due(r, iov.iov_len + n + 1))
+			out_rotate(r);
 		capture_counted(r, iov.iov_len + n + 1);
 	}
 	/* What waits in the queue, then the header: the queue is sync, so

@@ -736,7 +736,7 @@ on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 		return;
 	/* SIGHUP with -o FILE: logrotate moved the file; a new one. */
 	if (si.ssi_signo == SIGHUP && r->outpath != NULL && r->out.sync) {
-		capture_reopen(r);
+		out_reopen(r);
 		return;
 	}
 	loop_stop(l);
@@ -750,7 +750,7 @@ on_tick(struct loop *l, void *arg)
 	(void)l;
 	out_retry(r);
 	if (r->outpath != NULL)
-		capture_sweep(r);
+		out_rotate_sweep(r);
 	conn_linger_sweep(r);
 	conn_sweep(r);
 	proxy_sweep(r);

@@ -312,8 +312,13 @@ void	 conn_put_close(struct relay *, struct conn *, const char *reason,
 /* Reads once from a side into buf and records it; as take() in conn.c. */
 ssize_t	 conn_read(struct relay *, struct conn *, unsigned char *buf,
 	    enum side, enum rec_dir);
-/* The socket of a side (-1 when it is gone). */
-int	 conn_fd(const struct conn *, enum side);
+/* The socket of a side (-1 when it is gone); inline, so that the
+ * transports and carriers below conn.c need nothing of it. */
+static inline int
+conn_fd(const struct conn *c, enum side s)
+{
+	return s == CLIENT ? c->cfd : c->sfd;
+}
 extern const struct transport sock_transport;
 /* What a read gave (n as recv(2) returns it, errno set on -1), recorded:
  * bytes in buf, or waiting in the pipe pfd when it is not -1. */
@@ -436,15 +441,24 @@ void	 ca_free(struct ca *);
 /* Opens (creates, truncates) a capture file: the owner's own, no symbolic
  * link, locked; -1 with why set. */
 int	 capture_open(const char *path, char *why, size_t n);
-/* Before a record of next bytes goes to the output: rotates when its size
- * says so. */
-void	 capture_check(struct relay *, size_t next);
-/* After: n bytes more in the file. */
+/* Whether the file is due for rotation: by size before a record of next
+ * bytes, by age when next is 0. */
+int	 capture_due(const struct relay *, size_t next);
+/* Renames the file to a stamped name (into old) and opens a new one at
+ * its path: the new descriptor, or -1 (said on stderr) when the records go
+ * on into the old file. */
+int	 capture_cut(struct relay *, char *old, size_t n);
+/* A new file has begun: its size and age count from here. */
+void	 capture_started(struct relay *);
+/* After a cut: compression and pruning of the rotated files. */
+void	 capture_rotated(struct relay *, const char *old);
+/* After n bytes more in the file. */
 void	 capture_counted(struct relay *, size_t n);
-/* Each sweep: rotation by age, compressions that ended. */
+/* Each sweep: compressions that ended. */
 void	 capture_sweep(struct relay *);
-/* SIGHUP: a new file where the old one was moved away from. */
-void	 capture_reopen(struct relay *);
+/* SIGHUP: whether the file was moved away (logrotate), so that a new one
+ * is wanted; says so when it was not. */
+int	 capture_moved(const struct relay *);
 /* At exit: waits for the compressions under way. */
 void	 capture_finish(struct relay *);
 
@@ -472,6 +486,10 @@ int	 out_drain(struct relay *);
 void	 out_put_main(struct relay *, struct rec *);
 /* Writes all that waits, blocking if need be: at exit. */
 void	 out_finish(struct relay *);
+/* -o FILE: a new file when rotation is due by its age (each sweep), and
+ * on SIGHUP when the file was moved away. */
+void	 out_rotate_sweep(struct relay *);
+void	 out_reopen(struct relay *);
 int	 tap_open(struct relay *, const char *path);
 void	 tap_close(struct relay *);
 void	 tap_sweep(struct relay *);

@@ -13,48 +13,21 @@ rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 # at /old built from the Host it got) and the default one, which answers
 # for any other Host ("default site").  Sets NGINX_PORT.
 start_vhosts() {
-	local i
 	NGINX_PORT=$(free_port)
-	mkdir -p "$T/ng"
-	cat > "$T/ng/nginx.conf" <<-NGINX
-	user root;
-	worker_processes 1;
-	pid $T/ng/nginx.pid;
-	error_log $T/ng/error.log;
-	events { worker_connections 64; }
-	http {
-		access_log off;
-		client_body_temp_path $T/ng/body;
-		proxy_temp_path $T/ng/proxy;
-		fastcgi_temp_path $T/ng/fcgi;
-		uwsgi_temp_path $T/ng/uwsgi;
-		scgi_temp_path $T/ng/scgi;
+	nginx_run ng http "$NGINX_PORT" "
 		default_type text/plain;
 		server {
 			listen 127.0.0.1:$NGINX_PORT default_server;
 			server_name localhost;
-			location / { return 200 "default site\n"; }
-		}
-		server {
+			location / { return 200 \"default site\n\"; }
+		}" "
 			listen 127.0.0.1:$NGINX_PORT;
 			server_name 127.0.0.1;
 			location = /old {
 				return 301 http://\$host:\$server_port/new;
 			}
-			location = /new { return 200 "new page\n"; }
-			location / { return 200 "target site\n"; }
-		}
-	}
-	NGINX
-	bg nginx nginx -p "$T/ng" -c "$T/ng/nginx.conf" -g 'daemon off;'
-	for ((i = 0; i < 200; i++)); do
-		timeout 2 curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" &&
-		    return 0
-		sleep 0.05
-	done
-	echo "nginx did not answer on port $NGINX_PORT" >&2
-	cat "$T/ng/error.log" >&2
-	return 1
+			location = /new { return 200 \"new page\n\"; }
+			location / { return 200 \"target site\n\"; }"
 }
 
 # via_relay PATH [CURL ARGS...]: curl through the relay as a client that

@@ -157,89 +157,73 @@ wait_count() {
 	return 1
 }
 
-# start_nginx WWW: a real web server (Debian's nginx) serving the files of
-# WWW on a free loopback port, gzip on for XML and JSON, and POST answered
-# with the file named by the path (error_page 405); sets NGINX_PORT.  nginx
-# cannot announce the port it binds, so readiness is its first answer.
-start_nginx() {
-	local www=$1 i
-	NGINX_PORT=$(free_port)
-	mkdir -p "$T/ng"
-	cat > "$T/ng/nginx.conf" <<-NGINX
+# nginx_run NAME SCHEME PORT HTTP SERVER: Debian's nginx in the
+# background (bg NAME), its configuration and temporary files in $T/NAME,
+# the directives HTTP in its http block and SERVER in its one server block
+# on 127.0.0.1:PORT.  nginx cannot announce the port it binds, so readiness
+# is its first answer, over SCHEME (http or https).
+nginx_run() {
+	local name=$1 scheme=$2 port=$3 http=$4 server=$5 d=$T/$1 i
+	mkdir -p "$d"
+	cat > "$d/nginx.conf" <<-NGINX
 	user root;
 	worker_processes 1;
-	pid $T/ng/nginx.pid;
-	error_log $T/ng/error.log;
-	events { worker_connections 64; }
-	http {
-		include /etc/nginx/mime.types;
-		types { application/soap+xml soap12;
-		    application/problem+json pjson; }
-		access_log off;
-		client_body_temp_path $T/ng/body;
-		proxy_temp_path $T/ng/proxy;
-		fastcgi_temp_path $T/ng/fcgi;
-		uwsgi_temp_path $T/ng/uwsgi;
-		scgi_temp_path $T/ng/scgi;
-		gzip on;
-		gzip_min_length 0;
-		gzip_types text/xml application/xml application/soap+xml
-		    application/json;
-		server {
-			listen 127.0.0.1:$NGINX_PORT;
-			root $www;
-			error_page 405 =200 \$uri;
-		}
-	}
-	NGINX
-	bg nginx nginx -p "$T/ng" -c "$T/ng/nginx.conf" -g 'daemon off;'
-	for ((i = 0; i < 200; i++)); do
-		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$NGINX_PORT/" \
-		    && return 0
-		sleep 0.05
-	done
-	echo "nginx did not answer on port $NGINX_PORT" >&2
-	return 1
-}
-
-# start_nginx_tls CERT KEY [DIRECTIVES]: Debian's nginx serving $WWW over
-# TLS on a free port (NGX_PORT), TLS 1.2 and 1.3 unless NGX_PROTOCOLS says
-# otherwise, DIRECTIVES in its server block; readiness is its first answer.
-start_nginx_tls() {
-	local cert=$1 key=$2 extra=${3:-} i
-	NGX_PORT=$(free_port)
-	mkdir -p "$T/ngs"
-	cat > "$T/ngs/nginx.conf" <<-NGINX
-	user root;
-	worker_processes 1;
-	pid $T/ngs/nginx.pid;
-	error_log $T/ngs/error.log;
+	pid $d/nginx.pid;
+	error_log $d/error.log;
 	events { worker_connections 64; }
 	http {
 		access_log off;
-		client_body_temp_path $T/ngs/body;
-		proxy_temp_path $T/ngs/proxy;
-		fastcgi_temp_path $T/ngs/fcgi;
-		uwsgi_temp_path $T/ngs/uwsgi;
-		scgi_temp_path $T/ngs/scgi;
+		client_body_temp_path $d/body;
+		proxy_temp_path $d/proxy;
+		fastcgi_temp_path $d/fcgi;
+		uwsgi_temp_path $d/uwsgi;
+		scgi_temp_path $d/scgi;
+		$http
 		server {
-			listen 127.0.0.1:$NGX_PORT ssl;
-			ssl_protocols ${NGX_PROTOCOLS:-TLSv1.2 TLSv1.3};
-			ssl_certificate $cert;
-			ssl_certificate_key $key;
-			root $WWW;
-			$extra
+			$server
 		}
 	}
 	NGINX
-	bg nginxs nginx -p "$T/ngs" -c "$T/ngs/nginx.conf" -g 'daemon off;'
+	bg "$name" nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;'
 	for ((i = 0; i < 200; i++)); do
-		curl -sk -o /dev/null --max-time 1 "https://127.0.0.1:$NGX_PORT/" &&
+		curl -sk -o /dev/null --max-time 1 "$scheme://127.0.0.1:$port/" &&
 		    return 0
 		sleep 0.05
 	done
-	echo "nginx did not answer on port $NGX_PORT" >&2
+	echo "nginx did not answer on port $port" >&2
 	return 1
+}
+
+# start_nginx WWW: a real web server (Debian's nginx) serving the files of
+# WWW on a free loopback port, gzip on for XML and JSON, and POST answered
+# with the file named by the path (error_page 405); sets NGINX_PORT.
+start_nginx() {
+	NGINX_PORT=$(free_port)
+	nginx_run ng http "$NGINX_PORT" "
+		include /etc/nginx/mime.types;
+		types { application/soap+xml soap12;
+		    application/problem+json pjson; }
+		gzip on;
+		gzip_min_length 0;
+		gzip_types text/xml application/xml application/soap+xml
+		    application/json;" "
+			listen 127.0.0.1:$NGINX_PORT;
+			root $1;
+			error_page 405 =200 \$uri;"
+}
+
+# start_nginx_tls CERT KEY [DIRECTIVES]: nginx serving $WWW over TLS on a
+# free port (NGX_PORT), TLS 1.2 and 1.3 unless NGX_PROTOCOLS says
+# otherwise, DIRECTIVES in its server block.
+start_nginx_tls() {
+	NGX_PORT=$(free_port)
+	nginx_run ngs https "$NGX_PORT" "" "
+			listen 127.0.0.1:$NGX_PORT ssl;
+			ssl_protocols ${NGX_PROTOCOLS:-TLSv1.2 TLSv1.3};
+			ssl_certificate $1;
+			ssl_certificate_key $2;
+			root $WWW;
+			${3:-}"
 }
 
 # stop_relay: ends the relay started by start_relay, so that its capture
