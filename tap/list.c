@@ -52,6 +52,8 @@ struct lconn {
 	uint64_t	 rest[2];	/* bytes of no exchange */
 	uint64_t	 rows;		/* rows printed */
 	int		 http;		/* a request head was seen */
+	int		 tls_open;	/* the open record says TLS: every
+					 * exchange row says so */
 	struct http_conn *hc;		/* NULL between messages */
 	struct fault	 fault;		/* of the answer under way */
 	struct xch	*x;		/* awaiting an answer, oldest first */
@@ -418,7 +420,7 @@ xch_row(struct list *l, struct lconn *c, struct xch *x, const char *st)
 		st = s;
 	} else if (x->cut && strcmp(st, "eof") == 0)
 		st = "cut";
-	if (x->tunnel)
+	if (x->tunnel || c->tls_open)
 		with_tls(req, sizeof(req), x->req, &c->sn);
 	else
 		snprintf(req, sizeof(req), "%s", x->req);
@@ -656,6 +658,19 @@ list_record(struct list *l, const struct rec *r)
 			first_line(c->first, (const unsigned char *)v,
 			    strlen(v));
 			c->have_first = 2;
+		}
+		/* TLS the relay ended or made (tcpmon-record(5)): the
+		 * records hold the plaintext, and the open record says
+		 * what a ClientHello would have. */
+		if (rec_get(r, "client-tls") != NULL ||
+		    rec_get(r, "server-tls") != NULL) {
+			sniff_reset(&c->sn);
+			c->sn.done = c->sn.tls = 1;
+			c->tls_open = 1;
+			if ((v = rec_get(r, "server-sni")) == NULL)
+				v = rec_get(r, "client-sni");
+			if (v != NULL && (c->sn.name = strdup(v)) == NULL)
+				err(TM_EXIT_FAIL, "strdup");
 		}
 		if (r->usec >= 0)
 			c->start = r->usec;

@@ -992,6 +992,64 @@ show_data(struct show *s, const struct rec *r)
 	ensure_bol(k);
 }
 
+/* One side's TLS from the open record's fields (PRE-tls, PRE-cipher,
+ * PRE-sni, PRE-alpn): "TLSv1.3 TLS_AES_128_GCM_SHA256, SNI x, ALPN y". */
+static void
+tls_side(FILE *out, const struct rec *r, const char *pre)
+{
+	static const char *const what[] = { "tls", "cipher", "sni", "alpn" };
+	static const char *const say[] = { "", " ", ", SNI ", ", ALPN " };
+	char key[32];
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "%s-%s", pre, what[i]);
+		if ((v = rec_get(r, key)) != NULL) {
+			fputs(say[i], out);
+			put_safe(out, v);
+		}
+	}
+}
+
+/* Under the open line of a connection with a TLS side: what each side
+ * agreed, and whether the server's certificate was verified. */
+static void
+show_tls(struct show *s, struct sink *k, const struct rec *r)
+{
+	FILE *out = k->f;
+	const char *v;
+	int cl = rec_get(r, "client-tls") != NULL;
+
+	if (!cl && rec_get(r, "server-tls") == NULL)
+		return;
+	label(s, k, r);
+	fprintf(out, "%sTLS: ", col(s, C_DIM));
+	if (cl) {
+		fputs("client ", out);
+		tls_side(out, r, "client");
+	}
+	if (rec_get(r, "server-tls") != NULL) {
+		fputs(cl ? "; server " : "server ", out);
+		tls_side(out, r, "server");
+		if ((v = rec_get(r, "server-cert")) != NULL) {
+			fputs(", certificate ", out);
+			put_safe(out, v);
+		}
+		v = get(r, "server-verify");
+		if (strcmp(v, "ok") == 0)
+			fputs(", verified", out);
+		else if (strcmp(v, "skipped") == 0)
+			fputs(", NOT verified (--insecure)", out);
+		else {
+			fputs(", verify: ", out);
+			put_safe(out, v);
+		}
+	}
+	fprintf(out, "%s\n", reset(s));
+}
+
+
 void
 show_record(struct show *s, const struct rec *r)
 {
@@ -1064,6 +1122,7 @@ show_record(struct show *s, const struct rec *r)
 			fputc(')', out);
 		}
 		fprintf(out, "%s\n", reset(s));
+		show_tls(s, k, r);
 		return;
 	case REC_CLOSE:
 		label(s, k, r);

@@ -44,6 +44,11 @@ fingerprint() {
 	assert_output --partial "hello over tls"
 	run -0 rp "$T/relay.out" field 1 close reason
 	assert_output eof
+	# tcpmon-tap says which connections were TLS, and to which name.
+	run -0 "$(bin tcpmon-tap)" "$T/relay.out"
+	assert_line --regexp '^[0-9:.]+ \[#1\] TLS: client TLSv1\.3 TLS_[A-Z0-9_]+, SNI localhost, ALPN http/1\.1$'
+	run -0 "$(bin tcpmon-tap)" --list=conn "$T/relay.out"
+	assert_line --regexp '^#1 +eof +127\.0\.0\.1:[0-9]+ +TLS to localhost '
 }
 
 @test "tls: a plain client reaches an HTTPS nginx through the relay, verified against --ca-file" {
@@ -81,6 +86,8 @@ fingerprint() {
 	assert_output TLSv1.3
 	run -0 rp "$T/relay.out" field 1 open server-verify
 	assert_output ok
+	run -0 "$(bin tcpmon-tap)" "$T/relay.out"
+	assert_line --regexp '\[#1\] TLS: client TLSv1\.3 .*; server TLSv1\.3 TLS_[A-Z0-9_]+, SNI localhost, certificate /CN=localhost, verified$'
 }
 
 @test "tls: TLS 1.2 on both sides, and the protocol is recorded per side" {

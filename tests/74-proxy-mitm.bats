@@ -91,6 +91,8 @@ start_mitm() {
 	assert_output tls
 	run -0 rp "$T/relay.out" field 1 close by
 	assert_output client
+	run -0 env COLUMNS=120 "$(bin tcpmon-tap)" --list=conn "$T/relay.out"
+	assert_line --regexp '^#1 +tls +127\.0\.0\.1:[0-9]+ +localhost:[0-9]+ +CONNECT localhost:'
 	run -0 rp "$T/relay.out" notes 1
 	assert_output --partial "CONNECTs to localhost are tunnels from now on"
 	# The second: bytes as they are (TLS), no TLS fields.
