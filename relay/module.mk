@@ -10,7 +10,7 @@ DEB_BUILD += libssl-dev
 MAN += man/tcpmon-relay.1
 # The peers bench/relay.sh and bench/proxy.sh measure against, and their
 # HTTP load.
-DEB_BENCH += haproxy nginx wrk socat tinyproxy python3
+DEB_BENCH += haproxy nginx wrk socat tinyproxy python3 stunnel4 mitmproxy openssl curl
 # Proxy mode's peers in the tests: a browser, an upstream proxy, certificates.
 DEB_TEST += chromium tinyproxy openssl nginx-light socat python3
 # libFuzzer target of the proxy's request head (tests/fuzz/).
