@@ -5,6 +5,7 @@
  * CONNECT are framed right and we know how many answers to wait for. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -21,13 +22,18 @@ enum { X_IDLE, X_CONNECTING, X_OPEN, X_DONE };
 
 static void on_event(struct loop *, int, unsigned, void *);
 
-int64_t
-now_us(void)
+int
+plan_resolve(struct plan *pl, char *err, size_t errlen)
 {
-	struct timespec ts;
+	char msg[600];
+	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	pl->t_start = tm_mono_us();
+	rc = addr_resolve(&pl->addr, ADDR_TARGET, &pl->sa, msg, sizeof(msg));
+	pl->t_lookup = tm_mono_us();
+	if (rc == -1)
+		snprintf(err, errlen, "cannot resolve %s", msg);
+	return rc;
 }
 
 static void
@@ -134,7 +140,7 @@ xchg_close(struct xchg *x, const char *reason, int error, const char *text)
 	x->reason = reason;
 	x->error = error;
 	x->errtext = text;
-	x->t_end = now_us();
+	x->t_end = tm_mono_us();
 	if (x->ops->closed != NULL)
 		x->ops->closed(x->arg, x);
 }
@@ -168,10 +174,10 @@ xchg_reset(struct xchg *x, const struct plan *pl, uint64_t timeout_ms,
 	x->skipped = 0;
 	x->resp_raw = NULL;
 	x->c2s = x->s2c = 0;
-	x->t0 = pl->t_start ? pl->t_start : now_us();
+	x->t0 = pl->t_start ? pl->t_start : tm_mono_us();
 	x->t_lookup = pl->t_lookup ? pl->t_lookup : x->t0;
 	x->t_conn = x->t_sent = x->t_first = x->t_end = 0;
-	x->t_req = now_us();
+	x->t_req = tm_mono_us();
 	x->reason = NULL;
 	x->error = 0;
 	x->errtext = NULL;
@@ -196,7 +202,7 @@ xchg_start(struct xchg *x, struct loop *l, const struct plan *pl,
 		x->state = X_DONE;
 		x->reason = sock_connect_reason(e);
 		x->error = e;
-		x->t_end = now_us();
+		x->t_end = tm_mono_us();
 		if (ops->opened != NULL)
 			ops->opened(arg, x);
 		if (ops->closed != NULL)
@@ -221,7 +227,7 @@ xchg_resend(struct xchg *x)
 	x->coff = 0;
 	x->go100 = 0;
 	x->wait_until = 0;
-	x->t_req = now_us();
+	x->t_req = tm_mono_us();
 	x->t_sent = x->t_first = 0;
 	set_deadline(x, x->t_req);
 	watch(x);
@@ -265,7 +271,7 @@ skip_held_body(struct xchg *x)
 		x->keepalive = 0;
 		x->wait_until = 0;
 		if (x->t_sent == 0)
-			x->t_sent = now_us();
+			x->t_sent = tm_mono_us();
 	}
 }
 
@@ -295,7 +301,7 @@ pump(struct xchg *x)
 	while (x->ci < x->plan->nchunk) {
 		c = &x->plan->chunk[x->ci];
 		if (x->coff == 0) {
-			now = now_us();
+			now = tm_mono_us();
 			if (c->wait100 && !x->go100) {
 				x->wait_until = now + SEND_WAIT100_MS * 1000;
 				return 0;
@@ -324,7 +330,7 @@ pump(struct xchg *x)
 		xchg_sent(x, (size_t)n);
 	}
 	if (x->t_sent == 0) {
-		x->t_sent = now_us();
+		x->t_sent = tm_mono_us();
 		/* Not HTTP: the server learns that we are done by our
 		 * FIN, as it did from the recorded client. */
 		if (http_conn_is_raw(&x->hc, HTTP_REQ))
@@ -359,9 +365,9 @@ drain(struct xchg *x)
 			return -1;
 		}
 		if (x->t_first == 0)
-			x->t_first = now_us();
+			x->t_first = tm_mono_us();
 		if (xchg_rcvd(x, x->buf, (size_t)n)) {
-			x->t_end = now_us();
+			x->t_end = tm_mono_us();
 			x->ops->idle(x->arg, x);
 			return -1;
 		}
@@ -382,7 +388,7 @@ on_event(struct loop *l, int fd, unsigned ev, void *arg)
 			return;
 		}
 		x->state = X_OPEN;
-		x->t_conn = now_us();
+		x->t_conn = tm_mono_us();
 		if (pump(x) == -1)
 			return;
 		watch(x);
@@ -396,12 +402,12 @@ on_event(struct loop *l, int fd, unsigned ev, void *arg)
 	if ((ev & (LOOP_READ | LOOP_ERROR)) && drain(x) == -1)
 		return;
 	if (x->ci < x->plan->nchunk && (x->go100 || x->wait_until == 0 ||
-	    now_us() >= x->wait_until) && pump(x) == -1)
+	    tm_mono_us() >= x->wait_until) && pump(x) == -1)
 		return;
 	/* An answer that came before the last bytes went out (a server
 	 * that refused the body early) is complete only now. */
 	if (xchg_answered(x)) {
-		x->t_end = now_us();
+		x->t_end = tm_mono_us();
 		x->ops->idle(x->arg, x);
 		return;
 	}
@@ -415,7 +421,7 @@ xchg_tick(struct xchg *x)
 
 	if (x->state != X_CONNECTING && x->state != X_OPEN)
 		return;
-	now = now_us();
+	now = tm_mono_us();
 	if (x->state == X_CONNECTING && x->connect_ms > 0 &&
 	    now - x->t_req >= (int64_t)x->connect_ms * 1000) {
 		xchg_close(x, "timeout", 0, "connect timed out");

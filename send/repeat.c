@@ -67,7 +67,7 @@ static void
 finish(struct rep *r)
 {
 	if (r->done == r->o->count || (r->fatal && r->open == 0)) {
-		r->t1 = now_us();
+		r->t1 = tm_mono_us();
 		loop_stop(r->loop);
 	}
 }
@@ -85,7 +85,7 @@ on_idle(void *arg, struct xchg *x)
 {
 	struct rep *r = arg;
 	size_t i = idx(r, x);
-	int64_t d = now_us() - x->t_req;
+	int64_t d = tm_mono_us() - x->t_req;
 
 	r->inflight[i] = 0;
 	r->lat[r->answered++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
@@ -201,13 +201,13 @@ run_repeat(const struct opts *o, struct plan *pl)
 	    (r.lat = calloc(o->count, sizeof(*r.lat))) == NULL)
 		err(TM_EXIT_FAIL, "init");
 	loop_every(r.loop, 20, tick, &r);
-	r.t0 = now_us();
+	r.t0 = tm_mono_us();
 	for (i = 0; i < r.nx && !r.fatal; i++)
 		launch(&r, &r.x[i]);
 	if (!(r.fatal && r.open == 0) && loop_run(r.loop) == -1)
 		err(TM_EXIT_FAIL, "epoll_wait");
 	if (r.t1 == 0)
-		r.t1 = now_us();
+		r.t1 = tm_mono_us();
 	summary(&r);
 
 	if (r.net_failures > 0)

@@ -343,20 +343,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 }
 
 int
-plan_resolve(struct plan *pl, char *err, size_t errlen)
-{
-	char msg[600];
-	int rc;
-
-	pl->t_start = now_us();
-	rc = addr_resolve(&pl->addr, ADDR_TARGET, &pl->sa, msg, sizeof(msg));
-	pl->t_lookup = now_us();
-	if (rc == -1)
-		snprintf(err, errlen, "cannot resolve %s", msg);
-	return rc;
-}
-
-int
 main(int argc, char **argv)
 {
 	struct opts o;

@@ -199,7 +199,6 @@ struct xchg {
 	unsigned char	*buf;		/* SEND_BUF */
 };
 
-int64_t	 now_us(void);
 /* Starts connecting; failures come back through closed. */
 void	 xchg_start(struct xchg *, struct loop *, const struct plan *,
 	    uint64_t timeout_ms, uint64_t connect_ms,
