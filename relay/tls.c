@@ -144,6 +144,15 @@ ctx_new(struct tlsctx *tc, int server)
 	return ctx;
 }
 
+/* A file OpenSSL is given must be readable: its own reason for one that
+ * is not ("system lib") says nothing. */
+static void
+readable(const char *opt, const char *path)
+{
+	if (path != NULL && access(path, R_OK) == -1)
+		err(TM_EXIT_USAGE, "%s %s", opt, path);
+}
+
 /* A certificate and key that cannot be used is bad usage: exit 2 before
  * anything listens, naming the file and OpenSSL's reason (never the key's
  * bytes). */
@@ -153,6 +162,8 @@ load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *copt,
 {
 	unsigned long e;
 
+	readable(copt, cert);
+	readable(kopt, key);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		errx(TM_EXIT_USAGE, "%s %s: %s", copt, cert, ossl_why());
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
@@ -206,6 +217,7 @@ tls_init(struct relay *r, const struct tls_opts *o, int need_server,
 		if (SSL_CTX_set_default_verify_paths(tc->client) != 1)
 			errx(TM_EXIT_FAIL, "TLS: the system's trusted "
 			    "certificates: %s", ossl_why());
+		readable("--ca-file", o->ca_file);
 		if (o->ca_file != NULL &&
 		    SSL_CTX_load_verify_locations(tc->client, o->ca_file,
 		    NULL) != 1)

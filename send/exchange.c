@@ -18,7 +18,7 @@
 /* Reads per wakeup, so one fast server cannot starve the others. */
 #define MAX_ROUNDS	16
 
-enum { X_IDLE, X_CONNECTING, X_OPEN, X_DONE };
+enum { X_IDLE, X_CONNECTING, X_HANDSHAKE, X_OPEN, X_DONE };
 
 static void on_event(struct loop *, int, unsigned, void *);
 
@@ -118,6 +118,8 @@ watch(struct xchg *x)
 
 	if (x->state == X_CONNECTING)
 		ev = LOOP_WRITE;
+	else if (x->state == X_HANDSHAKE)
+		ev = x->tlswant;
 	else if (x->ci < x->plan->nchunk && x->wait_until == 0)
 		ev |= LOOP_WRITE;
 	loop_mod(x->loop, x->fd, ev);
@@ -129,6 +131,8 @@ xchg_close(struct xchg *x, const char *reason, int error, const char *text)
 	if (x->state == X_DONE || x->state == X_IDLE)
 		return;
 	loop_del(x->loop, x->fd);
+	if (x->ssl != NULL)
+		stls_free(x);
 	/* A connection we give up on is reset, so the server does not
 	 * keep waiting for the rest of a request. */
 	if (strcmp(reason, "eof") == 0)
@@ -316,8 +320,9 @@ pump(struct xchg *x)
 			x->ci++;
 			continue;
 		}
-		n = send(x->fd, c->p + x->coff, c->len - x->coff,
-		    MSG_NOSIGNAL);
+		n = x->ssl != NULL ? stls_send(x, c->p + x->coff,
+		    c->len - x->coff) : send(x->fd, c->p + x->coff,
+		    c->len - x->coff, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -333,8 +338,11 @@ pump(struct xchg *x)
 		x->t_sent = tm_mono_us();
 		/* Not HTTP: the server learns that we are done by our
 		 * FIN, as it did from the recorded client. */
-		if (http_conn_is_raw(&x->hc, HTTP_REQ))
+		if (http_conn_is_raw(&x->hc, HTTP_REQ)) {
+			if (x->ssl != NULL)
+				stls_shut(x);
 			shutdown(x->fd, SHUT_WR);
+		}
 	}
 	return 0;
 }
@@ -347,7 +355,8 @@ drain(struct xchg *x)
 	ssize_t n;
 
 	for (rounds = 0; rounds < MAX_ROUNDS; rounds++) {
-		n = recv(x->fd, x->buf, SEND_BUF, 0);
+		n = x->ssl != NULL ? stls_recv(x, x->buf, SEND_BUF) :
+		    recv(x->fd, x->buf, SEND_BUF, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -387,13 +396,37 @@ on_event(struct loop *l, int fd, unsigned ev, void *arg)
 			xchg_close(x, sock_connect_reason(e), e, NULL);
 			return;
 		}
-		x->state = X_OPEN;
 		x->t_conn = tm_mono_us();
+		if (x->plan->tls) {
+			if (stls_start(x) == -1) {
+				xchg_close(x, "tls", 0, x->tlswhy);
+				return;
+			}
+			x->state = X_HANDSHAKE;
+		} else {
+			x->state = X_OPEN;
+			if (pump(x) == -1)
+				return;
+			watch(x);
+			return;
+		}
+	}
+	if (x->state == X_HANDSHAKE) {
+		switch (stls_handshake(x)) {
+		case -1:
+			xchg_close(x, "tls", 0, x->tlswhy);
+			return;
+		case 0:
+			watch(x);
+			return;
+		}
+		x->state = X_OPEN;
 		if (pump(x) == -1)
 			return;
 		watch(x);
 		return;
 	}
+
 	if ((ev & LOOP_ERROR) && !(ev & LOOP_READ) &&
 	    (e = sock_error(fd)) != 0) {
 		xchg_close(x, e == ECONNRESET ? "reset" : "error", e, NULL);
@@ -419,12 +452,16 @@ xchg_tick(struct xchg *x)
 {
 	int64_t now;
 
-	if (x->state != X_CONNECTING && x->state != X_OPEN)
+	if (x->state != X_CONNECTING && x->state != X_HANDSHAKE &&
+	    x->state != X_OPEN)
 		return;
 	now = tm_mono_us();
-	if (x->state == X_CONNECTING && x->connect_ms > 0 &&
+	/* The TLS handshake counts against the connect timeout. */
+	if ((x->state == X_CONNECTING || x->state == X_HANDSHAKE) &&
+	    x->connect_ms > 0 &&
 	    now - x->t_req >= (int64_t)x->connect_ms * 1000) {
-		xchg_close(x, "timeout", 0, "connect timed out");
+		xchg_close(x, "timeout", 0, x->state == X_HANDSHAKE ?
+		    "the TLS handshake timed out" : "connect timed out");
 		return;
 	}
 	if (x->deadline != 0 && now >= x->deadline) {
@@ -448,7 +485,8 @@ xchg_tick(struct xchg *x)
 void
 xchg_free(struct xchg *x)
 {
-	if (x->state == X_CONNECTING || x->state == X_OPEN)
+	if (x->state == X_CONNECTING || x->state == X_HANDSHAKE ||
+	    x->state == X_OPEN)
 		xchg_close(x, "stopped", 0, NULL);
 	http_conn_free(&x->hc);
 	free(x->buf);

@@ -404,6 +404,7 @@ redirect(struct run *r, struct xchg *x)
 	req_build(r->o, &r->url[i], r->method, r->body, r->blen, r->has_body,
 	    &r->req[i]);
 	r->plan[i] = r->plan[i - 1];
+	r->plan[i].tls = r->url[i].tls;
 	if (url_addr(&r->url[i], &r->plan[i].addr, msg, sizeof(msg)) == -1) {
 		verdict(r, 1, "redirect to %s", msg);
 		return -1;

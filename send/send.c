@@ -19,14 +19,15 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-"usage: tcpmon-send [-Lv] [-c CONCURRENCY] [-H 'NAME: VALUE'] [-n COUNT]\n"
+"usage: tcpmon-send [-kLv] [-c CONCURRENCY] [-H 'NAME: VALUE'] [-n COUNT]\n"
 "                   [-o FILE] [-X METHOD] [--connect-timeout DUR] [--no-check]\n"
 "                   [--no-fail] [--pretty] [--soap-action ACTION] [--soap12]\n"
-"                   [--text | --records] [--timeout DUR] URL [FILE | -]\n"
-"       tcpmon-send --raw [-v] [--fix-length | --as-is] [...] HOST:PORT\n"
+"                   [--text | --records] [--timeout DUR] [--cacert FILE]\n"
+"                   [--cert FILE [--key FILE]] URL [FILE | -]\n"
+"       tcpmon-send --raw [-v] [--fix-length | --as-is] [...] [tls:]HOST:PORT\n"
 "                   FILE | -\n"
 "       tcpmon-send --replay CAPTURE --conn N [-v] [--exchange K] [--pace]\n"
-"                   [--src TAG] [-t HOST:PORT] [...]\n");
+"                   [--src TAG] [-t [tls:]HOST:PORT] [...]\n");
 	if (status == TM_EXIT_OK)
 		printf(
 		    "\n"
@@ -56,6 +57,11 @@ usage(int status)
 		    "      --pace                with --replay: keep the recorded pauses\n"
 		    "      --src TAG             with --replay: the relay of a merged capture\n"
 		    "  -t, --target HOST:PORT    with --replay: send there, not to the recorded one\n"
+		    "                            (tls:HOST:PORT: over TLS)\n"
+		    "      --cacert FILE         https: trust these CAs too\n"
+		    "  -k, --insecure            https: do not verify the server\n"
+		    "      --cert FILE           https: a client certificate (PEM)\n"
+		    "      --key FILE            https: its key (default: in --cert's file)\n"
 		    "  -h, --help                print this help and exit\n"
 		    "      --version             print the version and exit\n"
 		    "\n"
@@ -66,10 +72,12 @@ usage(int status)
 enum { OPT_AS_IS = 256, OPT_CONN, OPT_CONNECT_TIMEOUT, OPT_EXCHANGE,
     OPT_FIX_LENGTH, OPT_NO_CHECK, OPT_NO_FAIL, OPT_PACE, OPT_PRETTY, OPT_RAW, OPT_RECORDS, OPT_REPLAY,
     OPT_SOAP_ACTION, OPT_SOAP12, OPT_SRC, OPT_TEXT, OPT_TIMEOUT,
-    OPT_VERSION };
+    OPT_VERSION, OPT_CACERT, OPT_CERT, OPT_KEY };
 
 static const struct option longopts[] = {
 	{ "as-is",		no_argument,	   NULL, OPT_AS_IS },
+	{ "cacert",		required_argument, NULL, OPT_CACERT },
+	{ "cert",		required_argument, NULL, OPT_CERT },
 	{ "concurrency",	required_argument, NULL, 'c' },
 	{ "conn",		required_argument, NULL, OPT_CONN },
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
@@ -78,6 +86,8 @@ static const struct option longopts[] = {
 	{ "fix-length",		no_argument,	   NULL, OPT_FIX_LENGTH },
 	{ "header",		required_argument, NULL, 'H' },
 	{ "help",		no_argument,	   NULL, 'h' },
+	{ "insecure",		no_argument,	   NULL, 'k' },
+	{ "key",		required_argument, NULL, OPT_KEY },
 	{ "location",		no_argument,	   NULL, 'L' },
 	{ "method",		required_argument, NULL, 'X' },
 	{ "no-check",		no_argument,	   NULL, OPT_NO_CHECK },
@@ -170,7 +180,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->connect_ms = 10000;
 	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
 		exit(tm_list_options(STDOUT_FILENO, longopts));
-	while ((ch = getopt_long(argc, argv, "c:H:hLn:o:t:vX:", longopts,
+	while ((ch = getopt_long(argc, argv, "c:H:hkLn:o:t:vX:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -196,6 +206,19 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 't':
 			o->target = optarg;
+			break;
+		case 'k':
+			o->insecure = 1;
+			break;
+		case OPT_CACERT:
+		case OPT_CERT:
+		case OPT_KEY:
+			if (*optarg == '\0')
+				errx(TM_EXIT_USAGE, "--%s: empty file name",
+				    ch == OPT_CACERT ? "cacert" : ch == OPT_CERT ?
+				    "cert" : "key");
+			*(ch == OPT_CACERT ? &o->cacert : ch == OPT_CERT ?
+			    &o->cert : &o->key) = optarg;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -366,6 +389,10 @@ main(int argc, char **argv)
 
 	if (o.replay != NULL) {
 		replay_load(&o, &rp);
+		if (o.target != NULL && strncmp(o.target, "tls:", 4) == 0) {
+			o.target += 4;
+			pl->tls = 1;
+		}
 		if (addr_parse(o.target != NULL ? o.target : rp.target,
 		    ADDR_TARGET, &pl->addr, msg, sizeof(msg)) == -1)
 			errx(TM_EXIT_USAGE, "%s%s", o.target != NULL ? "-t " :
@@ -375,6 +402,10 @@ main(int argc, char **argv)
 		pl->pace = o.pace;
 		snprintf(pl->what, sizeof(pl->what), "%s", pl->addr.text);
 	} else if (o.raw) {
+		if (strncmp(o.url, "tls:", 4) == 0) {
+			o.url += 4;
+			pl->tls = 1;
+		}
 		if (addr_parse(o.url, ADDR_TARGET, &pl->addr, msg,
 		    sizeof(msg)) == -1)
 			errx(TM_EXIT_USAGE, "%s", msg);
@@ -393,8 +424,13 @@ main(int argc, char **argv)
 		req_build(&o, &u, o.method, in, inlen, o.file != NULL, &rq);
 		pl->chunk = rq.chunk;
 		pl->nchunk = rq.nchunk;
+		pl->tls = u.tls;
 		snprintf(pl->what, sizeof(pl->what), "%s", u.text);
 	}
+	/* Read once, before anything is sent: a file that cannot be
+	 * used is bad usage.  Redirects may lead to https:// too. */
+	if (pl->tls || o.follow || o.cacert != NULL || o.cert != NULL)
+		stls_init(&o);
 	if (plan_resolve(pl, msg, sizeof(msg)) == -1)
 		errx(TM_EXIT_FAIL, "%s", msg);
 
@@ -414,6 +450,7 @@ main(int argc, char **argv)
 	replay_free(&rp);
 	url_free(&u);
 	free(pl);
+	stls_done();
 	xml_done();
 	return status;
 }

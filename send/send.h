@@ -51,6 +51,9 @@ struct opts {
 	int		 repeat;	/* -n or -c given */
 	uint64_t	 timeout_ms;	/* 0: none */
 	uint64_t	 connect_ms;
+	const char	*cacert;	/* --cacert */
+	int		 insecure;	/* -k */
+	const char	*cert, *key;	/* --cert, --key */
 };
 
 /* A piece of what one connection sends. */
@@ -64,6 +67,7 @@ struct chunk {
 /* What one connection sends, and where. */
 struct plan {
 	struct addr	 addr;
+	int		 tls;		/* https://, or -t tls: */
 	struct sockaddr_any sa;
 	char		 what[2048];	/* a URL or an address, for messages */
 	struct chunk	*chunk;
@@ -78,6 +82,7 @@ struct url {
 	char		 port[8];
 	char		 hostport[272];	/* for Host: as in the URL */
 	char		*path;		/* path and query, "/" at least */
+	int		 tls;		/* https:// */
 	char		 text[2048];	/* the URL, for messages */
 };
 
@@ -197,7 +202,26 @@ struct xchg {
 	const char	*errtext;	/* or a phrase */
 	char		 local[ADDR_TEXT + 16];
 	unsigned char	*buf;		/* SEND_BUF */
+	struct ssl_st	*ssl;		/* TLS (tls.c), or NULL */
+	unsigned	 tlswant;	/* the handshake waits for */
+	char		 tlswhy[300];	/* why TLS failed */
 };
+
+/* tls.c: https:// (curl's --cacert, -k, --cert, --key) */
+/* Makes the context from the options; exits 2 naming a file it cannot
+ * use. */
+void	 stls_init(const struct opts *);
+void	 stls_done(void);
+/* TLS on x's connected socket, for the plan's host: -1 with x->tlswhy. */
+int	 stls_start(struct xchg *);
+/* 1 done, 0 waiting for x->tlswant, -1 failed with x->tlswhy. */
+int	 stls_handshake(struct xchg *);
+/* As recv(2) and send(2): -1 with errno EAGAIN when it must wait. */
+ssize_t	 stls_recv(struct xchg *, void *, size_t);
+ssize_t	 stls_send(struct xchg *, const void *, size_t);
+/* close_notify: no more from us. */
+void	 stls_shut(struct xchg *);
+void	 stls_free(struct xchg *);
 
 /* Starts connecting; failures come back through closed. */
 void	 xchg_start(struct xchg *, struct loop *, const struct plan *,

@@ -1,5 +1,5 @@
-/* url.c - http://HOST[:PORT][/PATH] and the Location of a redirect.  Only
- * plain HTTP: tcpmon watches what goes over the wire in clear. */
+/* url.c - http:// and https://HOST[:PORT][/PATH], and the Location of a
+ * redirect. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +24,13 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 	const char *e;
 
 	memset(u, 0, sizeof(*u));
-	if (strncasecmp(p, "https://", 8) == 0)
-		return fail(err, errlen, "https is not supported "
-		    "(tcpmon-send speaks plain HTTP)", s);
-	if (strncasecmp(p, "http://", 7) == 0)
+	if (strncasecmp(p, "https://", 8) == 0) {
+		p += 8;
+		u->tls = 1;
+	} else if (strncasecmp(p, "http://", 7) == 0)
 		p += 7;
 	else if (strstr(p, "://") != NULL)
-		return fail(err, errlen, "not an http:// URL", s);
+		return fail(err, errlen, "not an http:// or https:// URL", s);
 	pstart = p + strcspn(p, "/?#");
 	if (memchr(p, '@', (size_t)(pstart - p)) != NULL)
 		return fail(err, errlen, "user names in URLs are not "
@@ -65,7 +65,7 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		    num_parse(u->port, 1, 65535, &v, &e) == -1)
 			return fail(err, errlen, "bad port (1 to 65535)", s);
 	} else
-		strcpy(u->port, "80");
+		strcpy(u->port, u->tls ? "443" : "80");
 	snprintf(u->hostport, sizeof(u->hostport), "%.*s",
 	    (int)(pstart - p), p);
 	/* The fragment is the browser's business, never sent. */
@@ -82,8 +82,8 @@ url_parse(const char *s, struct url *u, char *err, size_t errlen)
 			return fail(err, errlen, "spaces and control "
 			    "characters must be %-encoded", s);
 		}
-	snprintf(u->text, sizeof(u->text), "http://%s%s", u->hostport,
-	    u->path);
+	snprintf(u->text, sizeof(u->text), "%s://%s%s", u->tls ? "https" :
+	    "http", u->hostport, u->path);
 	return 0;
 }
 
@@ -101,15 +101,18 @@ url_follow(const struct url *base, const char *loc, struct url *u,
 	n = strlen(base->hostport) + strlen(base->path) + strlen(loc) + 16;
 	if ((abs = malloc(n)) == NULL)
 		return fail(err, errlen, "out of memory", loc);
+	/* The scheme of the URL it came from. */
 	if (strncmp(loc, "//", 2) == 0)
-		snprintf(abs, n, "http:%s", loc);
+		snprintf(abs, n, "%s:%s", base->tls ? "https" : "http", loc);
 	else if (loc[0] == '/')
-		snprintf(abs, n, "http://%s%s", base->hostport, loc);
+		snprintf(abs, n, "%s://%s%s", base->tls ? "https" : "http",
+		    base->hostport, loc);
 	else {
 		/* Relative to the directory of the current path. */
 		slash = strrchr(base->path, '/');
-		snprintf(abs, n, "http://%s%.*s/%s", base->hostport,
-		    (int)(slash - base->path), base->path, loc);
+		snprintf(abs, n, "%s://%s%.*s/%s", base->tls ? "https" :
+		    "http", base->hostport, (int)(slash - base->path),
+		    base->path, loc);
 	}
 	rc = url_parse(abs, u, err, errlen);
 	free(abs);

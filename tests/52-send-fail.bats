@@ -69,10 +69,10 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	s=$(bin tcpmon-send)
 	run -2 --separate-stderr "$s"
 	assert_equal "$stderr" "tcpmon-send: nothing to do: give a URL"
-	run -2 --separate-stderr "$s" https://example.org/
-	assert_equal "$stderr" "tcpmon-send: https://example.org/: https is not supported (tcpmon-send speaks plain HTTP)"
+	run -2 --separate-stderr "$s" https://127.0.0.1:0/
+	assert_equal "$stderr" "tcpmon-send: https://127.0.0.1:0/: bad port (1 to 65535)"
 	run -2 --separate-stderr "$s" ftp://example.org/
-	assert_equal "$stderr" "tcpmon-send: ftp://example.org/: not an http:// URL"
+	assert_equal "$stderr" "tcpmon-send: ftp://example.org/: not an http:// or https:// URL"
 	run -2 --separate-stderr "$s" http://127.0.0.1:99999/
 	assert_equal "$stderr" "tcpmon-send: http://127.0.0.1:99999/: bad port (1 to 65535)"
 	run -2 --separate-stderr "$s" http://:80/
@@ -131,7 +131,7 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	[[ $stderr == *"unrecognized option"* ]]
 	[[ $stderr == *"usage: tcpmon-send"* ]]
 	run -0 "$s" --help
-	assert_line --index 0 --partial "usage: tcpmon-send [-Lv]"
+	assert_line --index 0 --partial "usage: tcpmon-send [-kLv]"
 	run -0 "$s" --version
 	assert_output "tcpmon-send 0.1.0"
 }
