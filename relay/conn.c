@@ -23,6 +23,8 @@
 #define LINGER_MS	5000
 
 static void conn_event(struct loop *, int, unsigned, void *);
+static ssize_t conn_got(struct relay *, struct conn *, ssize_t,
+    const unsigned char *, int, enum side, enum rec_dir);
 
 static unsigned char *
 pool_get(struct relay *r)
@@ -455,7 +457,9 @@ conn_read(struct relay *r, struct conn *c, unsigned char *buf,
 	return conn_got(r, c, n, buf, -1, fromside, d);
 }
 
-ssize_t
+/* What a read gave (n as recv(2) returns it, errno set on -1), recorded:
+ * bytes in buf, or waiting in the pipe pfd when it is not -1. */
+static ssize_t
 conn_got(struct relay *r, struct conn *c, ssize_t n, const unsigned char *buf,
     int pfd, enum side fromside, enum rec_dir d)
 {

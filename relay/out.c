@@ -300,6 +300,9 @@ out_init(struct relay *r, int fd, const char *name)
 	return 0;
 }
 
+static int out_drain(struct relay *);
+static void out_put_main(struct relay *, struct rec *);
+
 /* The records go on into fd, a new file: its own stream record first, so
  * that each file is a stream of its own. */
 static void
@@ -872,7 +875,9 @@ out_retry(struct relay *r)
 	out_maybe_unpark(r);
 }
 
-int
+/* Writes all that the output queue holds (a file: at once); -1 when the
+ * device is full and some waits. */
+static int
 out_drain(struct relay *r)
 {
 	if (r->out.err)
@@ -882,7 +887,9 @@ out_drain(struct relay *r)
 	return r->out.len > 0 ? -1 : 0;
 }
 
-void
+/* A record to the output alone, not to viewers: a new file's stream
+ * record. */
+static void
 out_put_main(struct relay *r, struct rec *rec)
 {
 	char hdr[REC_MAX_HEADER];

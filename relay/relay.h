@@ -320,10 +320,6 @@ conn_fd(const struct conn *c, enum side s)
 	return s == CLIENT ? c->cfd : c->sfd;
 }
 extern const struct transport sock_transport;
-/* What a read gave (n as recv(2) returns it, errno set on -1), recorded:
- * bytes in buf, or waiting in the pipe pfd when it is not -1. */
-ssize_t	 conn_got(struct relay *, struct conn *, ssize_t n,
-	    const unsigned char *buf, int pfd, enum side, enum rec_dir);
 void	 conn_park(struct relay *, struct conn *);
 void	 conn_end(struct relay *, struct conn *, int reset_client,
 	    int reset_server);
@@ -478,12 +474,6 @@ int	 out_room(struct relay *);
 void	 out_flush(struct loop *, void *);
 /* With the output paused by a full disk: tries again (each sweep). */
 void	 out_retry(struct relay *);
-/* Writes all that the output queue holds (a file: at once); -1 when the
- * device is full and some waits. */
-int	 out_drain(struct relay *);
-/* A record to the output alone, not to viewers: a new file's stream
- * record. */
-void	 out_put_main(struct relay *, struct rec *);
 /* Writes all that waits, blocking if need be: at exit. */
 void	 out_finish(struct relay *);
 /* -o FILE: a new file when rotation is due by its age (each sweep), and

@@ -72,7 +72,8 @@ keylog_line(const SSL *ssl, const char *line)
 	iov[0].iov_len = strlen(line);
 	iov[1].iov_base = "\n";
 	iov[1].iov_len = 1;
-	(void)writev(tc->keylog, iov, 2);
+	if (writev(tc->keylog, iov, 2) == -1)
+		return;		/* a key log is best effort, as browsers' */
 }
 
 /* The client offers ALPN: only HTTP/1.1 is chosen, the one the tools show;

@@ -68,7 +68,10 @@ sel_any(const struct sel_opts *o)
 	    o->nre > 0 || o->nhdr > 0;
 }
 
-int
+/* Parses a --since/--until time (see tcpmon-tap(1)): the record form,
+ * a date, a time of day (*tod set: microseconds into the day) or -DUR
+ * before now.  Returns 0 or -1. */
+static int
 sel_parse_time(const char *s, int64_t now, int64_t *usec, int *tod)
 {
 	char buf[64];

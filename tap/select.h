@@ -129,9 +129,4 @@ void	 sel_feed(struct sel *, const struct rec *, const unsigned char *raw,
 void	 sel_end(struct sel *);
 void	 sel_free(struct sel *);
 
-/* Parses a --since/--until time (see tcpmon-tap(1)): the record form,
- * a date, a time of day (*tod set: microseconds into the day) or -DUR
- * before now.  Returns 0 or -1. */
-int	 sel_parse_time(const char *s, int64_t now, int64_t *usec, int *tod);
-
 #endif

@@ -114,7 +114,9 @@ ensure_bol(struct sink *k)
 
 /* UTF-8 sequences are checked for shape only: the point is to spare a
  * person the hex dump of what a terminal would print correctly. */
-int
+/* Whether a payload reads as text (UTF-8 without control characters
+ * other than tab, CR and LF). */
+static int
 show_is_text(const unsigned char *p, size_t n)
 {
 	size_t i = 0, k, need;
@@ -219,14 +221,6 @@ hex_lines(FILE *out, const unsigned char *p, size_t n, uint64_t *off,
 	}
 	fwrite(blk, 1, (size_t)(o - blk), out);
 	*off += n;
-}
-
-void
-show_hexdump(FILE *out, const unsigned char *p, size_t n)
-{
-	uint64_t off = 0;
-
-	hex_lines(out, p, n, &off, 16);
 }
 
 /* Text for a terminal: CR LF becomes a line end, and the rest goes

@@ -37,10 +37,5 @@ void	show_init(struct show *, FILE *, const struct show_opts *);
 void	show_record(struct show *, const struct rec *);
 /* The input ended: what side-by-side columns still hold is shown. */
 void	show_end(struct show *);
-/* Whether a payload reads as text (UTF-8 without control characters
- * other than tab, CR and LF). */
-int	show_is_text(const unsigned char *, size_t);
-/* Offset, 16 bytes in hex, the same as ASCII; off is the first offset. */
-void	show_hexdump(FILE *, const unsigned char *, size_t);
 
 #endif
