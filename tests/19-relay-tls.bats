@@ -131,10 +131,16 @@ fingerprint() {
 refused() {
 	start_nginx_tls "$1" "$2"
 	start_relay -l 0 -t tls:localhost:"$NGX_PORT" --ca-file "$C/ca.pem"
-	run timeout 10 curl -sS "http://127.0.0.1:$RELAY_PORT/index.html"
-	[ "$status" -eq 56 ] || [ "$status" -eq 52 ]
-	run timeout 10 curl -sS "http://127.0.0.1:$RELAY_PORT/index.html"
-	[ "$status" -eq 56 ] || [ "$status" -eq 52 ]
+	# The reset can come before curl has seen its connect end (7: on
+	# loopback the relay's handshake with nginx fails that fast), before
+	# it has sent its request (55), or while it waits for the answer
+	# (56): each is the client told that the exchange failed (150 tries
+	# under load: 140 times 56, 10 times 7).
+	for i in 1 2; do
+		run timeout 10 curl -sS "http://127.0.0.1:$RELAY_PORT/index.html"
+		[[ " 7 52 55 56 " == *" $status "* ]] ||
+		    { echo "curl: exit $status: $output"; return 1; }
+	done
 	stop_relay
 	for c in 1 2; do
 		run -0 rp "$T/relay.out" field $c close reason
@@ -235,8 +241,10 @@ refused() {
 	assert_output tls
 	run -0 rp "$T/relay.out" field 1 close by
 	assert_output client
+	# curl's alert, or its reset when it closed with bytes of the
+	# handshake unread (seen once in 10 runs on a loaded machine).
 	run -0 rp "$T/relay.out" field 1 close error
-	assert_output --partial "alert"
+	assert_output --regexp "alert|reset by peer"
 }
 
 @test "tls: bad certificate and key files: exit 2 before listening, naming the file" {
