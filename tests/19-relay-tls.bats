@@ -212,7 +212,10 @@ refused() {
 	start_relay -l tls:0 -t 127.0.0.1:"$NGINX_PORT" --cert "$C/srv.pem" \
 	    --key "$C/srv.key"
 	run timeout 10 curl -sS "http://127.0.0.1:$RELAY_PORT/index.html"
-	assert_equal "$status" 52
+	# Closed after its request was read: an empty reply (52), or a
+	# reset (56) should a byte of it come after the read.
+	[[ " 52 56 " == *" $status "* ]] ||
+	    { echo "curl: exit $status: $output"; return 1; }
 	run -0 timeout 10 curl -sS --cacert "$C/ca.pem" \
 	    "https://localhost:$RELAY_PORT/index.html"
 	assert_output "hello over tls"
