@@ -23,3 +23,30 @@ start() {
 	PIDS+=($!)
 	LAST_PID=$!
 }
+
+# free_port: a port nothing listens on now (nginx cannot bind port 0 and
+# say which it got).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# up PORT: waits up to 10 s for a listener on 127.0.0.1:PORT.
+up() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		(exec 9<>"/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# relay_port NAME: the port of the first "listening on" line of the
+# process started as NAME (waits up to 10 s for it).
+relay_port() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q 'listening on' "$D/$1.err" 2> /dev/null && break
+		sleep 0.05
+	done
+	sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$D/$1.err" | head -n 1
+}

@@ -16,26 +16,6 @@ for t in nginx wrk tinyproxy python3; do
 done
 
 . bench/lib.bash
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# up PORT: waits up to 10 s for a listener.
-up() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		(exec 9<>"/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-relay_port() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q 'listening on' "$D/$1.err" 2> /dev/null && break
-		sleep 0.05
-	done
-	sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$D/$1.err"
-}
 
 mkdir -p "$D/ngx/www"
 head -c 1024 /dev/urandom > "$D/ngx/www/kib"

@@ -61,9 +61,6 @@ wait_port() {
 	die "nothing listens on port $1"
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 port_in() { sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$1" | sed -n "${2:-1}p"; }
 

@@ -29,25 +29,6 @@ STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
 MITMDUMP=$(command -v mitmdump || true)
 
 . bench/lib.bash
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-up() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		(exec 9<>"/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-relay_port() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q 'listening on' "$D/$1.err" 2> /dev/null && break
-		sleep 0.05
-	done
-	sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$D/$1.err" | head -n 1
-}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 tests/gen/certs.sh "$D/c" > /dev/null
