@@ -54,6 +54,16 @@ teardown() {
 	[ -f "$DEB" ]
 }
 
+@test "package: Build-Depends names every library the build needs (make deps-list)" {
+	local pkg missing=
+	for pkg in $(make -s -C "$TOP" deps-list | sed -n 's/^build: //p'); do
+		case $pkg in make|gcc|libc6-dev) continue ;; esac
+		grep -q "^ *$pkg,\?\$\|Build-Depends:.* $pkg" "$TOP/debian/control" ||
+		    missing="$missing $pkg"
+	done
+	[ -z "$missing" ] || { echo "debian/control lacks:$missing"; return 1; }
+}
+
 @test "package: lintian finds no error and no warning" {
 	run -0 lintian --fail-on error,warning "$DEB"
 	refute_output --regexp '^[EW]: '
