@@ -477,13 +477,18 @@ static int
 wsdl_rewrite(struct conn *c, const unsigned char *b, size_t n,
     struct buf *out, char *first, size_t firstlen)
 {
-	const char *s = (const char *)b, *end = s + n, *q, *nm, *local, *an;
+	const char *s = (const char *)b, *end, *q, *nm, *local, *an;
 	const char *v, *ve, *want;
 	size_t last = 0, nl, al, pre;
 	char val[NOTE_VAL + 8], rest[NOTE_VAL + 8];
 	int count = 0;
 	char quote;
 
+	/* An empty body may come as no buffer at all: NULL + 0 is undefined
+	 * (fuzz_rewrite found it). */
+	if (n == 0)
+		return 0;
+	end = s + n;
 	for (q = memchr(s, '<', n); q != NULL; q = memchr(q, '<',
 	    (size_t)(end - q))) {
 		nm = ++q;
