@@ -11,10 +11,7 @@ load helpers
 rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 
 setup_file() {
-	export C=$BATS_FILE_TMPDIR/certs WWW=$BATS_FILE_TMPDIR/www
-	"$TESTS_DIR/gen/certs.sh" "$C"
-	mkdir -p "$WWW"
-	echo "hello over tls" > "$WWW/index.html"
+	tls_files "hello over tls"
 	head -c 3000000 /dev/urandom > "$WWW/big.bin"
 }
 

@@ -9,10 +9,7 @@ send() { "$(bin tcpmon-send)" "$@"; }
 rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 
 setup_file() {
-	export C=$BATS_FILE_TMPDIR/certs WWW=$BATS_FILE_TMPDIR/www
-	"$TESTS_DIR/gen/certs.sh" "$C"
-	mkdir -p "$WWW"
-	echo "hello send over tls" > "$WWW/index.html"
+	tls_files "hello send over tls"
 }
 
 @test "send tls: GET and POST over https://, verified with --cacert; the records hold the plaintext" {

@@ -10,10 +10,7 @@ load helpers
 rp() { python3 "$TESTS_DIR/recparse.py" "$@"; }
 
 setup_file() {
-	export C=$BATS_FILE_TMPDIR/certs WWW=$BATS_FILE_TMPDIR/www
-	"$TESTS_DIR/gen/certs.sh" "$C"
-	mkdir -p "$WWW"
-	echo "hello through mitm" > "$WWW/index.html"
+	tls_files "hello through mitm"
 }
 
 # start_mitm [ARGS...]: relay --proxy --mitm with its CA in $T/ca, trusting

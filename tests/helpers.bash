@@ -157,6 +157,15 @@ wait_count() {
 	return 1
 }
 
+# tls_files TEXT: for a suite's setup_file: the certificates of
+# tests/gen/certs.sh in $C, and $WWW with an index.html saying TEXT.
+tls_files() {
+	export C=$BATS_FILE_TMPDIR/certs WWW=$BATS_FILE_TMPDIR/www
+	"$TESTS_DIR/gen/certs.sh" "$C"
+	mkdir -p "$WWW"
+	echo "$1" > "$WWW/index.html"
+}
+
 # nginx_run NAME SCHEME PORT HTTP SERVER: Debian's nginx in the
 # background (bg NAME), its configuration and temporary files in $T/NAME,
 # the directives HTTP in its http block and SERVER in its one server block
