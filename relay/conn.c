@@ -673,7 +673,7 @@ unread(struct conn *c, enum side s)
 static void
 tls_failed(struct relay *r, struct conn *c, enum side s, const char *why)
 {
-	char ans[800];
+	char ans[1024], body[800];
 	int n;
 
 	if (!r->quiet)
@@ -688,10 +688,12 @@ tls_failed(struct relay *r, struct conn *c, enum side s, const char *why)
 		return;
 	}
 	if (c->mitm && c->tls[CLIENT] != NULL && !c->hs[CLIENT]) {
+		/* The body first: its length goes in the head. */
+		snprintf(body, sizeof(body), "TLS with %s: %s\n", c->target,
+		    why);
 		n = snprintf(ans, sizeof(ans), "HTTP/1.1 502 Bad Gateway\r\n"
 		    "Content-Type: text/plain\r\nConnection: close\r\n"
-		    "Content-Length: %zu\r\n\r\nTLS with %s: %s\n",
-		    strlen(c->target) + strlen(why) + 11, c->target, why);
+		    "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
 		put_open(r, c);
 		conn_put_data(r, c->id, REC_S2C, "from", "proxy", ans,
 		    (size_t)n);

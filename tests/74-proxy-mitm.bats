@@ -121,6 +121,12 @@ start_mitm() {
 	    "https://localhost:$NGX_PORT/index.html"
 	assert_line --index 0 "TLS with localhost:$NGX_PORT: certificate verify failed: self-signed certificate"
 	assert_line --index 1 502
+	# The body is the line and its newline, as its Content-Length says.
+	run -0 timeout 10 curl -sS -x "127.0.0.1:$PROXY_PORT" \
+	    --cacert "$T/ca/ca.pem" -o "$T/body" \
+	    "https://localhost:$NGX_PORT/index.html"
+	printf 'TLS with localhost:%s: certificate verify failed: self-signed certificate\n' \
+	    "$NGX_PORT" | cmp - "$T/body"
 	stop_relay
 	run -0 rp "$T/relay.out" field 1 close reason
 	assert_output tls
