@@ -41,6 +41,10 @@ int	 sock_listen(const struct sockaddr_any *, int backlog);
 /* A non-blocking connect; *pending is set while it is in progress. */
 int	 sock_connect(const struct sockaddr_any *, int *pending);
 int	 sock_nonblock(int fd);
+/* A blocking, close-on-exec connection to the Unix socket at path (a
+ * relay's tap socket): the fd, or -1 with errno (ENAMETOOLONG for a path
+ * longer than sun_path). */
+int	 sock_connect_unix(const char *path);
 /* Closes with an RST rather than a FIN (SO_LINGER 0). */
 void	 sock_reset(int fd);
 /* Makes the close of fd a reset (SO_LINGER 0). */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # check-layering.sh - the layering rule (HACKING.md): a tool's directory
 # compiles only its own sources and libraries (common/, libtcpmon.a; the
-# formatting cores in fmt/, libtcpmon-fmt.a, for a tool that links it), and
+# formatting cores in fmt/, libtcpmon-fmt.a, and the selectors in tap/,
+# libtcpmon-select.a, for a tool that links them), and
 # includes only its own headers and those libraries'.  Reads lines of
 # `make -s layering-list`: "PROG ARCHIVES... : SRCS...".
 # Exit 0 when the rule holds, 1 naming each place it does not.
@@ -24,6 +25,9 @@ while read -r prog rest; do
 	libdirs=common
 	case " $archives " in
 	*" libtcpmon-fmt.a "*) libdirs="$libdirs fmt" ;;
+	esac
+	case " $archives " in
+	*" libtcpmon-select.a "*) libdirs="$libdirs tap" ;;
 	esac
 	# What the tool's sources include, and what the headers of its own
 	# directory that they include include in turn.

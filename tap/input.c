@@ -7,11 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "input.h"
+#include "net.h"
 #include "util.h"
 
 void
@@ -86,20 +85,13 @@ in_file(struct input *in, const char *path)
 void
 in_attach(struct input *in, const char *path)
 {
-	struct sockaddr_un sun;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		errx(TM_EXIT_USAGE, "--attach %s: path too long", path);
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(TM_EXIT_FAIL, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if ((fd = sock_connect_unix(path)) == -1) {
+		if (errno == ENAMETOOLONG)
+			errx(TM_EXIT_USAGE, "--attach %s: path too long", path);
 		warn("attach %s", path);
 		worse(in, TM_EXIT_FAIL);
-		close(fd);
 		return;
 	}
 	/* No shutdown(SHUT_WR): a relay may take the EOF of its viewer

@@ -2,14 +2,23 @@
 # connections from a stream of records.  Both take the selectors of
 # tap/select.c.
 PROGS += tcpmon-tap tcpmon-grep
-TAP_COMMON := tap/select.c tap/ctab.c tap/input.c tap/grow.c
+# The selectors (select.c, with the connection table and the growable
+# buffer under it) are libtcpmon-select.a: tap, grep and tcpmon-view's
+# filter link it (a tool compiles only its own directory; what it shares is
+# a library).
+SELECT_LIB_SRCS := tap/select.c tap/ctab.c tap/grow.c
+$(OBJ)/libtcpmon-select.a: $(patsubst %.c,$(OBJ)/%.o,$(SELECT_LIB_SRCS))
+	@rm -f $@
+	$(AR) rcs $@ $^
+SELECT_LIBS := $(shell pkg-config --libs libpcre2-8)
 tcpmon-tap_SRCS := tap/tap.c tap/show.c tap/list.c tap/sni.c tap/fault.c \
-	$(TAP_COMMON)
+	tap/input.c
 # --pretty: the formatting cores, fmt/module.mk's library.
-tcpmon-tap_ARCHIVES := libtcpmon-fmt.a
-tcpmon-tap_LIBS := $(shell pkg-config --libs libpcre2-8) $(FMT_XML_LIBS) -lz
-tcpmon-grep_SRCS := tap/grep.c $(TAP_COMMON)
-tcpmon-grep_LIBS := $(shell pkg-config --libs libpcre2-8) -lz
+tcpmon-tap_ARCHIVES := libtcpmon-select.a libtcpmon-fmt.a
+tcpmon-tap_LIBS := $(SELECT_LIBS) $(FMT_XML_LIBS) -lz
+tcpmon-grep_SRCS := tap/grep.c tap/input.c
+tcpmon-grep_ARCHIVES := libtcpmon-select.a
+tcpmon-grep_LIBS := $(SELECT_LIBS) -lz
 tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8) -Ifmt
 MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
 DEB_BUILD += libpcre2-dev zlib1g-dev libxml2-dev
