@@ -923,8 +923,10 @@ ui_key(struct ui *u, int key)
 		move_sel(u, page);
 		break;
 	case KEY_HOME: case 'g':
-		if (u->focus == F_TABLE)
+		if (u->focus == F_TABLE) {
 			move_sel(u, -(long)u->nrows);
+			u->top = 0;
+		}
 		else
 			u->det.p[u->focus == F_REQ ? 0 : 1].top = 0;
 		break;
