@@ -116,6 +116,9 @@ announced() {
 			# Not on a terminal, less shows the file as cat does.
 			run -0 timeout 10 bash -c "$cmd"
 			assert_output --partial 'TCPMON/1 stream' ;;
+		"bin/tcpmon-view "*)
+			# The window: in tmux, read off the screen, then q.
+			view_step "$cmd" ;;
 		bin/tcpmon-send*bad.xml)
 			# The SOAP Fault: exit 1, and one line saying so.
 			run -1 timeout 30 bash -c "$cmd"
@@ -134,6 +137,36 @@ announced() {
 	# The proxy recorded curl's request and Chromium's.
 	stop_groups
 	[ "$(grep -ac '^GET /?wsdl HTTP/1.1' web.tcpmon)" -eq 2 ]
+}
+
+# view_step CMD: tcpmon-view in tmux; the capture's two exchanges are in
+# its table and the Add's answer in its response pane; q ends it with 0.
+view_step() {
+	local i screen=
+	tmux -S "$T/tmux" new-session -d -x 140 -y 40 \
+	    "env TERM=screen $1 2> $T/view.err; echo \$? > $T/view.exit; sleep 30"
+	for ((i = 0; i < 200; i++)); do
+		screen=$(tmux -S "$T/tmux" capture-pane -p)
+		[[ $screen == *' 2/2 exchanges ended'* ]] && break
+		sleep 0.05
+	done
+	echo "$screen"
+	[[ $screen == *' 2/2 exchanges ended'* ]]
+	[[ $screen == *'POST /'*'500'* ]]
+	tmux -S "$T/tmux" send-keys g
+	for ((i = 0; i < 200; i++)); do
+		screen=$(tmux -S "$T/tmux" capture-pane -p)
+		[[ $screen == *'<d:result>5</d:result>'* ]] && break
+		sleep 0.05
+	done
+	[[ $screen == *'<d:result>5</d:result>'* ]]
+	tmux -S "$T/tmux" send-keys q
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$T/view.exit" ] && break
+		sleep 0.05
+	done
+	tmux -S "$T/tmux" kill-server
+	[ "$(cat "$T/view.exit")" -eq 0 ]
 }
 
 # stop_relays: Ctrl-C for the relays started so far (the demo service and
