@@ -22,6 +22,8 @@ put(unsigned char **b, size_t *len, size_t *cap, const void *p, size_t n)
 {
 	size_t c = *cap ? *cap : 4096;
 
+	if (n == 0)
+		return;
 	if (*len + n > *cap) {
 		while (c < *len + n)
 			c *= 2;

@@ -14,3 +14,8 @@ MAN += man/tcpmon-view.1
 DEB_BUILD += libncurses-dev libpcre2-dev libxml2-dev zlib1g-dev
 DEB_TEST += tmux
 DEB_BENCH += tmux time python3
+# libFuzzer target of the index, the panes and the filter line (tests/fuzz/).
+fuzz_view_SRCS := view/index.c view/detail.c view/act.c $(SELECT_LIB_SRCS) \
+	$(FMT_LIB_SRCS)
+fuzz_view_CFLAGS := -Iview -Itap -Ifmt $(fmt_CFLAGS)
+fuzz_view_LIBS := $(SELECT_LIBS) $(FMT_XML_LIBS)
