@@ -12,16 +12,18 @@ $(OBJ)/libtcpmon-select.a: $(patsubst %.c,$(OBJ)/%.o,$(SELECT_LIB_SRCS))
 	$(AR) rcs $@ $^
 SELECT_LIBS := $(shell pkg-config --libs libpcre2-8)
 tcpmon-tap_SRCS := tap/tap.c tap/show.c tap/list.c tap/sni.c tap/fault.c \
-	tap/input.c
+	tap/input.c tap/har.c
 # --pretty: the formatting cores, fmt/module.mk's library.
 tcpmon-tap_ARCHIVES := libtcpmon-select.a libtcpmon-fmt.a
-tcpmon-tap_LIBS := $(SELECT_LIBS) $(FMT_XML_LIBS) -lz
+# --har, --json=exchange: jansson, Debian's.
+tcpmon-tap_LIBS := $(SELECT_LIBS) $(FMT_XML_LIBS) -lz \
+	$(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 tcpmon-grep_SRCS := tap/grep.c tap/input.c
 tcpmon-grep_ARCHIVES := libtcpmon-select.a
 tcpmon-grep_LIBS := $(SELECT_LIBS) -lz
 tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8) -Ifmt
 MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
-DEB_BUILD += libpcre2-dev zlib1g-dev libxml2-dev
+DEB_BUILD += libpcre2-dev zlib1g-dev libxml2-dev libjansson-dev
 DEB_TEST += nginx-light python3 time bsdutils tmux
 # bench/tap.sh: /usr/bin/time for peak RSS.
 DEB_BENCH += time python3

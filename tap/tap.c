@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "input.h"
+#include "har.h"
 #include "list.h"
 #include "record.h"
 #include "safe.h"
@@ -20,7 +21,7 @@
 #include "show.h"
 #include "util.h"
 
-enum view { V_CONV, V_LIST, V_JSON, V_RAW };
+enum view { V_CONV, V_LIST, V_JSON, V_RAW, V_HAR, V_ECS };
 
 struct opts {
 	enum view	 view;
@@ -41,6 +42,7 @@ struct tap {
 	struct sel	 sel;
 	struct show	 show;
 	struct list	 list;
+	struct har	 har;
 	/* --raw: the connection is (src, conn); a merged stream may have
 	 * the same number under another source, which is not ours. */
 	char		*raw_src;
@@ -52,8 +54,8 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: tcpmon-tap [--list[=conn] | --json | --raw --conn N --dir "
-	    "request|response]\n"
+	    "usage: tcpmon-tap [--list[=conn] | --json[=exchange] | --har |\n"
+	    "                   --raw --conn N --dir request|response]\n"
 	    "                  [--layout stacked|side] [--color "
 	    "auto|always|never] [--width N]\n"
 	    "                  [--pretty] [--no-http] [--conn [SRC#]N[,M...]]\n"
@@ -67,6 +69,8 @@ usage(int status)
 		    "\n"
 		    "      --list, --list=conn   a table: a row per HTTP exchange, or per connection\n"
 		    "      --json                JSON Lines: one object per record\n"
+		    "      --json=exchange       JSON Lines: one object per HTTP exchange (ECS names)\n"
+		    "      --har                 one HAR 1.2 document of every HTTP exchange\n"
 		    "      --raw                 the exact payload of --conn N in direction --dir\n"
 		    "      --dir request|response  the direction of --raw\n"
 		    "      --layout stacked|side requests above responses, or side by side\n"
@@ -84,7 +88,8 @@ usage(int status)
 	exit(status);
 }
 
-enum { OPT_AT = 255, OPT_ATTACH = 256, OPT_COLOR, OPT_DIR, OPT_JSON, OPT_LAYOUT,
+enum { OPT_AT = 255, OPT_ATTACH = 256, OPT_COLOR, OPT_DIR, OPT_HAR, OPT_JSON,
+    OPT_LAYOUT,
     OPT_LIST, OPT_NO_HTTP, OPT_PRETTY, OPT_RAW, OPT_VERSION, OPT_WIDTH };
 
 static const struct option longopts[] = {
@@ -93,7 +98,8 @@ static const struct option longopts[] = {
 	{ "color",	required_argument, NULL, OPT_COLOR },
 	{ "dir",	required_argument, NULL, OPT_DIR },
 	{ "help",	no_argument,	   NULL, 'h' },
-	{ "json",	no_argument,	   NULL, OPT_JSON },
+	{ "har",	no_argument,	   NULL, OPT_HAR },
+	{ "json",	optional_argument, NULL, OPT_JSON },
 	{ "layout",	required_argument, NULL, OPT_LAYOUT },
 	{ "list",	optional_argument, NULL, OPT_LIST },
 	{ "no-http",	no_argument,	   NULL, OPT_NO_HTTP },
@@ -109,8 +115,8 @@ static void
 set_view(struct opts *o, enum view v, const char *name)
 {
 	if (o->view != V_CONV && o->view != v)
-		errx(TM_EXIT_USAGE, "%s: only one of --list, --json and --raw",
-		    name);
+		errx(TM_EXIT_USAGE, "%s: only one of --list, --json, --har "
+		    "and --raw", name);
 	o->view = v;
 }
 
@@ -187,7 +193,16 @@ parse_opts(int argc, char **argv, struct opts *o)
 				    "or response", optarg);
 			break;
 		case OPT_JSON:
-			set_view(o, V_JSON, "--json");
+			if (optarg == NULL || strcmp(optarg, "record") == 0)
+				set_view(o, V_JSON, "--json");
+			else if (strcmp(optarg, "exchange") == 0)
+				set_view(o, V_ECS, "--json=exchange");
+			else
+				errx(TM_EXIT_USAGE, "--json=%s: use --json or "
+				    "--json=exchange", optarg);
+			break;
+		case OPT_HAR:
+			set_view(o, V_HAR, "--har");
 			break;
 		case OPT_LAYOUT:
 			if (strcmp(optarg, "stacked") == 0)
@@ -272,6 +287,10 @@ view(void *arg, const struct rec *r, const unsigned char *raw, size_t rawlen)
 		break;
 	case V_JSON:
 		json_record(stdout, r);
+		break;
+	case V_HAR:
+	case V_ECS:
+		har_record(&t->har, r);
 		break;
 	case V_RAW:
 		if (r->type != REC_DATA || r->dir != (enum rec_dir)t->o->dir ||
@@ -368,6 +387,9 @@ main(int argc, char **argv)
 		show_init(&t.show, stdout, &so);
 	else if (o.view == V_LIST)
 		list_init(&t.list, stdout, &lo);
+	else if (o.view == V_HAR || o.view == V_ECS)
+		har_init(&t.har, stdout, o.view == V_HAR ? HAR_DOC : HAR_ECS,
+		    (size_t)o.sel.max_conns);
 
 	in_init(&in, feed, &t, flush_stdout);
 	if (o.attach != NULL)
@@ -384,6 +406,8 @@ main(int argc, char **argv)
 		show_end(&t.show);
 	else if (o.view == V_LIST)
 		list_end(&t.list);
+	else if (o.view == V_HAR || o.view == V_ECS)
+		har_end(&t.har);
 	free(t.raw_src);
 	in_free(&in);
 	check_stdout();
