@@ -75,6 +75,8 @@ jbytes(const void *p, size_t n)
 	size_t i, k = 0, clen, j;
 	json_t *v;
 
+	if (n == 0)
+		return xalloc(json_string(""));
 	if (memchr(p, 0, n) == NULL && (v = json_stringn(p, n)) != NULL)
 		return v;
 	o = xalloc(malloc(2 * n + 1));

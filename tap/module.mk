@@ -35,3 +35,7 @@ fuzz_select_LIBS := $(shell pkg-config --libs libpcre2-8)
 # of the SOAP Fault scanner.
 fuzz_sni_SRCS := tap/sni.c tap/fault.c
 fuzz_sni_CFLAGS := -Itap
+# libFuzzer target of --har's building (tests/fuzz/).
+fuzz_har_SRCS := tap/har.c tap/ctab.c
+fuzz_har_CFLAGS := -Itap
+fuzz_har_LIBS := -ljansson
