@@ -113,37 +113,93 @@ jstr(const char *s)
 	return jbytes(s, strlen(s));
 }
 
-/* Whether a body can be shown as text: valid UTF-8 without NUL. */
+/* Whether a body can be shown as text: valid UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF) without NUL. */
 static int
 is_text(const unsigned char *b, size_t n)
 {
-	json_t *v;
+	size_t i = 0;
+	unsigned c;
 
-	if (n == 0)
-		return 1;
-	if (memchr(b, 0, n) != NULL ||
-	    (v = json_stringn((const char *)b, n)) == NULL)
-		return 0;
-	json_decref(v);
+	while (i < n) {
+		c = b[i];
+		if (c >= 0x01 && c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			if (i + 1 >= n || (b[i + 1] & 0xc0) != 0x80)
+				return 0;
+			i += 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			if (i + 2 >= n || (b[i + 1] & 0xc0) != 0x80 ||
+			    (b[i + 2] & 0xc0) != 0x80 ||
+			    (c == 0xe0 && b[i + 1] < 0xa0) ||
+			    (c == 0xed && b[i + 1] >= 0xa0))
+				return 0;
+			i += 3;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			if (i + 3 >= n || (b[i + 1] & 0xc0) != 0x80 ||
+			    (b[i + 2] & 0xc0) != 0x80 ||
+			    (b[i + 3] & 0xc0) != 0x80 ||
+			    (c == 0xf0 && b[i + 1] < 0x90) ||
+			    (c == 0xf4 && b[i + 1] >= 0x90))
+				return 0;
+			i += 4;
+		} else
+			return 0;
+	}
 	return 1;
 }
 
+/*
+ * Bodies are most of the bytes, and jansson escapes a string a character
+ * at a time: a body of some size goes into the entry as a marker that
+ * cannot come from the traffic (a control character and a random nonce),
+ * and emit() writes the body itself in the marker's place, escaped here
+ * or in base64, at memory speed.
+ */
+#define BODY_INLINE	256	/* smaller bodies: jansson's strings */
+#define BODY_REFS	4	/* bodies in one entry at most */
+
+struct bodyref {
+	const unsigned char *b;
+	size_t		 n;
+	int		 b64;
+	unsigned char	*own;	/* freed after the entry is written */
+};
+
+static struct bodyref refs[BODY_REFS];
+static int	 nrefs;
+static char	 nonce[24];
+
 /* A body as HAR and ECS carry it: "text", and "encoding": "base64" when
- * it is not text. */
+ * it is not text.  own, if not NULL, is freed once it is written. */
 static void
-set_body(json_t *o, const char *key, const unsigned char *b, size_t n)
+set_body(json_t *o, const char *key, const unsigned char *b, size_t n,
+    unsigned char *own)
 {
+	int text = is_text(b, n);
 	char *e;
 
-	if (is_text(b, n)) {
-		json_object_set_new(o, key, jbytes(b, n));
+	if (!text)
+		json_object_set_new(o, "encoding", json_string("base64"));
+	if (n >= BODY_INLINE && nrefs < BODY_REFS) {
+		refs[nrefs] = (struct bodyref){ b, n, !text, own };
+		json_object_set_new(o, key, xalloc(json_sprintf("\x01tb%d-%s",
+		    nrefs, nonce)));
+		nrefs++;
 		return;
 	}
-	e = xalloc(malloc(4 * ((n + 2) / 3) + 1));
-	b64_encode(b, n, e);
-	json_object_set_new(o, key, jstr(e));
-	json_object_set_new(o, "encoding", json_string("base64"));
-	free(e);
+	if (text)
+		json_object_set_new(o, key, jbytes(b, n));
+	else {
+		e = xalloc(malloc(4 * ((n + 2) / 3) + 1));
+		b64_encode(b, n, e);
+		json_object_set_new(o, key, jstr(e));
+		free(e);
+	}
+	free(own);
 }
 
 static void
@@ -169,6 +225,8 @@ har_init(struct har *h, FILE *out, enum har_mode mode, size_t max_conns)
 	h->mode = mode;
 	h->max_conns = max_conns ? max_conns : CTAB_MAX_DEFAULT;
 	ctab_init(&h->conns, sizeof(struct hconn));
+	snprintf(nonce, sizeof(nonce), "%08lx%08lx", (unsigned long)random(),
+	    (unsigned long)(tm_now_us() ^ (int64_t)getpid()));
 	if (mode == HAR_DOC)
 		fprintf(out, "{\"log\":{\"version\":\"1.2\",\"creator\":"
 		    "{\"name\":\"tcpmon-tap\",\"version\":\"%s\"},"
@@ -455,7 +513,7 @@ har_entry(struct hconn *c, struct hmsg *q, struct hmsg *a)
 		json_object_set_new(pd, "mimeType", jstr(q->ctype != NULL ?
 		    q->ctype : ""));
 		json_object_set_new(pd, "params", json_array());
-		set_body(pd, "text", q->body, q->len);
+		set_body(pd, "text", q->body, q->len, NULL);
 		json_object_set_new(req, "postData", pd);
 	}
 	json_object_set_new(req, "headersSize", json_integer(
@@ -492,8 +550,7 @@ har_entry(struct hconn *c, struct hmsg *q, struct hmsg *a)
 	json_object_set_new(content, "mimeType", jstr(a->ctype != NULL ?
 	    a->ctype : "x-unknown"));
 	set_body(content, "text", dec != NULL ? dec : a->body, dec != NULL ?
-	    declen : a->len);
-	free(dec);
+	    declen : a->len, dec);
 	json_object_set_new(resp, "content", content);
 	json_object_set_new(resp, "redirectURL", jstr(a->have &&
 	    json_object_get(a->head, "_location") != NULL ?
@@ -590,7 +647,7 @@ ecs_line(struct hconn *c, struct hmsg *q, struct hmsg *a)
 	b = xalloc(json_object());
 	json_object_set_new(b, "bytes", json_integer((json_int_t)q->len));
 	if (q->len > 0)
-		set_body(b, "content", q->body, q->len);
+		set_body(b, "content", q->body, q->len, NULL);
 	json_object_set_new(r, "body", b);
 	json_object_set_new(o, "request", r);
 	r = xalloc(json_object());
@@ -606,8 +663,9 @@ ecs_line(struct hconn *c, struct hmsg *q, struct hmsg *a)
 		    a->len));
 		if (declen > 0)
 			set_body(b, "content", dec != NULL ? dec : a->body,
-			    declen);
-		free(dec);
+			    declen, dec);
+		else
+			free(dec);
 		json_object_set_new(r, "body", b);
 	}
 	json_object_set_new(o, "response", r);
@@ -641,38 +699,106 @@ ecs_line(struct hconn *c, struct hmsg *q, struct hmsg *a)
 	return e;
 }
 
+/* Text as a JSON string's inside: what must be escaped is escaped, runs
+ * of the rest copied as they are (the text is valid UTF-8). */
+static void
+put_escaped(struct outbuf *o, const unsigned char *b, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char esc[8];
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] >= 0x20 && b[i] != '"' && b[i] != '\\')
+			continue;
+		put(o, b + run, i - run);
+		run = i + 1;
+		esc[0] = '\\';
+		switch (b[i]) {
+		case '"': case '\\':
+			esc[1] = (char)b[i];
+			put(o, esc, 2);
+			break;
+		case '\n':
+			put(o, "\\n", 2);
+			break;
+		case '\r':
+			put(o, "\\r", 2);
+			break;
+		case '\t':
+			put(o, "\\t", 2);
+			break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[b[i] >> 4];
+			esc[5] = hex[b[i] & 15];
+			put(o, esc, 6);
+			break;
+		}
+	}
+	put(o, b + run, n - run);
+}
+
+static void
+put_b64(struct outbuf *o, const unsigned char *b, size_t n)
+{
+	char out[4 * 16384 / 3 + 8];
+	size_t k, step = 3 * 4096;
+
+	for (k = 0; k < n; k += step)
+		put(o, out, b64_encode(b + k, n - k < step ? n - k : step,
+		    out));
+}
+
 /* An exchange out: a HAR entry, or a line written whole with one write
  * so that a reader never sees half of it. */
 static void
 emit(struct hconn *c, struct hmsg *q, struct hmsg *a)
 {
 	struct har *h = c->h;
+	struct outbuf o = { NULL, 0, 0 };
+	char marker[64], *s, *at, *p;
 	json_t *e;
-	char *s;
-	size_t n;
+	int i;
 
+	nrefs = 0;
 	e = h->mode == HAR_DOC ? har_entry(c, q, a) : ecs_line(c, q, a);
 	s = json_dumps(e, JSON_COMPACT);
 	json_decref(e);
 	if (s == NULL)
 		errx(TM_EXIT_FAIL, "out of memory");
-	n = strlen(s);
-	if (h->mode == HAR_DOC) {
-		if (h->entries > 0)
-			fputc(',', h->out);
-		fputs("\n", h->out);
-		fwrite(s, 1, n, h->out);
-	} else {
-		s[n] = '\n';
-		if (fflush(h->out) == EOF || write_all(fileno(h->out), s,
-		    n + 1) < 0) {
+	if (h->mode == HAR_DOC)
+		put(&o, h->entries > 0 ? ",\n" : "\n", h->entries > 0 ? 2 : 1);
+	/* The bodies in their markers' places, in order. */
+	p = s;
+	for (i = 0; i < nrefs; i++) {
+		snprintf(marker, sizeof(marker), "\\u0001tb%d-%s", i, nonce);
+		if ((at = strstr(p, marker)) == NULL)
+			errx(TM_EXIT_FAIL, "--har: a body's place was lost");
+		put(&o, p, (size_t)(at - p));
+		if (refs[i].b64)
+			put_b64(&o, refs[i].b, refs[i].n);
+		else
+			put_escaped(&o, refs[i].b, refs[i].n);
+		p = at + strlen(marker);
+		free(refs[i].own);
+	}
+	nrefs = 0;
+	put(&o, p, strlen(p));
+	free(s);
+	if (h->mode == HAR_DOC)
+		fwrite(o.b, 1, o.len, h->out);
+	else {
+		put(&o, "\n", 1);
+		if (fflush(h->out) == EOF || write_all(fileno(h->out), o.b,
+		    o.len) < 0) {
 			if (errno != EPIPE)
 				err(TM_EXIT_FAIL, "write stdout");
 			h->failed = 1;
 		}
 	}
+	free(o.b);
 	h->entries++;
-	free(s);
 }
 
 static void
