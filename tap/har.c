@@ -7,6 +7,7 @@
  * records: a message starts with the record that brought its first byte
  * and ends with the one that brought its last, so send, wait and receive
  * are what the relay saw. */
+#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -488,6 +489,7 @@ har_entry(struct hconn *c, struct hmsg *q, struct hmsg *a)
 {
 	json_t *e = xalloc(json_object()), *req, *resp, *content, *t, *pd;
 	char when[TM_TIME_LEN], host[96], *url;
+	unsigned char addr[16];
 	const char *qs;
 	unsigned char *dec;
 	size_t declen;
@@ -567,8 +569,13 @@ har_entry(struct hconn *c, struct hmsg *q, struct hmsg *a)
 	json_object_set_new(t, "wait", json_real(wait));
 	json_object_set_new(t, "receive", json_real(recv));
 	json_object_set_new(e, "timings", t);
+	/* HAR wants an address there; a name or a Unix socket goes to
+	 * _tcpmon_server, as does every target. */
 	split_addr(c->server, host, sizeof(host), &port);
-	json_object_set_new(e, "serverIPAddress", jstr(host));
+	if (inet_pton(AF_INET, host, addr) == 1 ||
+	    inet_pton(AF_INET6, host, addr) == 1)
+		json_object_set_new(e, "serverIPAddress", jstr(host));
+	json_object_set_new(e, "_tcpmon_server", jstr(c->server));
 	json_object_set_new(e, "connection", json_sprintf("%llu",
 	    (unsigned long long)c->conn));
 	json_object_set_new(e, "_tcpmon_src", jstr(c->src));

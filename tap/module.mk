@@ -25,6 +25,10 @@ tap_CFLAGS := $(shell pkg-config --cflags libpcre2-8) -Ifmt
 MAN += man/tcpmon-tap.1 man/tcpmon-grep.1
 DEB_BUILD += libpcre2-dev zlib1g-dev libxml2-dev libjansson-dev
 DEB_TEST += nginx-light python3 time bsdutils tmux
+# tests/28-tap-har.bats checks --har with har-validator, from the npm
+# registry: Debian's nodejs, and npm unless a nodejs that has its own
+# (NodeSource's) is there.
+DEB_TEST += nodejs $(if $(shell command -v npm 2>/dev/null),,npm)
 # bench/tap.sh: /usr/bin/time for peak RSS.
 DEB_BENCH += time python3
 # libFuzzer target of the selectors (tests/fuzz/).
