@@ -203,9 +203,21 @@ set_body(json_t *o, const char *key, const unsigned char *b, size_t n,
 	free(own);
 }
 
+/* The buffer of a body given back, for the next body: fresh memory for
+ * every message costs page faults. */
+static unsigned char *spare;
+static size_t	 sparecap;
+
 static void
 msg_free(struct hmsg *m)
 {
+	if (m->body != NULL && m->cap > sparecap && m->cap <= 16u * 1024 *
+	    1024) {
+		free(spare);
+		spare = m->body;
+		sparecap = m->cap;
+		m->body = NULL;
+	}
 	json_decref(m->head);
 	json_decref(m->headers);
 	json_decref(m->setcookies);
@@ -747,14 +759,23 @@ put_escaped(struct outbuf *o, const unsigned char *b, size_t n)
 }
 
 static void
+reserve(struct outbuf *o, size_t n)
+{
+	size_t c = o->cap ? o->cap : 4096;
+
+	if (o->len + n <= o->cap)
+		return;
+	while (c < o->len + n)
+		c *= 2;
+	o->b = xalloc(realloc(o->b, c));
+	o->cap = c;
+}
+
+static void
 put_b64(struct outbuf *o, const unsigned char *b, size_t n)
 {
-	char out[4 * 16384 / 3 + 8];
-	size_t k, step = 3 * 4096;
-
-	for (k = 0; k < n; k += step)
-		put(o, out, b64_encode(b + k, n - k < step ? n - k : step,
-		    out));
+	reserve(o, 4 * ((n + 2) / 3) + 1);
+	o->len += b64_encode(b, n, (char *)o->b + o->len);
 }
 
 /* An exchange out: a HAR entry, or a line written whole with one write
@@ -762,10 +783,13 @@ put_b64(struct outbuf *o, const unsigned char *b, size_t n)
 static void
 emit(struct hconn *c, struct hmsg *q, struct hmsg *a)
 {
+	/* One buffer for every entry: big bodies would cost fresh pages
+	 * each time. */
+	static struct outbuf o;
 	struct har *h = c->h;
-	struct outbuf o = { NULL, 0, 0 };
 	char marker[64], *s, *at, *p;
 	json_t *e;
+	size_t n;
 	int i;
 
 	nrefs = 0;
@@ -774,6 +798,13 @@ emit(struct hconn *c, struct hmsg *q, struct hmsg *a)
 	json_decref(e);
 	if (s == NULL)
 		errx(TM_EXIT_FAIL, "out of memory");
+	/* Room for it all at once: a body is copied one time. */
+	o.len = 0;
+	n = strlen(s) + 4;
+	for (i = 0; i < nrefs; i++)
+		n += refs[i].b64 ? 4 * ((refs[i].n + 2) / 3) + 1 :
+		    refs[i].n + refs[i].n / 16 + 64;
+	reserve(&o, n);
 	if (h->mode == HAR_DOC)
 		put(&o, h->entries > 0 ? ",\n" : "\n", h->entries > 0 ? 2 : 1);
 	/* The bodies in their markers' places, in order. */
@@ -804,7 +835,11 @@ emit(struct hconn *c, struct hmsg *q, struct hmsg *a)
 			h->failed = 1;
 		}
 	}
-	free(o.b);
+	/* A buffer that grew for one huge body is not kept. */
+	if (o.cap > 64u * 1024 * 1024) {
+		free(o.b);
+		memset(&o, 0, sizeof(o));
+	}
 	h->entries++;
 }
 
@@ -881,6 +916,12 @@ cb_body(void *arg, enum http_dir d, const unsigned char *p, size_t n)
 	struct hmsg *m = &c->cur[d];
 	struct outbuf o = { m->body, m->len, m->cap };
 
+	if (o.b == NULL && spare != NULL) {
+		o.b = spare;
+		o.cap = sparecap;
+		spare = NULL;
+		sparecap = 0;
+	}
 	put(&o, p, n);
 	m->body = o.b;
 	m->len = o.len;
@@ -1041,6 +1082,9 @@ har_end(struct har *h)
 		free(all);
 	}
 	ctab_free(&h->conns);
+	free(spare);
+	spare = NULL;
+	sparecap = 0;
 	if (h->mode == HAR_DOC)
 		fputs("\n]}}\n", h->out);
 }
