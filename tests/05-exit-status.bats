@@ -76,6 +76,7 @@ unknown_option() {
 @test "usage: tcpmon-rewrite --bogus is 2" { unknown_option tcpmon-rewrite; }
 @test "usage: tcpmon-pcap --bogus is 2" { unknown_option tcpmon-pcap; }
 @test "usage: tcpmon-demo-soapd --bogus is 2" { unknown_option tcpmon-demo-soapd; }
+@test "usage: tcpmon-view --bogus is 2" { unknown_option tcpmon-view; }
 
 # bad_value TOOL ARGS...: a bad number, address or pattern is 2, with one
 # line naming the tool.
@@ -102,6 +103,7 @@ bad_value() {
 	bad_value tcpmon-rewrite --hold-timeout x
 	bad_value tcpmon-pcap -r x --buffer x
 	bad_value tcpmon-demo-soapd -l x
+	bad_value tcpmon-view --color x
 }
 
 # --- bad input: an input file that cannot be opened or read: 2 -----------
@@ -141,6 +143,9 @@ no_input() {
 }
 @test "input: tcpmon-pcap -w OUT CAPTURE that cannot be opened or read is 2" {
 	no_input tcpmon-pcap -w "$T/o.pcapng" IN
+}
+@test "input: tcpmon-view CAPTURE that cannot be opened or read is 2, before the screen" {
+	no_input tcpmon-view IN
 }
 @test "input: tcpmon-pcap -r FILE that cannot be opened or read is 2" {
 	no_input tcpmon-pcap -r IN

@@ -7,7 +7,8 @@
 load helpers
 
 TOOLS="tcpmon-relay tcpmon-tap tcpmon-grep tcpmon-send tcpmon-throttle
-    tcpmon-fmt-xml tcpmon-fmt-json tcpmon-demo-soapd tcpmon-rewrite tcpmon-pcap"
+    tcpmon-fmt-xml tcpmon-fmt-json tcpmon-demo-soapd tcpmon-rewrite tcpmon-pcap
+    tcpmon-view"
 
 setup_file() {
 	export TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)

@@ -82,7 +82,7 @@ static const struct option longopts[] = {
 	{ NULL,		0,		   NULL, 0 }
 };
 
-static void
+static void __attribute__((noreturn))
 usage(int status)
 {
 	FILE *f = status == 0 ? stdout : stderr;
@@ -91,23 +91,27 @@ usage(int status)
 	    "[--layout stacked|side]\n"
 	    "                   [CAPTURE ... | - | --attach PATH]\n"
 	    "       tcpmon-view [...] -l [ADDR:]PORT [-t HOST:PORT | --proxy] "
-	    "[-- RELAY-OPTIONS]\n\n"
-	    "  -l, --listen ADDR         start a relay listening there, and "
-	    "show it\n"
-	    "  -t, --target HOST:PORT    with -l: the relay's target\n"
-	    "      --proxy               with -l: the relay is an HTTP proxy\n"
-	    "      --attach PATH         show a running relay's tap socket\n"
-	    "  -o, --output FILE         keep what a live input brought in "
-	    "FILE\n"
-	    "  -c, --conns               a row per connection (default: per "
-	    "HTTP exchange)\n"
-	    "      --layout stacked|side the request above the response, or "
-	    "beside it\n"
-	    "      --color[=WHEN]        colour: auto, always or never "
-	    "(NO_COLOR: never)\n"
-	    "  -h, --help                print this help and exit\n"
-	    "      --version             print the version and exit\n\n"
-	    "Keys: ? in the view.  See tcpmon-view(1).\n", f);
+	    "[-- RELAY-OPTIONS]\n", f);
+	if (status == TM_EXIT_OK)
+		fputs("\n"
+		    "  -l, --listen ADDR         start a relay listening there, "
+		    "and show it\n"
+		    "  -t, --target HOST:PORT    with -l: the relay's target\n"
+		    "      --proxy               with -l: the relay is an HTTP "
+		    "proxy\n"
+		    "      --attach PATH         show a running relay's tap "
+		    "socket\n"
+		    "  -o, --output FILE         keep what a live input brought "
+		    "in FILE\n"
+		    "  -c, --conns               a row per connection (default: "
+		    "per HTTP exchange)\n"
+		    "      --layout stacked|side the request above the response, "
+		    "or beside it\n"
+		    "      --color[=WHEN]        colour: auto, always or never "
+		    "(NO_COLOR: never)\n"
+		    "  -h, --help                print this help and exit\n"
+		    "      --version             print the version and exit\n\n"
+		    "Keys: ? in the view.  See tcpmon-view(1).\n", f);
 	exit(status);
 }
 
@@ -435,10 +439,9 @@ on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 				}
 				v->relay = 0;
 				snprintf(v->u.msg, sizeof(v->u.msg),
-				    "tcpmon-relay exited with status %d%s%s",
+				    "tcpmon-relay exited with status %d",
 				    WIFEXITED(st) ? WEXITSTATUS(st) :
-				    128 + WTERMSIG(st), v->rline[0] ? ": " : "",
-				    "");
+				    128 + WTERMSIG(st));
 				v->u.msg_err = 1;
 				v->u.dirty = 1;
 			}
@@ -551,6 +554,7 @@ static void
 inputs(struct view *v)
 {
 	const char *name;
+	struct stat sb;
 	int fd, i;
 
 	v->in_fd = -1;
@@ -564,6 +568,9 @@ inputs(struct view *v)
 			warn("%s", v->o.files[i]);
 			exit(TM_EXIT_USAGE);
 		}
+		if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode))
+			errx(TM_EXIT_USAGE, "%s: %s", v->o.files[i],
+			    strerror(EISDIR));
 		if (v->o.nfiles == 1 && v->o.out == NULL && in_place(fd)) {
 			ix_inplace(&v->ix, fd, v->o.files[i]);
 			snprintf(v->u.source, sizeof(v->u.source), "%s",
