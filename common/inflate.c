@@ -115,3 +115,58 @@ infl_free(struct inflater *in)
 	}
 	in->z = NULL;
 }
+
+struct whole {
+	unsigned char	*b;
+	size_t		 len, cap;
+	int		 nomem;
+};
+
+static void
+whole_out(void *arg, const unsigned char *p, size_t n)
+{
+	struct whole *w = arg;
+	size_t c = w->cap ? w->cap : 4096;
+	unsigned char *nb;
+
+	if (w->nomem || n == 0)
+		return;
+	if (w->len + n > w->cap) {
+		while (c < w->len + n)
+			c *= 2;
+		if ((nb = realloc(w->b, c)) == NULL) {
+			w->nomem = 1;
+			return;
+		}
+		w->b = nb;
+		w->cap = c;
+	}
+	memcpy(w->b + w->len, p, n);
+	w->len += n;
+}
+
+unsigned char *
+infl_decode(const char *coding, const void *p, size_t n, uint64_t max_out,
+    size_t *outlen, const char **why)
+{
+	struct inflater in;
+	struct whole w = { NULL, 0, 0, 0 };
+	int rc;
+
+	*why = NULL;
+	if (infl_init(&in, coding, max_out) < 0) {
+		*why = infl_supported(coding) ? "out of memory" :
+		    "unknown coding";
+		return NULL;
+	}
+	rc = infl_feed(&in, p, n, whole_out, &w, why);
+	infl_free(&in);
+	if (rc < 0 || w.nomem) {
+		if (w.nomem)
+			*why = "out of memory";
+		free(w.b);
+		return NULL;
+	}
+	*outlen = w.len;
+	return w.b != NULL ? w.b : malloc(1);
+}

@@ -27,5 +27,10 @@ int	 infl_init(struct inflater *, const char *coding, uint64_t max_out);
 int	 infl_feed(struct inflater *, const unsigned char *, size_t,
 	    infl_out_fn *fn, void *arg, const char **why);
 void	 infl_free(struct inflater *);
+/* A whole body decoded at once (the viewers' and --har's): a malloc'd
+ * buffer of *outlen bytes, or NULL with *why set (an unknown coding, bad
+ * data, more than max_out bytes, no memory). */
+unsigned char *infl_decode(const char *coding, const void *, size_t n,
+	    uint64_t max_out, size_t *outlen, const char **why);
 
 #endif

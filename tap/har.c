@@ -114,6 +114,12 @@ jstr(const char *s)
 	return jbytes(s, strlen(s));
 }
 
+static json_t *
+jbytes_c(const char *s, size_t n)
+{
+	return jbytes(s, n);
+}
+
 /* Whether a body can be shown as text: valid UTF-8 (RFC 3629: no overlong
  * forms, no surrogates, nothing past U+10FFFF) without NUL. */
 static int
@@ -287,55 +293,36 @@ nv(json_t *name, json_t *value)
 	return o;
 }
 
-/* "a=1&b=2" as [{name, value}]. */
+/* "a=1&b=2" (a query, sep '&', %XX and + decoded) or "a=1; b=2" (a
+ * cookie, sep ';') as [{name, value}]. */
 static json_t *
-query_list(const char *q)
+pairs(const char *s, char sep, int decode)
 {
-	json_t *a = xalloc(json_array());
-	const char *p = q, *amp, *eq;
+	json_t *a = xalloc(json_array()), *(*str)(const char *, size_t);
+	const char *p = s, *end, *eq;
 	size_t n;
 
-	while (q != NULL && *p != '\0') {
-		amp = strchr(p, '&');
-		n = amp != NULL ? (size_t)(amp - p) : strlen(p);
-		if (n > 0) {
-			eq = memchr(p, '=', n);
-			json_array_append_new(a, nv(jdecoded(p, eq != NULL ?
-			    (size_t)(eq - p) : n), eq != NULL ? jdecoded(eq + 1,
-			    n - (size_t)(eq + 1 - p)) : jstr("")));
-		}
-		if (amp == NULL)
-			break;
-		p = amp + 1;
-	}
-	return a;
-}
-
-/* "a=1; b=2" (Cookie) as [{name, value}]. */
-static json_t *
-cookie_list(const char *c)
-{
-	json_t *a = xalloc(json_array());
-	const char *p = c, *semi, *eq;
-	size_t n;
-
-	while (c != NULL && *p != '\0') {
-		while (*p == ' ')
+	str = decode ? jdecoded : jbytes_c;
+	while (s != NULL && *p != '\0') {
+		while (sep == ';' && *p == ' ')
 			p++;
-		semi = strchr(p, ';');
-		n = semi != NULL ? (size_t)(semi - p) : strlen(p);
+		end = strchr(p, sep);
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
 		if (n > 0) {
 			eq = memchr(p, '=', n);
-			json_array_append_new(a, nv(jbytes(p, eq != NULL ?
-			    (size_t)(eq - p) : n), eq != NULL ? jbytes(eq + 1,
+			json_array_append_new(a, nv(str(p, eq != NULL ?
+			    (size_t)(eq - p) : n), eq != NULL ? str(eq + 1,
 			    n - (size_t)(eq + 1 - p)) : jstr("")));
 		}
-		if (semi == NULL)
+		if (end == NULL)
 			break;
-		p = semi + 1;
+		p = end + 1;
 	}
 	return a;
 }
+
+#define query_list(q)	pairs((q), '&', 1)
+#define cookie_list(c)	pairs((c), ';', 0)
 
 /* One Set-Cookie: its name and value, and the attributes HAR names. */
 static json_t *
@@ -468,32 +455,17 @@ put(struct outbuf *o, const void *p, size_t n)
 	o->len += n;
 }
 
-static void
-append_out(void *arg, const unsigned char *p, size_t n)
-{
-	put(arg, p, n);
-}
 
 /* A body decoded from its Content-Encoding, when the tools know it. */
 static unsigned char *
 decoded(struct hmsg *m, size_t *n)
 {
-	struct inflater in;
-	struct outbuf out = { NULL, 0, 0 };
 	const char *why;
 
 	*n = m->len;
-	if (m->cenc == NULL || m->len == 0 || !infl_supported(m->cenc) ||
-	    infl_init(&in, m->cenc, DECODE_MAX) < 0)
+	if (m->cenc == NULL || m->len == 0 || !infl_supported(m->cenc))
 		return NULL;
-	if (infl_feed(&in, m->body, m->len, append_out, &out, &why) < 0) {
-		infl_free(&in);
-		free(out.b);
-		return NULL;
-	}
-	infl_free(&in);
-	*n = out.len;
-	return out.b != NULL ? out.b : xalloc(malloc(1));
+	return infl_decode(m->cenc, m->body, m->len, DECODE_MAX, n, &why);
 }
 
 static json_t *

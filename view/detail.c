@@ -185,46 +185,34 @@ pk_rec(void *arg, const struct rec *r, const unsigned char *raw, size_t n)
 	return 0;
 }
 
-static void
-inflated(void *arg, const unsigned char *p, size_t n)
-{
-	struct side *s = arg;
-
-	put(&s->raw, &s->rawlen, &s->rawcap, p, n);	/* scratch: see decode */
-}
-
 /* A body with a Content-Encoding the view knows is shown decoded. */
 static void
 decode(struct side *s)
 {
-	struct inflater in;
-	struct side tmp;
+	unsigned char *d;
 	const char *why = NULL;
 	char coding[64];
-	int rc;
+	size_t n = 0;
 
 	snprintf(coding, sizeof(coding), "%s", s->decoded);
 	s->decoded[0] = '\0';
 	if (coding[0] == '\0' || s->bodylen == 0)
 		return;
-	if (!infl_supported(coding) || infl_init(&in, coding, DECODE_MAX) < 0) {
+	if (!infl_supported(coding)) {
 		snprintf(s->decoded, sizeof(s->decoded), "%.40s not decoded",
 		    coding);
 		return;
 	}
-	memset(&tmp, 0, sizeof(tmp));
-	rc = infl_feed(&in, s->body, s->bodylen, inflated, &tmp, &why);
-	infl_free(&in);
-	if (rc < 0) {
+	if ((d = infl_decode(coding, s->body, s->bodylen, DECODE_MAX, &n,
+	    &why)) == NULL) {
 		snprintf(s->decoded, sizeof(s->decoded), "%.20s: %.30s",
 		    coding, why != NULL ? why : "bad data");
-		free(tmp.raw);
 		return;
 	}
 	free(s->body);
-	s->body = tmp.raw;
-	s->bodylen = tmp.rawlen;
-	s->bodycap = tmp.rawcap;
+	s->body = d;
+	s->bodylen = n;
+	s->bodycap = n;
 	snprintf(s->decoded, sizeof(s->decoded), "%.40s decoded", coding);
 }
 

@@ -749,7 +749,10 @@ prompt_key(struct ui *u, int key)
 			search(u, 1);
 			break;
 		case P_FILTER:
-			if (act_filter(u, line, why, sizeof(why)) < 0)
+			if (line[0] == '\0') {
+				act_filter_clear(u);
+				say(u, 0, "no filter");
+			} else if (act_filter(u, line, why, sizeof(why)) < 0)
 				say(u, 1, "filter: %s", why);
 			else {
 				u->follow = 1;

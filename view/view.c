@@ -94,15 +94,15 @@ usage(int status)
 	    "[-- RELAY-OPTIONS]\n", f);
 	if (status == TM_EXIT_OK)
 		fputs("\n"
-		    "  -l, --listen ADDR         start a relay listening there, "
+		    "  -l, --listen [ADDR:]PORT  start a relay listening there, "
 		    "and show it\n"
 		    "  -t, --target HOST:PORT    with -l: the relay's target\n"
 		    "      --proxy               with -l: the relay is an HTTP "
 		    "proxy\n"
 		    "      --attach PATH         show a running relay's tap "
 		    "socket\n"
-		    "  -o, --output FILE         keep what a live input brought "
-		    "in FILE\n"
+		    "  -o, --output FILE         keep the records read (the "
+		    "spool) in FILE\n"
 		    "  -c, --conns               a row per connection (default: "
 		    "per HTTP exchange)\n"
 		    "      --layout stacked|side the request above the response, "
@@ -265,7 +265,9 @@ take(struct view *v)
 	while ((rc = recr_next(&v->rd, v->r)) == REC_OK) {
 		if (ix_take(&v->ix, v->store, v->r, v->rd.raw,
 		    v->rd.rawlen) < 0) {
+			/* The spool cannot be written: the job failed. */
 			input_done(v, v->ix.err, 1);
+			v->u.status = TM_EXIT_FAIL;
 			return -1;
 		}
 		v->u.dirty = 1;

@@ -230,6 +230,21 @@ test_inflate(void)
 	infl_free(&in);
 	ok(rc == -1, "inflate refuses data that is not gzip");
 	ok(infl_init(&in, "br", 10) == -1, "an unknown coding is refused");
+	{
+		unsigned char *d;
+		size_t dlen = 0;
+
+		d = infl_decode("gzip", comp, clen, 1 << 20, &dlen, &why);
+		ok(d != NULL && dlen == sizeof(plain) &&
+		    memcmp(d, plain, dlen) == 0, "infl_decode: a whole body");
+		free(d);
+		d = infl_decode("gzip", comp, clen, 1000, &dlen, &why);
+		ok(d == NULL && why != NULL && strstr(why, "limit") != NULL,
+		    "infl_decode: over its limit, NULL and why");
+		d = infl_decode("br", comp, clen, 1000, &dlen, &why);
+		ok(d == NULL && strcmp(why, "unknown coding") == 0,
+		    "infl_decode: an unknown coding");
+	}
 }
 
 static int trailers = -1;
