@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "grow.h"
 #include "inflate.h"
 
 int
@@ -119,30 +120,14 @@ infl_free(struct inflater *in)
 struct whole {
 	unsigned char	*b;
 	size_t		 len, cap;
-	int		 nomem;
 };
 
 static void
 whole_out(void *arg, const unsigned char *p, size_t n)
 {
 	struct whole *w = arg;
-	size_t c = w->cap ? w->cap : 4096;
-	unsigned char *nb;
 
-	if (w->nomem || n == 0)
-		return;
-	if (w->len + n > w->cap) {
-		while (c < w->len + n)
-			c *= 2;
-		if ((nb = realloc(w->b, c)) == NULL) {
-			w->nomem = 1;
-			return;
-		}
-		w->b = nb;
-		w->cap = c;
-	}
-	memcpy(w->b + w->len, p, n);
-	w->len += n;
+	grow_put(&w->b, &w->len, &w->cap, 4096, p, n);
 }
 
 unsigned char *
@@ -150,7 +135,7 @@ infl_decode(const char *coding, const void *p, size_t n, uint64_t max_out,
     size_t *outlen, const char **why)
 {
 	struct inflater in;
-	struct whole w = { NULL, 0, 0, 0 };
+	struct whole w = { NULL, 0, 0 };
 	int rc;
 
 	*why = NULL;
@@ -161,12 +146,12 @@ infl_decode(const char *coding, const void *p, size_t n, uint64_t max_out,
 	}
 	rc = infl_feed(&in, p, n, whole_out, &w, why);
 	infl_free(&in);
-	if (rc < 0 || w.nomem) {
-		if (w.nomem)
-			*why = "out of memory";
+	if (rc < 0) {
 		free(w.b);
 		return NULL;
 	}
 	*outlen = w.len;
-	return w.b != NULL ? w.b : malloc(1);
+	if (w.b == NULL)	/* nothing decoded: still a buffer */
+		grow_reserve(&w.b, 0, &w.cap, 1, 1);
+	return w.b;
 }

@@ -29,7 +29,8 @@ int	 infl_feed(struct inflater *, const unsigned char *, size_t,
 void	 infl_free(struct inflater *);
 /* A whole body decoded at once (the viewers' and --har's): a malloc'd
  * buffer of *outlen bytes, or NULL with *why set (an unknown coding, bad
- * data, more than max_out bytes, no memory). */
+ * data, more than max_out bytes).  Out of memory ends the program (exit
+ * 1), as grow.h's buffers do. */
 unsigned char *infl_decode(const char *coding, const void *, size_t n,
 	    uint64_t max_out, size_t *outlen, const char **why);
 

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "grow.h"
 #include "har.h"
 #include "http.h"
 #include "inflate.h"
@@ -441,18 +442,7 @@ struct outbuf {
 static void
 put(struct outbuf *o, const void *p, size_t n)
 {
-	size_t c = o->cap ? o->cap : 4096;
-
-	if (n == 0)
-		return;
-	if (o->len + n > o->cap) {
-		while (c < o->len + n)
-			c *= 2;
-		o->b = xalloc(realloc(o->b, c));
-		o->cap = c;
-	}
-	memcpy(o->b + o->len, p, n);
-	o->len += n;
+	grow_put(&o->b, &o->len, &o->cap, 4096, p, n);
 }
 
 
@@ -733,14 +723,7 @@ put_escaped(struct outbuf *o, const unsigned char *b, size_t n)
 static void
 reserve(struct outbuf *o, size_t n)
 {
-	size_t c = o->cap ? o->cap : 4096;
-
-	if (o->len + n <= o->cap)
-		return;
-	while (c < o->len + n)
-		c *= 2;
-	o->b = xalloc(realloc(o->b, c));
-	o->cap = c;
+	grow_reserve(&o->b, o->len, &o->cap, 4096, n);
 }
 
 static void

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grow.h"
 #include "http.h"
 #include "inflate.h"
 #include "pretty.h"
@@ -20,21 +21,7 @@
 static void
 put(unsigned char **b, size_t *len, size_t *cap, const void *p, size_t n)
 {
-	size_t c = *cap ? *cap : 4096;
-
-	if (n == 0)
-		return;
-	if (*len + n > *cap) {
-		while (c < *len + n)
-			c *= 2;
-		if ((*b = realloc(*b, c)) == NULL) {
-			fprintf(stderr, "tcpmon-view: out of memory\n");
-			exit(TM_EXIT_FAIL);
-		}
-		*cap = c;
-	}
-	memcpy(*b + *len, p, n);
-	*len += n;
+	grow_put(b, len, cap, 4096, p, n);
 }
 
 static void

@@ -94,6 +94,27 @@ str_safe(struct index *ix, const void *p, size_t n)
 	return str_add(ix, buf, strlen(buf));
 }
 
+/* Strings that repeat (sources, targets, clients of a proxy) are kept
+ * once: a direct-mapped cache of the last ones added. */
+#define INTERN	256
+static uint32_t	 interned[INTERN];
+
+static uint32_t
+str_intern(struct index *ix, const char *s)
+{
+	uint32_t h = 2166136261u, off;
+	const char *p;
+
+	for (p = s; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h %= INTERN;
+	if (interned[h] != 0 && strcmp(ix->arena + interned[h], s) == 0)
+		return interned[h];
+	off = str_add(ix, s, strlen(s));
+	interned[h] = off;
+	return off;
+}
+
 void
 ix_init(struct index *ix)
 {
@@ -101,6 +122,7 @@ ix_init(struct index *ix)
 	ix->st[0].fd = ix->st[1].fd = -1;
 	ctab_init(&ix->byid, sizeof(uint32_t));
 	ix->own_next = 1;
+	memset(interned, 0, sizeof(interned));
 }
 
 static void
@@ -367,8 +389,7 @@ conn_get(struct index *ix, int s, const struct rec *r, uint64_t off)
 	c->store = (uint8_t)s;
 	c->first = off;
 	c->start = r->usec;
-	c->src = str_add(ix, r->src != NULL ? r->src : "",
-	    r->src != NULL ? strlen(r->src) : 0);
+	c->src = str_intern(ix, r->src != NULL ? r->src : "");
 	if ((c->ix = calloc(1, sizeof(*c->ix))) == NULL) {
 		fprintf(stderr, "tcpmon-view: out of memory\n");
 		exit(TM_EXIT_FAIL);
@@ -384,14 +405,17 @@ conn_get(struct index *ix, int s, const struct rec *r, uint64_t off)
 static void
 take_open(struct index *ix, struct vconn *c, const struct rec *r)
 {
+	char buf[4 * LABEL_MAX + 16];
 	const char *v;
 
 	if ((v = rec_get(r, "client")) != NULL)
 		c->client = str_safe(ix, v, strlen(v));
-	if ((v = rec_get(r, "target")) != NULL)
-		c->target = str_safe(ix, v, strlen(v));
-	else if ((v = rec_get(r, "listen")) != NULL)
-		c->target = str_safe(ix, v, strlen(v));
+	if ((v = rec_get(r, "target")) != NULL ||
+	    (v = rec_get(r, "listen")) != NULL) {
+		safe_mem(v, strlen(v) > LABEL_MAX ? LABEL_MAX : strlen(v),
+		    buf, sizeof(buf));
+		c->target = str_intern(ix, buf);
+	}
 	/* A proxy's tunnel: what the client asked for labels it. */
 	if ((v = rec_get(r, "request")) != NULL && c->label == 0)
 		c->label = str_safe(ix, v, strlen(v));
