@@ -56,7 +56,8 @@ xstrndup(const void *p, size_t n)
 
 	if ((s = malloc(n + 1)) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
-	memcpy(s, p, n);
+	if (n > 0)
+		memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
 }

@@ -11,4 +11,9 @@ diff_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr
 MAN += man/tcpmon-diff.1
 DEB_BUILD += libxml2-dev libjansson-dev libpcre2-dev zlib1g-dev
 # diff(1) shows the bodies' differences: diffutils is essential in Debian.
-DEB_TEST += diffutils python3-lxml
+DEB_TEST += diffutils
+# libFuzzer target of the exchanges' reading and the bodies' normal forms
+# (tests/fuzz/).
+fuzz_diff_SRCS := diff/xch.c diff/cmp.c
+fuzz_diff_CFLAGS := -Idiff $(diff_CFLAGS)
+fuzz_diff_LIBS := $(tcpmon-diff_LIBS)

@@ -77,6 +77,7 @@ unknown_option() {
 @test "usage: tcpmon-pcap --bogus is 2" { unknown_option tcpmon-pcap; }
 @test "usage: tcpmon-demo-soapd --bogus is 2" { unknown_option tcpmon-demo-soapd; }
 @test "usage: tcpmon-view --bogus is 2" { unknown_option tcpmon-view; }
+@test "usage: tcpmon-diff --bogus is 2" { unknown_option tcpmon-diff; }
 
 # bad_value TOOL ARGS...: a bad number, address or pattern is 2, with one
 # line naming the tool.
@@ -104,6 +105,7 @@ bad_value() {
 	bad_value tcpmon-pcap -r x --buffer x
 	bad_value tcpmon-demo-soapd -l x
 	bad_value tcpmon-view --color x
+	bad_value tcpmon-diff --by x A B
 }
 
 # --- bad input: an input file that cannot be opened or read: 2 -----------
@@ -143,6 +145,9 @@ no_input() {
 }
 @test "input: tcpmon-pcap -w OUT CAPTURE that cannot be opened or read is 2" {
 	no_input tcpmon-pcap -w "$T/o.pcapng" IN
+}
+@test "input: tcpmon-diff A or B that cannot be opened or read is 2" {
+	no_input tcpmon-diff IN IN
 }
 @test "input: tcpmon-view CAPTURE that cannot be opened or read is 2, before the screen" {
 	no_input tcpmon-view IN
