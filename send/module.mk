@@ -2,14 +2,15 @@
 PROGS += tcpmon-send
 tcpmon-send_SRCS := send/send.c send/url.c send/request.c send/soap.c \
 	send/exchange.c send/output.c send/repeat.c send/replay.c send/rawreq.c \
-	send/tls.c
+	send/tls.c send/assert.c
 # --pretty: the formatting cores, fmt/module.mk's library.
 tcpmon-send_ARCHIVES := libtcpmon-fmt.a
 # https://: OpenSSL 3, Debian's.
-tcpmon-send_LIBS := $(FMT_XML_LIBS) $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
+tcpmon-send_LIBS := $(FMT_XML_LIBS) $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto) \
+	$(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 send_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2) -Ifmt
 MAN += man/tcpmon-send.1
-DEB_BUILD += libxml2-dev libssl-dev
+DEB_BUILD += libxml2-dev libssl-dev libjansson-dev
 DEB_TEST += nginx-light python3 python3-spyne curl
 DEB_BENCH += nginx curl python3
 # libFuzzer target of the answers' parsing (tests/fuzz/).

@@ -334,6 +334,17 @@ on_end(void *arg, struct xchg *x, const struct http_head *h,
 		isfault = soap_fault(r->keep, r->nkeep, fault, sizeof(fault));
 	if (r->location != NULL)
 		return;
+	if (r->o->as.any) {
+		/* The assertions alone decide; a SOAP call still fails on a
+		 * Fault unless its status was asserted as an error. */
+		if (assert_check(&r->o->as, r->status, r->keep, r->nkeep,
+		    !r->overflow, isfault && (r->o->as.no_fault ||
+		    ((r->o->soap_action != NULL || r->o->soap12) &&
+		    r->o->as.status < 400)) ? fault : NULL,
+		    tm_mono_us() - x->t0) > 0)
+			r->failed = 1;
+		return;
+	}
 	if (r->status >= 400 && isfault)
 		verdict(r, 0, "%s: HTTP %d%s, SOAP Fault: %s", x->plan->what,
 		    r->status, r->reason, fault);

@@ -23,7 +23,9 @@ usage(int status)
 "                   [-o FILE] [-X METHOD] [--connect-timeout DUR] [--no-check]\n"
 "                   [--no-fail] [--pretty] [--soap-action ACTION] [--soap12]\n"
 "                   [--text | --records] [--timeout DUR] [--cacert FILE]\n"
-"                   [--cert FILE [--key FILE]] URL [FILE | -]\n"
+"                   [--cert FILE [--key FILE]] [--assert-status CODE]\n"
+"                   [--assert-xpath EXPR] [--ns PREFIX=URI] [--assert-json PATH=VALUE]\n"
+"                   [--assert-time DUR] [--assert-no-fault] URL [FILE | -]\n"
 "       tcpmon-send --raw [-v] [--fix-length | --as-is] [...] [tls:]HOST:PORT\n"
 "                   FILE | -\n"
 "       tcpmon-send --replay CAPTURE --conn N [-v] [--exchange K] [--pace]\n"
@@ -42,6 +44,12 @@ usage(int status)
 		    "      --soap12              send SOAP 1.2\n"
 		    "      --no-check            send XML bodies without checking them\n"
 		    "      --no-fail             exit 0 for any complete answer, faults too\n"
+		    "      --assert-status CODE  pass only when the answer's status is CODE\n"
+		    "      --assert-xpath EXPR   pass only when EXPR is true of the answer (XPath)\n"
+		    "      --ns PREFIX=URI       bind a prefix for --assert-xpath\n"
+		    "      --assert-json PATH=VALUE  pass only when the answer's member is VALUE\n"
+		    "      --assert-time DUR     pass only when the answer came within DUR\n"
+		    "      --assert-no-fault     pass only when the answer is no SOAP Fault\n"
 		    "      --pretty              show XML and JSON bodies formatted (--raw too)\n"
 		    "      --text                write text even into a pipe\n"
 		    "      --records             write records even to a terminal\n"
@@ -76,6 +84,11 @@ enum { OPT_AS_IS = 256, OPT_CONN, OPT_CONNECT_TIMEOUT, OPT_EXCHANGE,
 
 static const struct option longopts[] = {
 	{ "as-is",		no_argument,	   NULL, OPT_AS_IS },
+	{ "assert-json",	required_argument, NULL, ASSERT_JSON },
+	{ "assert-no-fault",	no_argument,	   NULL, ASSERT_NO_FAULT },
+	{ "assert-status",	required_argument, NULL, ASSERT_STATUS },
+	{ "assert-time",	required_argument, NULL, ASSERT_TIME },
+	{ "assert-xpath",	required_argument, NULL, ASSERT_XPATH },
 	{ "cacert",		required_argument, NULL, OPT_CACERT },
 	{ "cert",		required_argument, NULL, OPT_CERT },
 	{ "concurrency",	required_argument, NULL, 'c' },
@@ -92,6 +105,7 @@ static const struct option longopts[] = {
 	{ "method",		required_argument, NULL, 'X' },
 	{ "no-check",		no_argument,	   NULL, OPT_NO_CHECK },
 	{ "no-fail",		no_argument,	   NULL, OPT_NO_FAIL },
+	{ "ns",			required_argument, NULL, ASSERT_NS },
 	{ "output",		required_argument, NULL, 'o' },
 	{ "pace",		no_argument,	   NULL, OPT_PACE },
 	{ "pretty",		no_argument,	   NULL, OPT_PRETTY },
@@ -174,10 +188,12 @@ never(int given, int mode, const char *opt, const char *with)
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
+	char amsg[600];
 	int ch, nargs, posting;
 
 	memset(o, 0, sizeof(*o));
 	o->connect_ms = 10000;
+	o->as.time_ms = -1;
 	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
 		exit(tm_list_options(STDOUT_FILENO, longopts));
 	while ((ch = getopt_long(argc, argv, "c:H:hkLn:o:t:vX:", longopts,
@@ -254,6 +270,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_NO_FAIL:
 			o->no_fail = 1;
 			break;
+		case ASSERT_STATUS: case ASSERT_XPATH: case ASSERT_JSON:
+		case ASSERT_TIME: case ASSERT_NO_FAULT: case ASSERT_NS:
+			if (assert_opt(&o->as, ch, optarg, amsg,
+			    sizeof(amsg)) < 0)
+				errx(TM_EXIT_USAGE, "%s", amsg);
+			break;
 		case OPT_PACE:
 			o->pace = 1;
 			break;
@@ -322,6 +344,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 	    "a URL (not --raw or --replay)");
 	only(o->follow, posting, "-L", "a URL (not --raw or --replay)");
 	never(o->repeat, o->replay != NULL, "-n and -c", "--replay");
+	never(o->repeat, o->as.any, "-n and -c", "--assert-*");
+	never(o->no_fail, o->as.any, "--no-fail", "--assert-*");
+	if (o->as.nns > 0 && o->as.nxpath == 0)
+		errx(TM_EXIT_USAGE, "--ns: only with --assert-xpath");
+	if (assert_setup(&o->as, amsg, sizeof(amsg)) < 0)
+		errx(TM_EXIT_USAGE, "%s", amsg);
 	never(o->repeat, o->out != NULL, "-n and -c", "-o");
 	never(o->repeat, o->pretty, "-n and -c", "--pretty");
 	never(o->repeat, o->follow, "-n and -c", "-L");

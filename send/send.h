@@ -25,6 +25,37 @@
 
 enum show_mode { SHOW_TEXT, SHOW_RECORDS, SHOW_NONE };
 
+/* assert.c: what an answer must be (--assert-*). */
+#define ASSERT_MAX	16
+enum { ASSERT_STATUS = 1024, ASSERT_XPATH, ASSERT_JSON, ASSERT_TIME,
+	ASSERT_NO_FAULT, ASSERT_NS };
+
+struct asserts {
+	int		 any;		/* an --assert-* was given */
+	int		 status;	/* 0: not asserted */
+	int64_t		 time_ms;	/* -1: not asserted */
+	int		 no_fault;
+	const char	*xpath[ASSERT_MAX];
+	int		 nxpath;
+	const char	*json_path[ASSERT_MAX], *json_value[ASSERT_MAX];
+	int		 njson;
+	const char	*ns_prefix[ASSERT_MAX], *ns_uri[ASSERT_MAX];
+	int		 nns;
+};
+
+/* Takes an option ASSERT_*, its argument cut in place: -1 with msg. */
+int	 assert_opt(struct asserts *, int opt, char *arg, char *msg,
+	    size_t msglen);
+/* Compiles the XPath expressions: -1 with msg naming a bad one. */
+int	 assert_setup(struct asserts *, char *msg, size_t msglen);
+/* Checks an answer (its body, whole or cut at SEND_KEEP_BODY; fault the
+ * SOAP Fault's text when a fault fails it: --assert-no-fault, or a SOAP
+ * request without an --assert-status of 400 or more; else NULL); each
+ * failure is a line on stderr.  Returns how many failed. */
+int	 assert_check(const struct asserts *, int status,
+	    const unsigned char *, size_t, int whole, const char *fault,
+	    int64_t elapsed_us);
+
 struct opts {
 	const char	*url;		/* URL, or HOST:PORT with --raw */
 	const char	*file;		/* body or raw request; "-": stdin */
@@ -54,6 +85,7 @@ struct opts {
 	const char	*cacert;	/* --cacert */
 	int		 insecure;	/* -k */
 	const char	*cert, *key;	/* --cert, --key */
+	struct asserts	 as;
 };
 
 /* A piece of what one connection sends. */
