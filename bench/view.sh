@@ -19,7 +19,7 @@ MIB=${VIEW_MIB:-1024}
 LIVE_CONNS=${VIEW_LIVE_CONNS:-20000}
 command -v tmux > /dev/null || die "tmux is missing (Debian: tmux)"
 S=$D/tmux
-trap 'tmux -S "$S" kill-server 2> /dev/null || true; cleanup' EXIT
+trap 'set +e; tmux -S "$S" kill-server 2> /dev/null; cleanup' EXIT
 
 mkdir -p build/bench
 cap=build/bench/view-$MIB.tcpmon
