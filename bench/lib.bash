@@ -6,6 +6,8 @@ D=$(mktemp -d /tmp/tmbench.XXXXXX)
 PIDS=()
 cleanup() {
 	local p
+	# A killed child's status must not end the cleanup under set -e.
+	set +e
 	for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
 	rm -rf "$D"
