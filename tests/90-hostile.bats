@@ -61,3 +61,4 @@ run_rows() {
 @test "hostile: tcpmon-fmt-json" { run_rows tcpmon-fmt-json; }
 @test "hostile: tcpmon-send" { run_rows tcpmon-send; }
 @test "hostile: tcpmon-relay" { run_rows tcpmon-relay; }
+@test "hostile: tcpmon-diff" { run_rows tcpmon-diff; }
