@@ -126,6 +126,7 @@ r_head(void *arg, const struct http_head *h)
 		rc->cur[1] = x;
 		m = &x->resp;
 		m->status = h->status;
+		m->reason = xstrdup(h->reason != NULL ? h->reason : "");
 	}
 	m->have = 1;
 	m->h = xmalloc(sizeof(*m->h) * (size_t)(h->nheader + 1));
@@ -228,7 +229,7 @@ cap_read(struct capture *c, const char *path, char *msg, size_t msglen)
 	struct rec_reader rd;
 	struct rec *r;
 	struct rconn *conns, *rc, *old;
-	const char *name;
+	const char *name, *at;
 	uint64_t order = 0;
 	size_t i, nconns = 0;
 	int fd, n, rcode = 0;
@@ -244,6 +245,12 @@ cap_read(struct capture *c, const char *path, char *msg, size_t msglen)
 	recr_init(&rd, fd, name);
 	while ((n = recr_next(&rd, r)) == REC_OK) {
 		if (r->conn == 0)
+			continue;
+		/* A relay with stages records each event twice
+		 * (tcpmon-relay(1), STAGES): what was delivered is read, and
+		 * the open as accepted, as tcpmon-tap does. */
+		if ((at = rec_get(r, "at")) != NULL &&
+		    (strcmp(at, "sent") == 0) != (r->type == REC_OPEN))
 			continue;
 		rc = NULL;
 		for (i = 0; i < nconns; i++)
@@ -316,6 +323,7 @@ dmsg_free(struct dmsg *m)
 	free(m->h);
 	free(m->method);
 	free(m->target);
+	free(m->reason);
 	free(m->body);
 	free(m->ctype);
 	free(m->cenc);

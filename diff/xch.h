@@ -17,6 +17,7 @@ struct dmsg {
 	int		 have;
 	char		*method, *target;	/* a request */
 	int		 status;		/* a response */
+	char		*reason;
 	struct dhdr	*h;
 	int		 nh;
 	unsigned char	*body;

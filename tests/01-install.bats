@@ -6,7 +6,7 @@ load helpers
 
 TOOLS="tcpmon-relay tcpmon-tap tcpmon-grep tcpmon-send tcpmon-throttle
     tcpmon-fmt-xml tcpmon-fmt-json tcpmon-demo-soapd tcpmon-rewrite tcpmon-pcap
-    tcpmon-view tcpmon-diff"
+    tcpmon-view tcpmon-diff tcpmon-mock"
 
 # The build under test: a SAN build installs from build/san/bin.
 top_and_san() {

@@ -78,6 +78,7 @@ unknown_option() {
 @test "usage: tcpmon-demo-soapd --bogus is 2" { unknown_option tcpmon-demo-soapd; }
 @test "usage: tcpmon-view --bogus is 2" { unknown_option tcpmon-view; }
 @test "usage: tcpmon-diff --bogus is 2" { unknown_option tcpmon-diff; }
+@test "usage: tcpmon-mock --bogus is 2" { unknown_option tcpmon-mock; }
 
 # bad_value TOOL ARGS...: a bad number, address or pattern is 2, with one
 # line naming the tool.
@@ -106,6 +107,7 @@ bad_value() {
 	bad_value tcpmon-demo-soapd -l x
 	bad_value tcpmon-view --color x
 	bad_value tcpmon-diff --by x A B
+	bad_value tcpmon-mock -l x A
 }
 
 # --- bad input: an input file that cannot be opened or read: 2 -----------
@@ -145,6 +147,9 @@ no_input() {
 }
 @test "input: tcpmon-pcap -w OUT CAPTURE that cannot be opened or read is 2" {
 	no_input tcpmon-pcap -w "$T/o.pcapng" IN
+}
+@test "input: tcpmon-mock CAPTURE that cannot be opened or read is 2" {
+	no_input tcpmon-mock -l 0 IN
 }
 @test "input: tcpmon-diff A or B that cannot be opened or read is 2" {
 	no_input tcpmon-diff IN IN

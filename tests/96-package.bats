@@ -8,7 +8,7 @@ load helpers
 
 TOOLS="tcpmon-relay tcpmon-tap tcpmon-grep tcpmon-send tcpmon-throttle
     tcpmon-fmt-xml tcpmon-fmt-json tcpmon-demo-soapd tcpmon-rewrite tcpmon-pcap
-    tcpmon-view tcpmon-diff"
+    tcpmon-view tcpmon-diff tcpmon-mock"
 
 setup_file() {
 	export TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
