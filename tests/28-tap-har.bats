@@ -184,8 +184,13 @@ assert e[-1]["response"]["content"]["text"] == "y" * (8 * 1024 * 1024)' "$T/big.
 		few=$(cat "$T/rss.few")
 		many=$(cat "$T/rss.many")
 		echo "$v peak KiB: 300 exchanges $few, 6000 exchanges $many"
-		# 6,000 exchanges of 2 kB held as a document would be 12 MB more.
-		[ "$many" -lt $((few + 4096)) ]
+		# 6,000 exchanges of 2 kB held as a document would be 12 MB
+		# more.  (AddressSanitizer keeps freed memory in quarantine:
+		# its build's peak says nothing of this.)
+		case $TCPMON_BIN in
+		*/san/*) ;;
+		*) [ "$many" -lt $((few + 4096)) ] ;;
+		esac
 	done
 	[ "$(wc -l < "$T/many.out")" -eq 6000 ]
 }
