@@ -399,7 +399,10 @@ flush_out(struct mconn *c)
 			return;
 		}
 	}
-	loop_mod(m.loop, c->fd, LOOP_READ | (c->olen > 0 ? LOOP_WRITE : 0));
+	/* Read on while open and not too far ahead of the client; a
+	 * connection that ended (read 0) only writes what is left. */
+	loop_mod(m.loop, c->fd, (!c->closing && c->olen <= MAX_OUT ?
+	    LOOP_READ : 0) | (c->olen > 0 ? LOOP_WRITE : 0));
 }
 
 static void
@@ -525,9 +528,6 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		flush_out(c);
 		return;
 	}
-	/* Answers not taken yet: read no more until they are. */
-	if (c->olen > MAX_OUT)
-		return;
 	n = read(c->fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;

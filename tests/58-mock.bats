@@ -134,3 +134,37 @@ post() {
 	run -2 "$(bin tcpmon-mock)" -l 0 --ignore-xpath '//[' "$T/junk"
 	[ "${#lines[@]}" -eq 1 ]
 }
+
+@test "200 pipelined requests and a half-close: every answer, in order, and no busy loop while the client does not read" {
+	{
+		mkrec open 1 - - '' client=127.0.0.1:1 target=127.0.0.1:2
+		mkrec data 1 c2s - 'GET /p HTTP/1.1\r\nHost: x\r\n\r\n'
+		mkrec data 1 s2c - 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n'
+		mkrec close 1 - - '' reason=eof
+	} > "$T/p.tcpmon"
+	mock -l 0 "$T/p.tcpmon"
+	run -0 timeout 20 python3 - "$MOCK_PORT" "$MOCK_PID" <<'PY'
+import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /p HTTP/1.1\r\nHost: x\r\n\r\n" * 200 + b"GET /q HTTP/1.1\r\nHost: x\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+def cpu():
+    f = open("/proc/%s/stat" % sys.argv[2]).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+c0 = cpu()
+time.sleep(1.0)		# not reading: the mock waits, it does not spin
+spent = cpu() - c0
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.count(b"HTTP/1.1 200 OK"), data.count(b"HTTP/1.1 404"), spent)
+assert data.rstrip().endswith(b"GET /q; the nearest is GET /p (t1 #1.1), which differs in the path")
+PY
+	read -r ok nf ticks <<< "$output"
+	[ "$ok" -eq 200 ] && [ "$nf" -eq 1 ]
+	# Clock ticks (1/100 s) of CPU in the second the client did not read.
+	[ "$ticks" -le 20 ]
+}
