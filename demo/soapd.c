@@ -1,6 +1,7 @@
 /* soapd.c - tcpmon-demo-soapd: a small SOAP 1.1/1.2 endpoint over HTTP/1.1,
  * the real backend that `make demo` and the tests put behind the relay.
  * One epoll loop (common/loop.c) serves every connection at once. */
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -49,7 +50,9 @@
 	"POST a SOAP envelope to any path; GET ?wsdl for its WSDL.\n" \
 	"Operations, namespace " NS_DEMO ":\n" \
 	"  Add(a, b)   -> AddResponse/result   (64-bit integers)\n" \
-	"  Echo(text)  -> EchoResponse/text\n"
+	"  Echo(text)  -> EchoResponse/text\n" \
+	"  Stamp(text) -> StampResponse/text, with a fresh wsa:MessageID and\n" \
+	"                 a wsu:Timestamp in its Header (noise for tcpmon-diff)\n"
 
 struct opts {
 	const char	*listen;
@@ -132,6 +135,8 @@ struct answer {
 	const char	*op;		/* "AddResponse" */
 	const char	*field;		/* its one child */
 	xmlChar		*value;
+	int		 stamp;		/* a Header with a fresh message ID
+					   and the time */
 };
 
 /* The server: its loop, listener and connections. */
@@ -560,6 +565,27 @@ op_add(xmlNode *op, struct answer *a)
 	a->field = "result";
 }
 
+/* Echo with what changes from call to call: a new wsa:MessageID and a
+ * wsu:Timestamp in the answer's Header, the noise a regression check
+ * (tcpmon-diff) has to leave out. */
+static void
+op_stamp(xmlNode *op, struct answer *a)
+{
+	xmlNode *n;
+
+	if ((n = param(op, "text")) == NULL) {
+		set_fault(a, FAULT_CLIENT, "Stamp: no element text");
+		return;
+	}
+	if ((a->value = xmlNodeGetContent(n)) == NULL) {
+		set_fault(a, FAULT_SERVER, "out of memory");
+		return;
+	}
+	a->op = "StampResponse";
+	a->field = "text";
+	a->stamp = 1;
+}
+
 static void
 op_echo(xmlNode *op, struct answer *a)
 {
@@ -649,6 +675,8 @@ dispatch(xmlDoc *doc, struct answer *a)
 		op_add(op, a);
 	else if (is_el(op, NS_DEMO, "Echo"))
 		op_echo(op, a);
+	else if (is_el(op, NS_DEMO, "Stamp"))
+		op_stamp(op, a);
 	else
 		set_fault(a, FAULT_CLIENT, "unknown operation {%s}%s",
 		    op->ns != NULL ? (const char *)op->ns->href : "",
@@ -766,6 +794,42 @@ add_unqualified(xmlNode *parent, const char *name, const char *text)
 }
 
 /* Builds the answer envelope with libxml2, which escapes the text. */
+#define NS_WSA	"http://www.w3.org/2005/08/addressing"
+#define NS_WSU	"http://docs.oasis-open.org/wss/2004/01/" \
+		"oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+/* <Header><wsa:MessageID>urn:uuid:...</wsa:MessageID><wsu:Timestamp>
+ * <wsu:Created>now</wsu:Created></wsu:Timestamp></Header> */
+static int
+stamp_header(xmlNode *env, xmlNs *ns)
+{
+	unsigned char r[16];
+	char id[64], now[TM_TIME_LEN];
+	xmlNode *h, *ts;
+	xmlNs *wsa, *wsu;
+	size_t i;
+
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		for (i = 0; i < sizeof(r); i++)
+			r[i] = (unsigned char)random();
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);	/* version 4 */
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	snprintf(id, sizeof(id), "urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4],
+	    r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+	    r[15]);
+	tm_fmt_time(tm_now_us(), now, sizeof(now));
+	if ((h = xmlNewChild(env, ns, BAD_CAST "Header", NULL)) == NULL ||
+	    (wsa = xmlNewNs(h, BAD_CAST NS_WSA, BAD_CAST "wsa")) == NULL ||
+	    (wsu = xmlNewNs(h, BAD_CAST NS_WSU, BAD_CAST "wsu")) == NULL ||
+	    xmlNewTextChild(h, wsa, BAD_CAST "MessageID", BAD_CAST id) ==
+	    NULL ||
+	    (ts = xmlNewChild(h, wsu, BAD_CAST "Timestamp", NULL)) == NULL ||
+	    xmlNewTextChild(ts, wsu, BAD_CAST "Created", BAD_CAST now) == NULL)
+		return -1;
+	return 0;
+}
+
 static int
 soap_render(const struct answer *a, xmlChar **out, int *len)
 {
@@ -785,6 +849,8 @@ soap_render(const struct answer *a, xmlChar **out, int *len)
 	    BAD_CAST (a->v12 ? "env" : "soap"))) == NULL)
 		goto out;
 	xmlSetNs(env, ns);
+	if (a->fault == FAULT_NONE && a->stamp && stamp_header(env, ns) == -1)
+		goto out;
 	if ((body = xmlNewChild(env, ns, BAD_CAST "Body", NULL)) == NULL)
 		goto out;
 	if (a->fault != FAULT_NONE) {
@@ -839,7 +905,7 @@ static const char wsdl_fmt[] =
 "    xmlns:soap12=\"http://schemas.xmlsoap.org/wsdl/soap12/\"\n"
 "    xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"\n"
 "    xmlns:d=\"" NS_DEMO "\">\n"
-"  <wsdl:documentation>" PROG ": Add and Echo, SOAP 1.1 and 1.2.</wsdl:documentation>\n"
+"  <wsdl:documentation>" PROG ": Add, Echo and Stamp, SOAP 1.1 and 1.2.</wsdl:documentation>\n"
 "  <wsdl:types>\n"
 "    <xsd:schema targetNamespace=\"" NS_DEMO "\" elementFormDefault=\"qualified\">\n"
 "      <xsd:element name=\"Add\"><xsd:complexType><xsd:sequence>\n"
@@ -855,15 +921,24 @@ static const char wsdl_fmt[] =
 "      <xsd:element name=\"EchoResponse\"><xsd:complexType><xsd:sequence>\n"
 "        <xsd:element name=\"text\" type=\"xsd:string\"/>\n"
 "      </xsd:sequence></xsd:complexType></xsd:element>\n"
+"      <xsd:element name=\"Stamp\"><xsd:complexType><xsd:sequence>\n"
+"        <xsd:element name=\"text\" type=\"xsd:string\"/>\n"
+"      </xsd:sequence></xsd:complexType></xsd:element>\n"
+"      <xsd:element name=\"StampResponse\"><xsd:complexType><xsd:sequence>\n"
+"        <xsd:element name=\"text\" type=\"xsd:string\"/>\n"
+"      </xsd:sequence></xsd:complexType></xsd:element>\n"
 "    </xsd:schema>\n"
 "  </wsdl:types>\n"
 "  <wsdl:message name=\"AddInput\"><wsdl:part name=\"parameters\" element=\"d:Add\"/></wsdl:message>\n"
 "  <wsdl:message name=\"AddOutput\"><wsdl:part name=\"parameters\" element=\"d:AddResponse\"/></wsdl:message>\n"
 "  <wsdl:message name=\"EchoInput\"><wsdl:part name=\"parameters\" element=\"d:Echo\"/></wsdl:message>\n"
 "  <wsdl:message name=\"EchoOutput\"><wsdl:part name=\"parameters\" element=\"d:EchoResponse\"/></wsdl:message>\n"
+"  <wsdl:message name=\"StampInput\"><wsdl:part name=\"parameters\" element=\"d:Stamp\"/></wsdl:message>\n"
+"  <wsdl:message name=\"StampOutput\"><wsdl:part name=\"parameters\" element=\"d:StampResponse\"/></wsdl:message>\n"
 "  <wsdl:portType name=\"Demo\">\n"
 "    <wsdl:operation name=\"Add\"><wsdl:input message=\"d:AddInput\"/><wsdl:output message=\"d:AddOutput\"/></wsdl:operation>\n"
 "    <wsdl:operation name=\"Echo\"><wsdl:input message=\"d:EchoInput\"/><wsdl:output message=\"d:EchoOutput\"/></wsdl:operation>\n"
+"    <wsdl:operation name=\"Stamp\"><wsdl:input message=\"d:StampInput\"/><wsdl:output message=\"d:StampOutput\"/></wsdl:operation>\n"
 "  </wsdl:portType>\n"
 "  <wsdl:binding name=\"DemoSoap11\" type=\"d:Demo\">\n"
 "    <soap:binding style=\"document\" transport=\"http://schemas.xmlsoap.org/soap/http\"/>\n"
@@ -871,12 +946,16 @@ static const char wsdl_fmt[] =
 "      <wsdl:input><soap:body use=\"literal\"/></wsdl:input><wsdl:output><soap:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
 "    <wsdl:operation name=\"Echo\"><soap:operation soapAction=\"" NS_DEMO "#Echo\"/>\n"
 "      <wsdl:input><soap:body use=\"literal\"/></wsdl:input><wsdl:output><soap:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
+"    <wsdl:operation name=\"Stamp\"><soap:operation soapAction=\"" NS_DEMO "#Stamp\"/>\n"
+"      <wsdl:input><soap:body use=\"literal\"/></wsdl:input><wsdl:output><soap:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
 "  </wsdl:binding>\n"
 "  <wsdl:binding name=\"DemoSoap12\" type=\"d:Demo\">\n"
 "    <soap12:binding style=\"document\" transport=\"http://schemas.xmlsoap.org/soap/http\"/>\n"
 "    <wsdl:operation name=\"Add\"><soap12:operation soapAction=\"" NS_DEMO "#Add\"/>\n"
 "      <wsdl:input><soap12:body use=\"literal\"/></wsdl:input><wsdl:output><soap12:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
 "    <wsdl:operation name=\"Echo\"><soap12:operation soapAction=\"" NS_DEMO "#Echo\"/>\n"
+"      <wsdl:input><soap12:body use=\"literal\"/></wsdl:input><wsdl:output><soap12:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
+"    <wsdl:operation name=\"Stamp\"><soap12:operation soapAction=\"" NS_DEMO "#Stamp\"/>\n"
 "      <wsdl:input><soap12:body use=\"literal\"/></wsdl:input><wsdl:output><soap12:body use=\"literal\"/></wsdl:output></wsdl:operation>\n"
 "  </wsdl:binding>\n"
 "  <wsdl:service name=\"DemoService\">\n"

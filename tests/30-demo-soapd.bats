@@ -228,13 +228,13 @@ fault12() {
 	kill -0 "$BG_PID"	# the idle client was not dropped meanwhile
 }
 
-@test "soapd: GET ?wsdl describes Add and Echo; zeep reads it and Add(2, 3) is 5" {
+@test "soapd: GET ?wsdl describes Add, Echo and Stamp; zeep reads it and Add(2, 3) is 5" {
 	run -0 timeout 10 curl -sS -o "$T/svc.wsdl" -w '%{http_code} %{content_type}' "${URL}?wsdl"
 	assert_output "200 $CT11"
 	run -0 xmllint --noout "$T/svc.wsdl"
 	W="/*[local-name()='definitions' and namespace-uri()='http://schemas.xmlsoap.org/wsdl/']"
 	run -0 xp "$T/svc.wsdl" "count($W/*[local-name()='portType']/*[local-name()='operation'])"
-	assert_output 2
+	assert_output 3
 	run -0 xp "$T/svc.wsdl" "$W//*[local-name()='address' and namespace-uri()='http://schemas.xmlsoap.org/wsdl/soap/']/@location"
 	assert_output "$URL"
 	run -0 xp "$T/svc.wsdl" "$W//*[local-name()='address' and namespace-uri()='http://schemas.xmlsoap.org/wsdl/soap12/']/@location"
@@ -305,4 +305,21 @@ fault12() {
 	kill "$SOAPD_PID"
 	wait_exit "$SOAPD_PID"
 	[ "$BG_STATUS" -eq 0 ]
+}
+
+@test "soapd: Stamp echoes its text with a fresh wsa:MessageID and a wsu:Timestamp in the Header, SOAP 1.1 and 1.2" {
+	local body='<d:Stamp xmlns:d="urn:tcpmon:demo"><text>hi</text></d:Stamp>'
+	post s1 'text/xml' "$(env11 "$body")"
+	[ "$STATUS" = 200 ]
+	post s2 'application/soap+xml' "$(env12 "$body")"
+	[ "$STATUS" = 200 ]
+	local id1 id2 t1
+	id1=$(xp "$T/s1.xml" "//*[local-name()='MessageID' and namespace-uri()='http://www.w3.org/2005/08/addressing']")
+	id2=$(xp "$T/s2.xml" "//*[local-name()='MessageID']")
+	[[ $id1 =~ ^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
+	[ "$id1" != "$id2" ]
+	t1=$(xp "$T/s1.xml" "//*[local-name()='Timestamp']/*[local-name()='Created']")
+	[[ $t1 =~ ^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]]
+	[ "$(xp "$T/s1.xml" "//*[local-name()='StampResponse']/*[local-name()='text']")" = hi ]
+	[ "$(xp "$T/s2.xml" "//*[local-name()='StampResponse']/*[local-name()='text']")" = hi ]
 }

@@ -79,6 +79,30 @@ PY
 	assert_output '3 exchanges compared: 1 differs, 0 only in A, 0 only in B'
 }
 
+@test "the demo service's Stamp recorded twice: new message IDs and timestamps, yet no difference; the text changed is one" {
+	soapd_up
+	local i
+	for run in a b; do
+		start_relay -l 0 -t "127.0.0.1:$SOAPD_PORT" -o "$T/$run.tcpmon"
+		for i in one two; do
+			[ $run = b ] && [ $i = two ] && i=TWO
+			timeout 10 curl -sS -o /dev/null -H 'Content-Type: text/xml' \
+			    --data-binary "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><d:Stamp xmlns:d=\"urn:tcpmon:demo\"><text>$i</text></d:Stamp></soap:Body></soap:Envelope>" \
+			    "http://127.0.0.1:$RELAY_PORT/"
+		done
+		wait_count "$T/$run.tcpmon" '^TCPMON/1 close ' 2
+		stop_relay
+	done
+	# The answers differ in their IDs: the noise is there to leave out.
+	! cmp -s <(grep -ao 'urn:uuid:[0-9a-f-]*' "$T/a.tcpmon") <(grep -ao 'urn:uuid:[0-9a-f-]*' "$T/b.tcpmon")
+	run -1 diff_ "$T/a.tcpmon" "$T/b.tcpmon"
+	assert_line '2 exchanges compared: 1 differs, 0 only in A, 0 only in B'
+	assert_line '--- exchange 2: POST /'
+	assert_line '+      <d:text>TWO</d:text>'
+	refute_line --partial 'MessageID'
+	refute_line --partial 'Created'
+}
+
 @test "XML compared canonically: attribute order, prefixes' declarations, whitespace, WS-Addressing IDs and timestamps do not count" {
 	exch "$T/a" 1 text/xml '<e:Envelope xmlns:e="urn:e" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><e:Header><wsa:MessageID>urn:uuid:1111</wsa:MessageID><wsu:Timestamp><wsu:Created>2026-12-04T10:00:00Z</wsu:Created></wsu:Timestamp></e:Header><e:Body><r a="1" b="2"><v/></r></e:Body></e:Envelope>'
 	exch "$T/b" 1 text/xml '<e:Envelope xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:e="urn:e">
