@@ -538,9 +538,12 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 	else
 		r->mode = r->tty ? SHOW_TEXT : SHOW_RECORDS;
 	snprintf(r->src, sizeof(r->src), "send-%ld", (long)getpid());
+	r->next_id = o->id_base;
 	if (r->mode == SHOW_RECORDS) {
 		if (recw_init(&r->w, STDOUT_FILENO) == -1)
 			err(TM_EXIT_FAIL, "init");
+	}
+	if (r->mode == SHOW_RECORDS && !o->no_stream) {
 		rec_init(&rec, REC_STREAM, 0);
 		rec_set_src(&rec, r->src);
 		rec_set(&rec, "tool", "tcpmon-send");

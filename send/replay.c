@@ -164,3 +164,61 @@ replay_free(struct replay *rp)
 	free(rp->chunk);
 	memset(rp, 0, sizeof(*rp));
 }
+
+uint64_t *
+replay_list(const struct opts *o, char **srcs, size_t *n)
+{
+	struct rec_reader rd;
+	const char *name;
+	struct rec *r;
+	uint64_t *conns = NULL;
+	char *src = NULL;
+	size_t i, cap = 0;
+	int fd, rc;
+
+	*n = 0;
+	if (strcmp(o->replay, "-") == 0)
+		errx(TM_EXIT_USAGE, "--replay - needs --conn N: every "
+		    "connection of a capture is read twice");
+	if ((fd = open(o->replay, O_RDONLY | O_CLOEXEC)) == -1)
+		err(TM_EXIT_USAGE, "%s", o->replay);
+	name = o->replay;
+	if ((r = malloc(sizeof(*r))) == NULL || recr_init(&rd, fd, name) == -1)
+		err(TM_EXIT_FAIL, "malloc");
+	while ((rc = recr_next(&rd, r)) == REC_OK) {
+		if (r->type != REC_DATA || r->dir != REC_C2S || r->conn == 0 ||
+		    r->len == 0)
+			continue;
+		if (o->src != NULL && (r->src == NULL ||
+		    strcmp(r->src, o->src) != 0))
+			continue;
+		for (i = 0; i < *n; i++)
+			if (conns[i] == r->conn && strcmp(src + i *
+			    SEND_SRC_MAX, r->src != NULL ? r->src : "") == 0)
+				break;
+		if (i < *n)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((conns = reallocarray(conns, cap,
+			    sizeof(*conns))) == NULL ||
+			    (src = reallocarray(src, cap, SEND_SRC_MAX)) ==
+			    NULL)
+				err(TM_EXIT_FAIL, "malloc");
+		}
+		conns[*n] = r->conn;
+		snprintf(src + *n * SEND_SRC_MAX, SEND_SRC_MAX, "%s",
+		    r->src != NULL ? r->src : "");
+		(*n)++;
+	}
+	if (rc == REC_ERR)
+		errx(TM_EXIT_USAGE, "%s", rd.err);
+	recr_free(&rd);
+	free(r);
+	close(fd);
+	if (*n == 0)
+		errx(TM_EXIT_USAGE, "%s: no connection whose client sent "
+		    "anything", name);
+	*srcs = src;
+	return conns;
+}

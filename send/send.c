@@ -28,7 +28,7 @@ usage(int status)
 "                   [--assert-time DUR] [--assert-no-fault] URL [FILE | -]\n"
 "       tcpmon-send --raw [-v] [--fix-length | --as-is] [...] [tls:]HOST:PORT\n"
 "                   FILE | -\n"
-"       tcpmon-send --replay CAPTURE --conn N [-v] [--exchange K] [--pace]\n"
+"       tcpmon-send --replay CAPTURE [--conn N [--exchange K]] [-v] [--pace]\n"
 "                   [--src TAG] [-t [tls:]HOST:PORT] [...]\n");
 	if (status == TM_EXIT_OK)
 		printf(
@@ -60,7 +60,7 @@ usage(int status)
 		    "                            end the head's lines in CRLF\n"
 		    "      --as-is               with --raw: send it even if its framing is wrong\n"
 		    "      --replay CAPTURE      send again what a recorded client sent\n"
-		    "      --conn N              with --replay: the connection to send\n"
+		    "      --conn N              with --replay: the connection to send (default: all)\n"
 		    "      --exchange K          with --replay: only its K-th request (from 1)\n"
 		    "      --pace                with --replay: keep the recorded pauses\n"
 		    "      --src TAG             with --replay: the relay of a merged capture\n"
@@ -362,8 +362,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 		if (nargs > 0)
 			errx(TM_EXIT_USAGE, "%s: --replay takes no URL",
 			    argv[optind]);
-		if (!o->have_conn)
-			errx(TM_EXIT_USAGE, "--replay needs --conn N");
+		/* Without --conn: every connection, one after another. */
+		if (!o->have_conn) {
+			o->replay_all = 1;
+			if (o->exchange > 0)
+				errx(TM_EXIT_USAGE, "--exchange needs --conn N");
+			if (o->as.any)
+				errx(TM_EXIT_USAGE, "--assert-* needs --conn N "
+				    "with --replay");
+		}
 	} else if (o->raw) {
 		if (nargs != 2)
 			errx(TM_EXIT_USAGE, "--raw needs HOST:PORT and FILE");
@@ -393,6 +400,61 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 }
 
+/* --replay without --conn: each recorded client connection sent again,
+ * one after another, in the order they opened; the records of the new
+ * conversation numbered on from one run to the next.  Returns the worst
+ * exit status. */
+static int
+replay_every(struct opts *o)
+{
+	struct request rq;
+	struct replay rp;
+	struct plan *pl;
+	const char *target = o->target;
+	char msg[2200], *srcs;
+	uint64_t *conns;
+	size_t n, i;
+	int st, worst = TM_EXIT_OK, tls = 0;
+
+	if (target != NULL && strncmp(target, "tls:", 4) == 0) {
+		target += 4;
+		tls = 1;
+	}
+	conns = replay_list(o, &srcs, &n);
+	memset(&rq, 0, sizeof(rq));
+	if (tls || o->cacert != NULL || o->cert != NULL)
+		stls_init(o);
+	for (i = 0; i < n; i++) {
+		o->conn = conns[i];
+		o->have_conn = 1;
+		o->src = srcs + i * SEND_SRC_MAX;
+		replay_load(o, &rp);
+		if ((pl = calloc(1, sizeof(*pl))) == NULL)
+			err(TM_EXIT_FAIL, "malloc");
+		if (addr_parse(target != NULL ? target : rp.target,
+		    ADDR_TARGET, &pl->addr, msg, sizeof(msg)) == -1)
+			errx(TM_EXIT_USAGE, "%s%s", target != NULL ? "-t " :
+			    "target in the capture: ", msg);
+		pl->tls = tls;
+		pl->chunk = rp.chunk;
+		pl->nchunk = rp.nchunk;
+		pl->pace = o->pace;
+		snprintf(pl->what, sizeof(pl->what), "%s", pl->addr.text);
+		if (plan_resolve(pl, msg, sizeof(msg)) == -1)
+			errx(TM_EXIT_FAIL, "%s", msg);
+		st = run_show(o, pl, NULL, &rq);
+		if (st > worst)
+			worst = st;
+		o->id_base++;
+		o->no_stream = 1;
+		replay_free(&rp);
+		free(pl);
+	}
+	free(conns);
+	free(srcs);
+	return worst;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -409,6 +471,17 @@ main(int argc, char **argv)
 	tm_setprogname(argv, "tcpmon-send");
 	parse_opts(argc, argv, &o);
 	signal(SIGPIPE, SIG_IGN);
+	if (o.replay_all) {
+		status = replay_every(&o);
+		if (fflush(stdout) == EOF && errno != EPIPE &&
+		    status == TM_EXIT_OK) {
+			warn("write stdout");
+			status = TM_EXIT_FAIL;
+		}
+		stls_done();
+		xml_done();
+		return status;
+	}
 	if ((pl = calloc(1, sizeof(*pl))) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
 	memset(&u, 0, sizeof(u));

@@ -86,6 +86,10 @@ struct opts {
 	int		 insecure;	/* -k */
 	const char	*cert, *key;	/* --cert, --key */
 	struct asserts	 as;
+	int		 replay_all;	/* --replay without --conn */
+	uint64_t	 id_base;	/* records: numbers go on from here */
+	int		 no_stream;	/* records: the stream record was
+					   written by an earlier run */
 };
 
 /* A piece of what one connection sends. */
@@ -300,6 +304,11 @@ struct replay {
 /* Loads what the client of a connection sent; exits 2 on bad input. */
 void	 replay_load(const struct opts *, struct replay *);
 void	 replay_free(struct replay *);
+/* --replay without --conn: the connections of the capture whose client
+ * sent something, in the order they opened (malloc'd, *n of them; their
+ * sources in src, SEND_SRC_MAX bytes each). Exits 2 on bad input. */
+#define SEND_SRC_MAX	256
+uint64_t *replay_list(const struct opts *, char **src, size_t *n);
 
 /* send.c: resolves the plan's address, timing it; -1 with a reason. */
 int	 plan_resolve(struct plan *, char *err, size_t);

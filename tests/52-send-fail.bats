@@ -115,8 +115,8 @@ send() { timeout 20 "$(bin tcpmon-send)" "$@"; }
 	assert_equal "$stderr" "tcpmon-send: -X needs a URL (not --raw or --replay)"
 	run -2 --separate-stderr "$s" --fix-length http://h/
 	assert_equal "$stderr" "tcpmon-send: --fix-length needs --raw"
-	run -2 --separate-stderr "$s" --replay cap
-	assert_equal "$stderr" "tcpmon-send: --replay needs --conn N"
+	run -2 --separate-stderr "$s" --replay cap --exchange 1
+	assert_equal "$stderr" "tcpmon-send: --exchange needs --conn N"
 	run -2 --separate-stderr "$s" --replay cap --conn 0
 	assert_equal "$stderr" "tcpmon-send: --conn 0: too small (1 to 18446744073709551615)"
 	run -2 --separate-stderr "$s" --replay cap --conn 1 http://h/

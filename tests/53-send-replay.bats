@@ -295,3 +295,28 @@ capture_keepalive() {
 	run -2 --separate-stderr send --replay "$T/ka.tcpmon" --conn 1 --exchange 0
 	assert_equal "$stderr" "tcpmon-send: --exchange 0: too small (1 to 18446744073709551615)"
 }
+
+@test "replay: without --conn, every connection of the capture again, in order, as one stream of records that tcpmon-diff finds the same" {
+	bg soapd "$(bin tcpmon-demo-soapd)" -l 0
+	wait_for "$T/soapd.err" 'listening on'
+	local port a
+	port=$(port_of "$T/soapd.err")
+	start_relay -l 0 -t "127.0.0.1:$port" -o "$T/rec.tcpmon"
+	for a in 1 2 3; do
+		timeout 10 curl -sS -o /dev/null -H 'Content-Type: text/xml' \
+		    --data-binary "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><d:Add xmlns:d=\"urn:tcpmon:demo\"><a>$a</a><b>10</b></d:Add></soap:Body></soap:Envelope>" \
+		    "http://127.0.0.1:$RELAY_PORT/"
+	done
+	# A connection that sent nothing is not sent again.
+	timeout 10 socat -u /dev/null TCP:127.0.0.1:"$RELAY_PORT"
+	wait_count "$T/rec.tcpmon" '^TCPMON/1 close ' 4
+	stop_relay
+	"$(bin tcpmon-send)" --replay "$T/rec.tcpmon" --records > "$T/again.tcpmon"
+	[ "$(grep -ac '^TCPMON/1 stream ' "$T/again.tcpmon")" -eq 1 ]
+	[ "$(grep -ac '^TCPMON/1 open ' "$T/again.tcpmon")" -eq 3 ]
+	grep -aq '^TCPMON/1 open conn=3 ' "$T/again.tcpmon"
+	run -0 "$(bin tcpmon-diff)" "$T/rec.tcpmon" "$T/again.tcpmon"
+	assert_output '3 exchanges compared: 0 differ, 0 only in A, 0 only in B'
+	run -2 "$(bin tcpmon-send)" --replay - < "$T/rec.tcpmon"
+	assert_output "tcpmon-send: --replay - needs --conn N: every connection of a capture is read twice"
+}
