@@ -334,34 +334,48 @@ unmatched(struct mconn *c, const char *path, const char *query,
 	out_put(c, why, strlen(why));
 }
 
+/* The first recorded exchange for this request not served yet, else the
+ * last one served; exact: the body byte for byte (the common case of a
+ * client sending what it sent before, without parsing it), or its
+ * normal form. */
+static struct entry *
+find(struct mconn *c, const char *path, const char *query,
+    const struct norm *body)
+{
+	struct entry *e, *last = NULL;
+	size_t i;
+
+	for (i = 0; i < m.ne; i++) {
+		e = &m.e[i];
+		if (strcmp(e->x->req.method, c->method) != 0 ||
+		    strcmp(e->path, path) != 0 ||
+		    strcmp(e->query, query) != 0 || !e->x->resp.have)
+			continue;
+		if (body == NULL ? e->x->req.blen != c->blen ||
+		    (c->blen > 0 && memcmp(e->x->req.body, c->body,
+		    c->blen) != 0) : e->body.cmplen != body->cmplen ||
+		    memcmp(e->body.cmp, body->cmp, body->cmplen) != 0)
+			continue;
+		last = e;
+		if (!e->served)
+			return e;
+	}
+	return last;
+}
+
 static void
 respond(struct mconn *c)
 {
 	struct norm body;
 	char *path, *query;
-	struct entry *hit = NULL, *last = NULL;
-	size_t i;
+	struct entry *hit;
 
 	split_target(c->target, &path, &query);
-	cmp_body(&m.c, c->ctype, c->body, c->blen, &body);
-	for (i = 0; i < m.ne; i++) {
-		struct entry *e = &m.e[i];
-
-		if (strcmp(e->x->req.method, c->method) != 0 ||
-		    strcmp(e->path, path) != 0 ||
-		    strcmp(e->query, query) != 0 ||
-		    e->body.cmplen != body.cmplen ||
-		    memcmp(e->body.cmp, body.cmp, body.cmplen) != 0 ||
-		    !e->x->resp.have)
-			continue;
-		last = e;
-		if (!e->served) {
-			hit = e;
-			break;
-		}
+	memset(&body, 0, sizeof(body));
+	if ((hit = find(c, path, query, NULL)) == NULL) {
+		cmp_body(&m.c, c->ctype, c->body, c->blen, &body);
+		hit = find(c, path, query, &body);
 	}
-	if (hit == NULL)
-		hit = last;	/* the last recorded answer, again */
 	if (hit != NULL) {
 		hit->served = 1;
 		m.served++;
