@@ -198,7 +198,7 @@ xml_prune(const struct cmp_opts *o, xmlDocPtr doc)
 
 static int
 xml_norm(const struct cmp_opts *o, const unsigned char *b, size_t n,
-    struct norm *r)
+    struct norm *r, int show)
 {
 	xmlDocPtr doc;
 	xmlChar *c = NULL, *s = NULL;
@@ -210,16 +210,18 @@ xml_norm(const struct cmp_opts *o, const unsigned char *b, size_t n,
 		return -1;
 	xml_prune(o, doc);
 	clen = xmlC14NDocDumpMemory(doc, NULL, XML_C14N_1_0, NULL, 0, &c);
-	xmlDocDumpFormatMemory(doc, &s, &slen, 1);
+	slen = 0;
+	if (show)
+		xmlDocDumpFormatMemory(doc, &s, &slen, 1);
 	xmlFreeDoc(doc);
-	if (clen < 0 || c == NULL || s == NULL) {
+	if (clen < 0 || c == NULL || (show && s == NULL)) {
 		xmlFree(c);
 		xmlFree(s);
 		return -1;
 	}
 	r->cmp = xstrndup(c, (size_t)clen);
 	r->cmplen = (size_t)clen;
-	r->show = xstrndup(s, (size_t)slen);
+	r->show = show ? xstrndup(s, (size_t)slen) : NULL;
 	r->showlen = (size_t)slen;
 	xmlFree(c);
 	xmlFree(s);
@@ -267,7 +269,7 @@ json_prune(json_t *v, const char *path)
 
 static int
 json_norm(const struct cmp_opts *o, const unsigned char *b, size_t n,
-    struct norm *r)
+    struct norm *r, int show)
 {
 	json_error_t je;
 	json_t *v;
@@ -280,13 +282,13 @@ json_norm(const struct cmp_opts *o, const unsigned char *b, size_t n,
 		json_prune(v, o->json[k]);
 	r->cmp = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS |
 	    JSON_ENCODE_ANY);
-	r->show = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS |
-	    JSON_ENCODE_ANY);
+	r->show = show ? json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS |
+	    JSON_ENCODE_ANY) : NULL;
 	json_decref(v);
-	if (r->cmp == NULL || r->show == NULL)
+	if (r->cmp == NULL || (show && r->show == NULL))
 		err(TM_EXIT_FAIL, "jansson");
 	r->cmplen = strlen(r->cmp);
-	r->showlen = strlen(r->show);
+	r->showlen = show ? strlen(r->show) : 0;
 	return 0;
 }
 
@@ -335,7 +337,7 @@ text_norm(const struct cmp_opts *o, const unsigned char *b, size_t n,
 
 void
 cmp_body(const struct cmp_opts *o, const char *ctype,
-    const unsigned char *b, size_t n, struct norm *r)
+    const unsigned char *b, size_t n, struct norm *r, int show)
 {
 	size_t i;
 	int xml = 0, json = 0;
@@ -352,18 +354,18 @@ cmp_body(const struct cmp_opts *o, const char *ctype,
 		xml = 1;
 	else if (i < n && (b[i] == '{' || b[i] == '['))
 		json = 1;
-	if (xml && n > 0 && xml_norm(o, b, n, r) == 0) {
+	if (xml && n > 0 && xml_norm(o, b, n, r, show) == 0) {
 		r->kind = "XML";
 		return;
 	}
-	if (json && n > 0 && json_norm(o, b, n, r) == 0) {
+	if (json && n > 0 && json_norm(o, b, n, r, show) == 0) {
 		r->kind = "JSON";
 		return;
 	}
 	r->kind = "text";
 	r->cmp = text_norm(o, b, n, &r->cmplen);
-	r->show = xstrndup(r->cmp, r->cmplen);
-	r->showlen = r->cmplen;
+	r->show = show ? xstrndup(r->cmp, r->cmplen) : NULL;
+	r->showlen = show ? r->cmplen : 0;
 }
 
 void

@@ -40,8 +40,9 @@ struct norm {
 	const char	*kind;
 };
 
+/* show: make show too (else NULL), for a diff. */
 void	 cmp_body(const struct cmp_opts *, const char *ctype,
-	    const unsigned char *, size_t, struct norm *);
+	    const unsigned char *, size_t, struct norm *, int show);
 void	 norm_free(struct norm *);
 
 #endif

@@ -315,11 +315,28 @@ compare(const struct opts *o, const char *na, const char *nb,
 	}
 	if (a->resp.status != b->resp.status)
 		say(r, "status: A %d, B %d", a->resp.status, b->resp.status);
-	cmp_body(&o->c, a->resp.ctype, a->resp.body, a->resp.blen, &x);
-	cmp_body(&o->c, b->resp.ctype, b->resp.body, b->resp.blen, &y);
-	equal = x.cmplen == y.cmplen && memcmp(x.cmp, y.cmp, x.cmplen) == 0;
+	/* The same bytes are the same body: no parsing. */
+	memset(&x, 0, sizeof(x));
+	memset(&y, 0, sizeof(y));
+	equal = a->resp.blen == b->resp.blen && (a->resp.blen == 0 ||
+	    memcmp(a->resp.body, b->resp.body, a->resp.blen) == 0);
+	if (!equal) {
+		cmp_body(&o->c, a->resp.ctype, a->resp.body, a->resp.blen, &x,
+		    0);
+		cmp_body(&o->c, b->resp.ctype, b->resp.body, b->resp.blen, &y,
+		    0);
+		equal = x.cmplen == y.cmplen &&
+		    memcmp(x.cmp, y.cmp, x.cmplen) == 0;
+	}
 	cmp_headers(o, r, &a->resp, &b->resp, equal);
 	if (!equal) {
+		/* Different: again, with the forms a diff shows. */
+		norm_free(&x);
+		norm_free(&y);
+		cmp_body(&o->c, a->resp.ctype, a->resp.body, a->resp.blen, &x,
+		    1);
+		cmp_body(&o->c, b->resp.ctype, b->resp.body, b->resp.blen, &y,
+		    1);
 		say(r, "body (%s%s%s) differs:", x.kind,
 		    strcmp(x.kind, y.kind) != 0 ? " in A, " : "",
 		    strcmp(x.kind, y.kind) != 0 ? y.kind : "");
@@ -407,14 +424,116 @@ junit(const char *path, const char *na, const char *nb, struct result *res,
 	return fclose(f) == EOF ? -1 : 0;
 }
 
+static struct result *
+next_result(struct result **res, size_t *n)
+{
+	static size_t cap;
+
+	if (*n == cap) {
+		cap = cap ? 2 * cap : 64;
+		if ((*res = reallocarray(*res, cap, sizeof(**res))) == NULL)
+			err(TM_EXIT_FAIL, "reallocarray");
+	}
+	memset(&(*res)[*n], 0, sizeof(**res));
+	return &(*res)[(*n)++];
+}
+
+static void
+name_result(struct result *r, size_t k, const struct dxch *x)
+{
+	char what[600];
+
+	snprintf(what, sizeof(what), "exchange %zu: %s %.500s", k,
+	    x->req.method, x->req.target);
+	if ((r->name = strdup(what)) == NULL)
+		err(TM_EXIT_FAIL, "strdup");
+}
+
+/* In order: both captures read together, an exchange of each at a time,
+ * so that memory holds what is open in them, not the captures. */
+static void
+in_order(const struct opts *o, const char *na, const char *nb,
+    struct result **res, size_t *n, size_t *only_a, size_t *only_b)
+{
+	struct creader *ra, *rb;
+	struct dxch *ax, *bx;
+	struct result *r;
+	char msg[1024];
+
+	if ((ra = cr_open(na, msg, sizeof(msg))) == NULL ||
+	    (rb = cr_open(nb, msg, sizeof(msg))) == NULL)
+		errx(TM_EXIT_USAGE, "%s", msg);
+	for (;;) {
+		ax = cr_next(ra);
+		bx = cr_next(rb);
+		if (cr_error(ra) != NULL)
+			errx(TM_EXIT_USAGE, "%s", cr_error(ra));
+		if (cr_error(rb) != NULL)
+			errx(TM_EXIT_USAGE, "%s", cr_error(rb));
+		if (ax == NULL && bx == NULL)
+			break;
+		r = next_result(res, n);
+		name_result(r, *n, ax != NULL ? ax : bx);
+		if (bx == NULL) {
+			say(r, "only in A (#%llu.%d)",
+			    (unsigned long long)ax->conn, ax->seq + 1);
+			(*only_a)++;
+		} else if (ax == NULL) {
+			say(r, "only in B (#%llu.%d)",
+			    (unsigned long long)bx->conn, bx->seq + 1);
+			(*only_b)++;
+		} else
+			compare(o, na, nb, ax, bx, r);
+		dxch_free(ax);
+		dxch_free(bx);
+	}
+	cr_close(ra);
+	cr_close(rb);
+}
+
+/* By request: each exchange of A with B's first unused one of the same
+ * method and target; the rest of B after. */
+static void
+by_request(const struct opts *o, struct capture *a, struct capture *b,
+    struct result **res, size_t *n, size_t *only_a, size_t *only_b)
+{
+	struct dxch *ax, *bx;
+	struct result *r;
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		ax = a->x[i];
+		bx = partner(o, b, i, ax);
+		r = next_result(res, n);
+		name_result(r, *n, ax);
+		if (bx == NULL) {
+			say(r, "only in A (#%llu.%d)",
+			    (unsigned long long)ax->conn, ax->seq + 1);
+			(*only_a)++;
+		} else {
+			bx->used = 1;
+			compare(o, a->name, b->name, ax, bx, r);
+		}
+	}
+	for (i = 0; i < b->n; i++) {
+		bx = b->x[i];
+		if (bx->used)
+			continue;
+		r = next_result(res, n);
+		name_result(r, *n, bx);
+		say(r, "only in B (#%llu.%d)",
+		    (unsigned long long)bx->conn, bx->seq + 1);
+		(*only_b)++;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct capture a, b;
-	struct result *res;
+	struct result *res = NULL;
 	struct opts o;
-	struct dxch *ax, *bx;
-	char msg[1024], what[600];
+	char msg[1024];
 	size_t i, n = 0, failures = 0, only_a = 0, only_b = 0;
 
 	tm_setprogname(argv, "tcpmon-diff");
@@ -423,42 +542,17 @@ main(int argc, char **argv)
 	opts_parse(&o, argc, argv);
 	if (cmp_setup(&o.c, o.regex, o.nregex, msg, sizeof(msg)) < 0)
 		errx(TM_EXIT_USAGE, "%s", msg);
-	if (cap_read(&a, argv[optind], msg, sizeof(msg)) < 0)
-		errx(TM_EXIT_USAGE, "%s", msg);
-	if (cap_read(&b, argv[optind + 1], msg, sizeof(msg)) < 0)
-		errx(TM_EXIT_USAGE, "%s", msg);
-	if ((res = calloc(a.n + b.n + 1, sizeof(*res))) == NULL)
-		err(TM_EXIT_FAIL, "calloc");
-	for (i = 0; i < a.n; i++) {
-		ax = a.x[i];
-		bx = partner(&o, &b, i, ax);
-		snprintf(what, sizeof(what), "exchange %zu: %s %.500s", n + 1,
-		    ax->req.method, ax->req.target);
-		if ((res[n].name = strdup(what)) == NULL)
-			err(TM_EXIT_FAIL, "strdup");
-		if (bx == NULL) {
-			say(&res[n], "only in A (#%llu.%d)",
-			    (unsigned long long)ax->conn, ax->seq + 1);
-			only_a++;
-		} else {
-			bx->used = 1;
-			compare(&o, a.name, b.name, ax, bx, &res[n]);
-		}
-		n++;
-	}
-	for (i = 0; i < b.n; i++) {
-		bx = b.x[i];
-		if (bx->used || (!o.by_request && i < a.n))
-			continue;
-		snprintf(what, sizeof(what), "exchange %zu: %s %.500s", n + 1,
-		    bx->req.method, bx->req.target);
-		if ((res[n].name = strdup(what)) == NULL)
-			err(TM_EXIT_FAIL, "strdup");
-		say(&res[n], "only in B (#%llu.%d)",
-		    (unsigned long long)bx->conn, bx->seq + 1);
-		only_b++;
-		n++;
-	}
+	if (o.by_request) {
+		if (cap_read(&a, argv[optind], msg, sizeof(msg)) < 0)
+			errx(TM_EXIT_USAGE, "%s", msg);
+		if (cap_read(&b, argv[optind + 1], msg, sizeof(msg)) < 0)
+			errx(TM_EXIT_USAGE, "%s", msg);
+		by_request(&o, &a, &b, &res, &n, &only_a, &only_b);
+		cap_free(&a);
+		cap_free(&b);
+	} else
+		in_order(&o, argv[optind], argv[optind + 1], &res, &n, &only_a,
+		    &only_b);
 	for (i = 0; i < n; i++) {
 		if (res[i].failure == NULL)
 			continue;
@@ -471,7 +565,7 @@ main(int argc, char **argv)
 	    "s" : "", only_a, only_b);
 	if (fflush(stdout) == EOF)
 		err(TM_EXIT_USAGE, "write stdout");
-	if (o.junit != NULL && junit(o.junit, a.name, b.name, res, n,
+	if (o.junit != NULL && junit(o.junit, argv[optind], argv[optind + 1], res, n,
 	    failures) < 0)
 		err(TM_EXIT_USAGE, "%s", o.junit);
 	for (i = 0; i < n; i++) {
@@ -479,8 +573,6 @@ main(int argc, char **argv)
 		free(res[i].failure);
 	}
 	free(res);
-	cap_free(&a);
-	cap_free(&b);
 	cmp_free(&o.c);
 	return failures > 0 ? 1 : 0;
 }

@@ -180,7 +180,7 @@ load(int argc, char **argv)
 			split_target(m.e[k].x->req.target, &m.e[k].path,
 			    &m.e[k].query);
 			cmp_body(&m.c, m.e[k].x->req.ctype, m.e[k].x->req.body,
-			    m.e[k].x->req.blen, &m.e[k].body);
+			    m.e[k].x->req.blen, &m.e[k].body, 0);
 		}
 }
 
@@ -373,7 +373,7 @@ respond(struct mconn *c)
 	split_target(c->target, &path, &query);
 	memset(&body, 0, sizeof(body));
 	if ((hit = find(c, path, query, NULL)) == NULL) {
-		cmp_body(&m.c, c->ctype, c->body, c->blen, &body);
+		cmp_body(&m.c, c->ctype, c->body, c->blen, &body, 0);
 		hit = find(c, path, query, &body);
 	}
 	if (hit != NULL) {

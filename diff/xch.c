@@ -21,9 +21,10 @@
 #define DECODE_MAX	(256ull * 1024 * 1024)
 #define CONNS_MAX	4096	/* open at once: then the oldest is ended */
 
-/* A connection being read. */
+/* A connection being read, and after its end until its exchanges are
+ * given out (in the order connections opened). */
 struct rconn {
-	struct capture	*c;
+	struct creader	*cr;
 	uint64_t	 conn;
 	char		 src[64];
 	uint64_t	 order;
@@ -33,6 +34,27 @@ struct rconn {
 	int		 nwait, capwait;
 	struct http_conn hc;
 	int		 live;
+	struct dxch	**xs;		/* its exchanges, in order */
+	size_t		 nxs, capxs;
+	struct rconn	*next;		/* in the order connections opened */
+};
+
+/* The reader: records in, exchanges out once their connection and every
+ * connection opened before it have ended.  Memory holds the connections
+ * open at once and those that ended behind one still open. */
+struct creader {
+	const char	*name;
+	int		 fd;
+	struct rec_reader rd;
+	struct rec	*r;
+	struct rconn	*live[CONNS_MAX];	/* open, for the lookup */
+	size_t		 nlive;
+	struct rconn	*head, *tail;	/* every connection not given out */
+	struct dxch	**out;		/* exchanges given out next */
+	size_t		 nout, iout, capout;
+	uint64_t	 order;
+	int		 eof, failed;
+	char		 err[1024];
 };
 
 static void *
@@ -67,14 +89,14 @@ dmsg_header(const struct dmsg *m, const char *name)
 }
 
 static void
-add(struct capture *c, struct dxch *x)
+push(struct dxch ***v, size_t *n, size_t *cap, struct dxch *x)
 {
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 64;
-		if ((c->x = reallocarray(c->x, c->cap, sizeof(*c->x))) == NULL)
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		if ((*v = reallocarray(*v, *cap, sizeof(**v))) == NULL)
 			err(TM_EXIT_FAIL, "reallocarray");
 	}
-	c->x[c->n++] = x;
+	(*v)[(*n)++] = x;
 }
 
 static void
@@ -97,7 +119,7 @@ r_head(void *arg, const struct http_head *h)
 		snprintf(x->src, sizeof(x->src), "%s", rc->src);
 		x->seq = rc->nreq++;
 		x->order = rc->order;
-		add(rc->c, x);
+		push(&rc->xs, &rc->nxs, &rc->capxs, x);
 		if (rc->nwait == rc->capwait) {
 			rc->capwait = rc->capwait ? 2 * rc->capwait : 8;
 			if ((rc->wait = reallocarray(rc->wait, (size_t)rc->capwait,
@@ -212,103 +234,191 @@ rconn_end(struct rconn *rc)
 	rc->live = 0;
 }
 
-static int
-by_order(const void *a, const void *b)
+struct creader *
+cr_open(const char *path, char *msg, size_t msglen)
 {
-	const struct dxch *x = *(struct dxch *const *)a;
-	const struct dxch *y = *(struct dxch *const *)b;
+	struct creader *cr = xmalloc(sizeof(*cr));
+	const char *name;
 
-	if (x->order != y->order)
-		return x->order < y->order ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	if ((cr->fd = tm_open_input(path, &name)) < 0) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		free(cr);
+		return NULL;
+	}
+	cr->name = path;
+	cr->r = xmalloc(sizeof(*cr->r));
+	recr_init(&cr->rd, cr->fd, name);
+	return cr;
+}
+
+const char *
+cr_error(const struct creader *cr)
+{
+	return cr->failed ? cr->err : NULL;
+}
+
+static void
+live_del(struct creader *cr, struct rconn *rc)
+{
+	size_t i;
+
+	for (i = 0; i < cr->nlive; i++)
+		if (cr->live[i] == rc) {
+			cr->live[i] = cr->live[--cr->nlive];
+			return;
+		}
+}
+
+/* One record in. */
+static void
+take(struct creader *cr, const struct rec *r)
+{
+	struct rconn *rc = NULL, *old;
+	const char *at;
+	size_t i;
+
+	if (r->conn == 0)
+		return;
+	/* A relay with stages records each event twice (tcpmon-relay(1),
+	 * STAGES): what was delivered is read, and the open as accepted,
+	 * as tcpmon-tap does. */
+	if ((at = rec_get(r, "at")) != NULL &&
+	    (strcmp(at, "sent") == 0) != (r->type == REC_OPEN))
+		return;
+	for (i = 0; i < cr->nlive; i++)
+		if (cr->live[i]->conn == r->conn && strcmp(cr->live[i]->src,
+		    r->src != NULL ? r->src : "") == 0) {
+			rc = cr->live[i];
+			break;
+		}
+	if (rc == NULL) {
+		if (r->type == REC_CLOSE)
+			return;
+		if (cr->nlive == CONNS_MAX) {
+			/* Too many at once: the one opened first ends. */
+			old = cr->live[0];
+			for (i = 1; i < cr->nlive; i++)
+				if (cr->live[i]->order < old->order)
+					old = cr->live[i];
+			rconn_end(old);
+			live_del(cr, old);
+		}
+		rc = xmalloc(sizeof(*rc));
+		rc->cr = cr;
+		rc->conn = r->conn;
+		snprintf(rc->src, sizeof(rc->src), "%s",
+		    r->src != NULL ? r->src : "");
+		rc->order = cr->order++;
+		rc->live = 1;
+		http_conn_init(&rc->hc, &cb, rc);
+		cr->live[cr->nlive++] = rc;
+		if (cr->tail != NULL)
+			cr->tail->next = rc;
+		else
+			cr->head = rc;
+		cr->tail = rc;
+	}
+	if (r->type == REC_DATA && r->len > 0)
+		http_conn_feed(&rc->hc, r->dir == REC_C2S ? HTTP_REQ :
+		    HTTP_RESP, r->data, r->len);
+	else if (r->type == REC_SHUTDOWN && r->dir != REC_NODIR)
+		http_conn_eof(&rc->hc, r->dir == REC_C2S ? HTTP_REQ :
+		    HTTP_RESP);
+	else if (r->type == REC_CLOSE) {
+		rconn_end(rc);
+		live_del(cr, rc);
+	}
+}
+
+struct dxch *
+cr_next(struct creader *cr)
+{
+	struct rconn *rc;
+	size_t i;
+	int n;
+
+	for (;;) {
+		if (cr->iout < cr->nout)
+			return cr->out[cr->iout++];
+		cr->iout = cr->nout = 0;
+		/* The oldest connection ended: its exchanges go out. */
+		if ((rc = cr->head) != NULL && !rc->live) {
+			for (i = 0; i < rc->nxs; i++)
+				push(&cr->out, &cr->nout, &cr->capout,
+				    rc->xs[i]);
+			cr->head = rc->next;
+			if (cr->head == NULL)
+				cr->tail = NULL;
+			free(rc->xs);
+			free(rc);
+			continue;
+		}
+		if (cr->eof) {
+			if (cr->head == NULL)
+				return NULL;
+			/* The input ended: so did every connection. */
+			while (cr->nlive > 0) {
+				rconn_end(cr->live[cr->nlive - 1]);
+				cr->nlive--;
+			}
+			continue;
+		}
+		if ((n = recr_next(&cr->rd, cr->r)) == REC_OK)
+			take(cr, cr->r);
+		else {
+			if (n == REC_ERR) {
+				snprintf(cr->err, sizeof(cr->err), "%s",
+				    cr->rd.err);
+				cr->failed = 1;
+			}
+			cr->eof = 1;
+		}
+	}
+}
+
+void
+cr_close(struct creader *cr)
+{
+	struct rconn *rc, *next;
+	size_t i;
+
+	for (rc = cr->head; rc != NULL; rc = next) {
+		next = rc->next;
+		rconn_end(rc);
+		for (i = 0; i < rc->nxs; i++)
+			dxch_free(rc->xs[i]);
+		free(rc->xs);
+		free(rc);
+	}
+	for (i = cr->iout; i < cr->nout; i++)
+		dxch_free(cr->out[i]);
+	free(cr->out);
+	recr_free(&cr->rd);
+	if (cr->fd != STDIN_FILENO)
+		close(cr->fd);
+	free(cr->r);
+	free(cr);
 }
 
 int
 cap_read(struct capture *c, const char *path, char *msg, size_t msglen)
 {
-	struct rec_reader rd;
-	struct rec *r;
-	struct rconn *conns, *rc, *old;
-	const char *name, *at;
-	uint64_t order = 0;
-	size_t i, nconns = 0;
-	int fd, n, rcode = 0;
+	struct creader *cr;
+	struct dxch *x;
+	int rc = 0;
 
 	memset(c, 0, sizeof(*c));
 	c->name = path;
-	if ((fd = tm_open_input(path, &name)) < 0) {
-		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+	if ((cr = cr_open(path, msg, msglen)) == NULL)
 		return -1;
+	while ((x = cr_next(cr)) != NULL)
+		push(&c->x, &c->n, &c->cap, x);
+	if (cr_error(cr) != NULL) {
+		snprintf(msg, msglen, "%s", cr_error(cr));
+		rc = -1;
 	}
-	r = xmalloc(sizeof(*r));
-	conns = xmalloc(sizeof(*conns) * CONNS_MAX);
-	recr_init(&rd, fd, name);
-	while ((n = recr_next(&rd, r)) == REC_OK) {
-		if (r->conn == 0)
-			continue;
-		/* A relay with stages records each event twice
-		 * (tcpmon-relay(1), STAGES): what was delivered is read, and
-		 * the open as accepted, as tcpmon-tap does. */
-		if ((at = rec_get(r, "at")) != NULL &&
-		    (strcmp(at, "sent") == 0) != (r->type == REC_OPEN))
-			continue;
-		rc = NULL;
-		for (i = 0; i < nconns; i++)
-			if (conns[i].live && conns[i].conn == r->conn &&
-			    strcmp(conns[i].src, r->src != NULL ? r->src : "") ==
-			    0) {
-				rc = &conns[i];
-				break;
-			}
-		if (rc == NULL) {
-			if (r->type == REC_CLOSE)
-				continue;
-			/* A free slot, else the one opened first ends. */
-			for (i = 0; i < nconns && conns[i].live; i++)
-				;
-			if (i == nconns && nconns < CONNS_MAX)
-				nconns++;
-			else if (i == nconns) {
-				old = &conns[0];
-				for (i = 1; i < nconns; i++)
-					if (conns[i].order < old->order)
-						old = &conns[i];
-				rconn_end(old);
-				i = (size_t)(old - conns);
-			}
-			rc = &conns[i];
-			memset(rc, 0, sizeof(*rc));
-			rc->c = c;
-			rc->conn = r->conn;
-			snprintf(rc->src, sizeof(rc->src), "%s",
-			    r->src != NULL ? r->src : "");
-			rc->order = order++;
-			rc->live = 1;
-			http_conn_init(&rc->hc, &cb, rc);
-		}
-		if (r->type == REC_DATA && r->len > 0)
-			http_conn_feed(&rc->hc, r->dir == REC_C2S ? HTTP_REQ :
-			    HTTP_RESP, r->data, r->len);
-		else if (r->type == REC_SHUTDOWN && r->dir != REC_NODIR)
-			http_conn_eof(&rc->hc, r->dir == REC_C2S ? HTTP_REQ :
-			    HTTP_RESP);
-		else if (r->type == REC_CLOSE)
-			rconn_end(rc);
-	}
-	if (n == REC_ERR) {
-		snprintf(msg, msglen, "%s", rd.err);
-		rcode = -1;
-	}
-	for (i = 0; i < nconns; i++)
-		rconn_end(&conns[i]);
-	recr_free(&rd);
-	if (fd != STDIN_FILENO)
-		close(fd);
-	free(conns);
-	free(r);
-	if (c->n > 0)
-		qsort(c->x, c->n, sizeof(*c->x), by_order);
-	return rcode;
+	cr_close(cr);
+	return rc;
 }
 
 static void
@@ -330,15 +440,22 @@ dmsg_free(struct dmsg *m)
 }
 
 void
+dxch_free(struct dxch *x)
+{
+	if (x == NULL)
+		return;
+	dmsg_free(&x->req);
+	dmsg_free(&x->resp);
+	free(x);
+}
+
+void
 cap_free(struct capture *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->n; i++) {
-		dmsg_free(&c->x[i]->req);
-		dmsg_free(&c->x[i]->resp);
-		free(c->x[i]);
-	}
+	for (i = 0; i < c->n; i++)
+		dxch_free(c->x[i]);
 	free(c->x);
 	memset(c, 0, sizeof(*c));
 }

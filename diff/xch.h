@@ -40,6 +40,18 @@ struct capture {
 	size_t		 n, cap;
 };
 
+/* Reading a capture's exchanges as they become known: an exchange comes
+ * out once its connection has ended and every connection opened before it
+ * has, so that memory holds what is open, not the capture. */
+struct creader;
+struct creader *cr_open(const char *path, char *msg, size_t msglen);
+/* The next exchange (yours to dxch_free), or NULL at the end; then
+ * cr_error says whether the input was bad. */
+struct dxch *cr_next(struct creader *);
+const char *cr_error(const struct creader *);
+void	 cr_close(struct creader *);
+void	 dxch_free(struct dxch *);
+
 /* Reads every exchange of the capture at path ("-": stdin).  0, or -1
  * with a message (the capture's problem) in msg. */
 int	 cap_read(struct capture *, const char *path, char *msg, size_t msglen);

@@ -49,11 +49,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (!m->have)
 				continue;
-			cmp_body(&o, m->ctype, m->body, m->blen, &a);
-			cmp_body(&o, m->ctype, m->body, m->blen, &b);
+			cmp_body(&o, m->ctype, m->body, m->blen, &a, 1);
+			cmp_body(&o, m->ctype, m->body, m->blen, &b, 0);
 			if (a.cmplen != b.cmplen ||
 			    memcmp(a.cmp, b.cmp, a.cmplen) != 0 ||
-			    a.cmp[a.cmplen] != '\0' || a.show[a.showlen] != '\0')
+			    a.cmp[a.cmplen] != '\0' || a.show[a.showlen] != '\0' ||
+			    b.show != NULL)
 				abort();
 			norm_free(&a);
 			norm_free(&b);
