@@ -188,7 +188,7 @@ fuzz: fuzz-build
 fuzz-run/%:
 	@mkdir -p build/fuzz/corpus/$* tests/fuzz/corpus/$*
 	@echo "fuzz: $* for $(FUZZ_SECONDS)s"
-	@build/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	@build/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=1 \
 	    -artifact_prefix=build/fuzz/$*- -max_len=65536 \
 	    build/fuzz/corpus/$* tests/fuzz/corpus/$* 2>build/fuzz/$*.log \
 	    || { tail -n 60 build/fuzz/$*.log; \
@@ -197,7 +197,7 @@ fuzz-run/%:
 
 fuzz-regress: fuzz-build
 	@for f in $(FUZZERS); do \
-	  build/fuzz/$$f -runs=0 tests/fuzz/corpus/$$f \
+	  build/fuzz/$$f -runs=0 -timeout=30 tests/fuzz/corpus/$$f \
 	    $$(ls -d tests/fuzz/regress/$$f 2>/dev/null) >build/fuzz/$$f.log 2>&1 \
 	    || { tail -n 40 build/fuzz/$$f.log; exit 1; }; \
 	  echo "fuzz-regress: $$f ok"; \

@@ -156,9 +156,18 @@ drain(struct reasm *r, struct tconn *c, int side, int64_t usec)
 	struct half *h = &c->h[side];
 	struct seg *s;
 
-	while ((s = h->ooo) != NULL && s->seq == h->next) {
-		data(r, c, side, usec, s->data, s->len);
-		h->next += (uint32_t)s->len;
+	/* A held segment that starts at or before next: its bytes after
+	 * next go out (those written before win, as for a retransmission);
+	 * one that ends before next goes.  Left held, a segment behind next
+	 * was never released and the cap's loop in add_data never ended
+	 * (fuzz_pcap). */
+	while ((s = h->ooo) != NULL && (int32_t)(s->seq - h->next) <= 0) {
+		uint32_t skip = h->next - s->seq;
+
+		if (skip < s->len) {
+			data(r, c, side, usec, s->data + skip, s->len - skip);
+			h->next += (uint32_t)s->len - skip;
+		}
 		h->held -= s->len;
 		h->ooo = s->next;
 		free(s);
