@@ -77,6 +77,37 @@ ns_register(const struct cmp_opts *o, xmlXPathContextPtr ctx)
 }
 
 int
+cmp_opt(struct cmp_opts *o, int ch, char *arg)
+{
+	char *eq;
+
+	switch (ch) {
+	case 'X':
+		if (o->nxpath == CMP_MAX)
+			errx(TM_EXIT_USAGE, "--ignore-xpath: at most %d", CMP_MAX);
+		o->xpath[o->nxpath++] = arg;
+		return 1;
+	case 'J':
+		if (o->njson == CMP_MAX)
+			errx(TM_EXIT_USAGE, "--ignore-json: at most %d", CMP_MAX);
+		o->json[o->njson++] = arg;
+		return 1;
+	case 'N':
+		if ((eq = strchr(arg, '=')) == NULL || eq == arg ||
+		    eq[1] == '\0')
+			errx(TM_EXIT_USAGE, "--ns %s: use PREFIX=URI", arg);
+		if (o->nns == CMP_MAX)
+			errx(TM_EXIT_USAGE, "--ns: at most %d", CMP_MAX);
+		*eq = '\0';
+		o->ns_prefix[o->nns] = arg;
+		o->ns_uri[o->nns++] = eq + 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
 cmp_setup(struct cmp_opts *o, const char *const *regex, int nregex,
     char *why, size_t whylen)
 {

@@ -22,6 +22,11 @@ struct cmp_opts {
 	int		 nre;
 };
 
+/* Takes --ignore-xpath (ch 'X'), --ignore-json ('J') or --ns ('N', its
+ * argument cut in place at '='), as tcpmon-diff and tcpmon-mock take
+ * them: 0 if ch is none of these, 1 if taken; exits 2 for a bad one. */
+int	 cmp_opt(struct cmp_opts *, int ch, char *arg);
+
 /* Checks and compiles what was given: 0, or -1 with why (naming it). */
 int	 cmp_setup(struct cmp_opts *, const char *const *regex, int nregex,
 	    char *why, size_t whylen);

@@ -96,7 +96,6 @@ add_opt(const char **v, int *n, const char *arg, const char *name)
 static void
 opts_parse(struct opts *o, int argc, char **argv)
 {
-	char *eq;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -116,29 +115,16 @@ opts_parse(struct opts *o, int argc, char **argv)
 			add_opt(o->c.header, &o->c.nheader, optarg,
 			    "--ignore-header");
 			break;
-		case 'J':
-			add_opt(o->c.json, &o->c.njson, optarg,
-			    "--ignore-json");
+		case 'J': case 'X': case 'N':
+			cmp_opt(&o->c, ch, optarg);
 			break;
 		case 'R':
 			add_opt(o->regex, &o->nregex, optarg,
 			    "--ignore-regex");
 			break;
-		case 'X':
-			add_opt(o->c.xpath, &o->c.nxpath, optarg,
-			    "--ignore-xpath");
-			break;
+
 		case 'j':
 			o->junit = optarg;
-			break;
-		case 'N':
-			if ((eq = strchr(optarg, '=')) == NULL || eq == optarg ||
-			    eq[1] == '\0')
-				errx(TM_EXIT_USAGE, "--ns %s: use PREFIX=URI",
-				    optarg);
-			*eq = '\0';
-			add_opt(o->c.ns_prefix, &o->c.nns, optarg, "--ns");
-			o->c.ns_uri[o->c.nns - 1] = eq + 1;
 			break;
 		case 'q':
 			o->quiet = 1;

@@ -594,7 +594,7 @@ main(int argc, char **argv)
 	struct addr a;
 	struct sockaddr_any sa;
 	sigset_t mask;
-	char ebuf[512], where[ADDR_TEXT + 16], *eq;
+	char ebuf[512], where[ADDR_TEXT + 16];
 	size_t i;
 	int ch, sfd, c;
 
@@ -606,26 +606,8 @@ main(int argc, char **argv)
 		case 'h':
 			usage(TM_EXIT_OK);
 			break;
-		case 'J':
-			if (m.c.njson == CMP_MAX)
-				errx(TM_EXIT_USAGE, "--ignore-json: at most %d",
-				    CMP_MAX);
-			m.c.json[m.c.njson++] = optarg;
-			break;
-		case 'X':
-			if (m.c.nxpath == CMP_MAX)
-				errx(TM_EXIT_USAGE, "--ignore-xpath: at most %d",
-				    CMP_MAX);
-			m.c.xpath[m.c.nxpath++] = optarg;
-			break;
-		case 'N':
-			if ((eq = strchr(optarg, '=')) == NULL || eq == optarg ||
-			    eq[1] == '\0' || m.c.nns == CMP_MAX)
-				errx(TM_EXIT_USAGE, "--ns %s: use PREFIX=URI",
-				    optarg);
-			*eq = '\0';
-			m.c.ns_prefix[m.c.nns] = optarg;
-			m.c.ns_uri[m.c.nns++] = eq + 1;
+		case 'J': case 'X': case 'N':
+			cmp_opt(&m.c, ch, optarg);
 			break;
 		case 'l':
 			listen_at = optarg;
