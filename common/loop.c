@@ -10,7 +10,6 @@
 #include "util.h"
 
 #define MAX_EVENTS	256
-#define MAX_TIMERS	8
 
 struct slot {
 	loop_fd_fn	*fn;
@@ -20,12 +19,21 @@ struct slot {
 	int		 off;	/* out of the epoll set: quiet and hung up */
 };
 
+/*
+ * Timers live in a table whose entries keep their place (an id names an
+ * entry and the arming it was given for), ordered by a binary heap of
+ * entry numbers: as many as the tools arm (one per paced answer in
+ * tcpmon-mock), each arming and firing O(log n).
+ */
 struct timer {
-	loop_timer_fn	*fn;		/* NULL: a free slot */
+	loop_timer_fn	*fn;		/* NULL: free */
 	void		*arg;
+	int64_t		 next;		/* due, tm_mono_ms */
+	uint64_t	 seq;		/* arming order: ties fire in it */
 	int		 every;		/* 0: once */
-	int64_t		 next;
-	unsigned	 gen;		/* bumped at each arming: in the id */
+	uint32_t	 gen;		/* bumped at each arming: in the id */
+	int		 hidx;		/* its place in the heap */
+	int		 nextfree;
 };
 
 struct loop {
@@ -33,11 +41,11 @@ struct loop {
 	int		 stop;
 	struct slot	*slots;		/* indexed by fd */
 	int		 nslots;
-	/* Few timers (a periodic sweep or two, a wake-up that a tool keeps
-	 * re-arming for its own schedule): a scan is cheaper than a heap at
-	 * this size. */
-	struct timer	 timers[MAX_TIMERS];
-	int		 ntimers;
+	struct timer	*tv;
+	int		 ntv, freetv;	/* freetv: a free entry, or -1 */
+	int		*heap;		/* entry numbers, soonest first */
+	int		 nheap;
+	uint64_t	 seq;
 	loop_timer_fn	*after;
 	void		*after_arg;
 };
@@ -53,6 +61,7 @@ loop_new(void)
 		free(l);
 		return NULL;
 	}
+	l->freetv = -1;
 	return l;
 }
 
@@ -63,6 +72,8 @@ loop_free(struct loop *l)
 		return;
 	close(l->epfd);
 	free(l->slots);
+	free(l->tv);
+	free(l->heap);
 	free(l);
 }
 
@@ -144,60 +155,141 @@ loop_del(struct loop *l, int fd)
 	l->slots[fd].events = 0;
 }
 
+/* Whether entry i is due before entry j. */
 static int
-add_timer(struct loop *l, int ms, int every, loop_timer_fn *fn, void *arg)
+sooner(const struct loop *l, int i, int j)
 {
-	struct timer *t;
-	int i;
+	const struct timer *a = &l->tv[i], *b = &l->tv[j];
 
-	for (i = 0; i < l->ntimers && l->timers[i].fn != NULL; i++)
-		;
-	if (i == MAX_TIMERS || ms < 0)
-		return -1;
-	if (i == l->ntimers)
-		l->ntimers++;
-	t = &l->timers[i];
-	t->fn = fn;
-	t->arg = arg;
-	t->every = every;
-	t->next = tm_mono_ms() + ms;
-	/* The id carries the arming's generation, so that cancelling a
-	 * timer that has fired never frees the slot's next tenant. */
-	t->gen = (t->gen + 1) & 0x7fffff;
-	return (int)(t->gen << 8) | i;
+	return a->next < b->next || (a->next == b->next && a->seq < b->seq);
 }
 
 static void
-free_timer(struct loop *l, int i)
+heap_set(struct loop *l, int at, int t)
 {
-	l->timers[i].fn = NULL;
-	while (l->ntimers > 0 && l->timers[l->ntimers - 1].fn == NULL)
-		l->ntimers--;
+	l->heap[at] = t;
+	l->tv[t].hidx = at;
 }
 
-int
+/* Moves the entry at heap place at up or down to where it belongs. */
+static void
+heap_fix(struct loop *l, int at)
+{
+	int t = l->heap[at], p, c;
+
+	while (at > 0 && sooner(l, t, l->heap[p = (at - 1) / 2])) {
+		heap_set(l, at, l->heap[p]);
+		at = p;
+	}
+	for (;;) {
+		c = 2 * at + 1;
+		if (c >= l->nheap)
+			break;
+		if (c + 1 < l->nheap && sooner(l, l->heap[c + 1], l->heap[c]))
+			c++;
+		if (!sooner(l, l->heap[c], t))
+			break;
+		heap_set(l, at, l->heap[c]);
+		at = c;
+	}
+	heap_set(l, at, t);
+}
+
+static void
+heap_remove(struct loop *l, int t)
+{
+	int at = l->tv[t].hidx;
+
+	l->nheap--;
+	if (at != l->nheap) {
+		heap_set(l, at, l->heap[l->nheap]);
+		heap_fix(l, at);
+	}
+	l->tv[t].hidx = -1;
+}
+
+/* Puts entry t (its next set) in the heap under a new arming number. */
+static void
+heap_push(struct loop *l, int t)
+{
+	l->tv[t].seq = l->seq++;
+	heap_set(l, l->nheap++, t);
+	heap_fix(l, l->nheap - 1);
+}
+
+static void
+free_timer(struct loop *l, int t)
+{
+	l->tv[t].fn = NULL;
+	l->tv[t].arg = NULL;
+	l->tv[t].nextfree = l->freetv;
+	l->freetv = t;
+}
+
+static int64_t
+add_timer(struct loop *l, int ms, int every, loop_timer_fn *fn, void *arg)
+{
+	struct timer *tv;
+	int *h, t, n;
+
+	if (ms < 0 || fn == NULL)
+		return -1;
+	if (l->freetv == -1) {
+		if (l->ntv == INT32_MAX / 2)
+			return -1;
+		n = l->ntv ? l->ntv * 2 : 16;
+		if ((tv = realloc(l->tv, (size_t)n * sizeof(*tv))) == NULL)
+			return -1;
+		l->tv = tv;
+		if ((h = realloc(l->heap, (size_t)n * sizeof(*h))) == NULL)
+			return -1;
+		l->heap = h;
+		memset(tv + l->ntv, 0, (size_t)(n - l->ntv) * sizeof(*tv));
+		for (t = n - 1; t >= l->ntv; t--) {
+			tv[t].hidx = -1;
+			tv[t].nextfree = l->freetv;
+			l->freetv = t;
+		}
+		l->ntv = n;
+	}
+	t = l->freetv;
+	l->freetv = l->tv[t].nextfree;
+	l->tv[t].fn = fn;
+	l->tv[t].arg = arg;
+	l->tv[t].every = every;
+	l->tv[t].next = tm_mono_ms() + ms;
+	/* The id carries the arming's generation, so that cancelling a
+	 * timer that has fired never frees the entry's next tenant. */
+	l->tv[t].gen++;
+	heap_push(l, t);
+	return (int64_t)l->tv[t].gen << 31 | t;
+}
+
+int64_t
 loop_every(struct loop *l, int ms, loop_timer_fn *fn, void *arg)
 {
 	if (ms <= 0)
 		return -1;
-	return add_timer(l, ms, ms, fn, arg) == -1 ? -1 : 0;
+	return add_timer(l, ms, ms, fn, arg);
 }
 
-int
+int64_t
 loop_once(struct loop *l, int ms, loop_timer_fn *fn, void *arg)
 {
 	return add_timer(l, ms, 0, fn, arg);
 }
 
 void
-loop_cancel(struct loop *l, int id)
+loop_cancel(struct loop *l, int64_t id)
 {
-	int i = id & 0xff;
+	int t = (int)(id & INT32_MAX);
 
-	if (id < 0 || i >= l->ntimers || l->timers[i].fn == NULL ||
-	    l->timers[i].every != 0 || l->timers[i].gen != (unsigned)id >> 8)
+	if (id < 0 || t >= l->ntv || l->tv[t].fn == NULL ||
+	    l->tv[t].gen != (uint32_t)(id >> 31))
 		return;
-	free_timer(l, i);
+	if (l->tv[t].hidx != -1)
+		heap_remove(l, t);
+	free_timer(l, t);
 }
 
 void
@@ -216,43 +308,44 @@ loop_stop(struct loop *l)
 static int
 next_timeout(struct loop *l)
 {
-	int64_t now, soonest = -1, d;
-	int i;
+	int64_t d;
 
-	if (l->ntimers == 0)
+	if (l->nheap == 0)
 		return -1;
-	now = tm_mono_ms();
-	for (i = 0; i < l->ntimers; i++) {
-		if (l->timers[i].fn == NULL)
-			continue;
-		d = l->timers[i].next - now;
-		if (d < 0)
-			d = 0;
-		if (soonest == -1 || d < soonest)
-			soonest = d;
-	}
-	return (int)soonest;
+	d = l->tv[l->heap[0]].next - tm_mono_ms();
+	return d < 0 ? 0 : d > INT32_MAX ? INT32_MAX : (int)d;
 }
 
+/* Runs the timers due now.  One armed by a callback here waits for the
+ * next batch (its arming number is past start), even when due at once:
+ * a tool re-arming a 0 ms timer to yield to events gets them. */
 static void
 run_timers(struct loop *l)
 {
 	int64_t now = tm_mono_ms();
+	uint64_t start = l->seq;
+	struct timer *tm;
 	loop_timer_fn *fn;
 	void *arg;
-	int i;
+	int t;
 
-	for (i = 0; i < l->ntimers && !l->stop; i++) {
-		if (l->timers[i].fn == NULL || l->timers[i].next > now)
-			continue;
-		fn = l->timers[i].fn;
-		arg = l->timers[i].arg;
+	while (l->nheap > 0 && !l->stop) {
+		t = l->heap[0];
+		tm = &l->tv[t];
+		if (tm->next > now || tm->seq >= start)
+			break;
+		fn = tm->fn;
+		arg = tm->arg;
+		heap_remove(l, t);
 		/* A one-shot timer is free before it runs, so that its
-		 * callback can arm the next one. */
-		if (l->timers[i].every == 0)
-			free_timer(l, i);
-		else
-			l->timers[i].next = now + l->timers[i].every;
+		 * callback can arm the next one; a periodic one is armed
+		 * again first, so that its callback can cancel it. */
+		if (tm->every == 0)
+			free_timer(l, t);
+		else {
+			tm->next = now + tm->every;
+			heap_push(l, t);
+		}
 		fn(l, arg);
 	}
 }

@@ -22,14 +22,19 @@ int	 loop_add(struct loop *, int fd, unsigned events, loop_fd_fn *, void *);
 int	 loop_mod(struct loop *, int fd, unsigned events);
 /* Forgets fd: call before close(2). */
 void	 loop_del(struct loop *, int fd);
-/* Calls fn every ms milliseconds until loop_stop. */
-int	 loop_every(struct loop *, int ms, loop_timer_fn *, void *);
-/* Calls fn once, ms milliseconds from now (0: after the next batch).
- * Returns an id for loop_cancel, or -1 when every timer slot is taken. */
-int	 loop_once(struct loop *, int ms, loop_timer_fn *, void *);
-/* Forgets a timer of loop_once; -1, or the id of one that has fired
- * (even if its slot was armed again since), is a no-op. */
-void	 loop_cancel(struct loop *, int id);
+/*
+ * Timers, as many as memory holds; those due at one time fire in the order
+ * they were armed, and one armed from a timer's callback waits for the next
+ * batch of events.  Each call returns an id for loop_cancel, or -1 (a bad
+ * ms, or no memory).
+ */
+/* Calls fn every ms milliseconds (more than 0) until cancelled. */
+int64_t	 loop_every(struct loop *, int ms, loop_timer_fn *, void *);
+/* Calls fn once, ms milliseconds from now (0: after the next batch). */
+int64_t	 loop_once(struct loop *, int ms, loop_timer_fn *, void *);
+/* Forgets a timer; -1, or the id of a one-shot timer that has fired (even
+ * if its entry was armed again since), is a no-op. */
+void	 loop_cancel(struct loop *, int64_t id);
 /* Called once after each batch of events (the record writer flushes here). */
 void	 loop_after(struct loop *, loop_timer_fn *, void *);
 int	 loop_run(struct loop *);

@@ -130,6 +130,8 @@ xchg_close(struct xchg *x, const char *reason, int error, const char *text)
 {
 	if (x->state == X_DONE || x->state == X_IDLE)
 		return;
+	loop_cancel(x->loop, x->wake);
+	x->wake = -1;
 	loop_del(x->loop, x->fd);
 	if (x->ssl != NULL)
 		stls_free(x);
@@ -198,6 +200,7 @@ xchg_start(struct xchg *x, struct loop *l, const struct plan *pl,
 
 	xchg_reset(x, pl, timeout_ms, connect_ms, ops, arg);
 	x->loop = l;
+	x->wake = -1;
 	x->fd = sock_connect(&pl->sa, &pending);
 	x->state = X_CONNECTING;
 	if (x->fd == -1) {
@@ -294,6 +297,30 @@ xchg_rcvd(struct xchg *x, const unsigned char *p, size_t n)
 	return xchg_answered(x);
 }
 
+static void
+on_wake(struct loop *l, void *arg)
+{
+	struct xchg *x = arg;
+
+	(void)l;
+	x->wake = -1;
+	xchg_tick(x);
+}
+
+/* Holds the rest until monotonic us t: a one-shot timer of the loop wakes
+ * x then (a paced replay keeps the recorded pauses to the millisecond
+ * without a tick of its own). */
+static void
+wait_for(struct xchg *x, int64_t t)
+{
+	int64_t ms = (t - tm_mono_us() + 999) / 1000;
+
+	x->wait_until = t;
+	loop_cancel(x->loop, x->wake);
+	x->wake = loop_once(x->loop, ms < 0 ? 0 : ms > INT32_MAX ?
+	    INT32_MAX : (int)ms, on_wake, x);
+}
+
 /* Sends what may go now.  Returns -1 when x ended. */
 static int
 pump(struct xchg *x)
@@ -307,11 +334,13 @@ pump(struct xchg *x)
 		if (x->coff == 0) {
 			now = tm_mono_us();
 			if (c->wait100 && !x->go100) {
-				x->wait_until = now + SEND_WAIT100_MS * 1000;
+				if (x->wait_until == 0)
+					wait_for(x, now +
+					    SEND_WAIT100_MS * 1000);
 				return 0;
 			}
 			if (x->plan->pace && x->t_conn + c->at_us > now) {
-				x->wait_until = x->t_conn + c->at_us;
+				wait_for(x, x->t_conn + c->at_us);
 				return 0;
 			}
 		}

@@ -559,7 +559,7 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 		r->blen = rq->len - rq->head_len;
 		r->has_body = o->file != NULL;
 	}
-	loop_every(r->loop, pl->pace ? 1 : 20, tick, r);
+	loop_every(r->loop, 20, tick, r);
 	loop_after(r->loop, flush, r);
 	start(r);
 	/* A connect that failed at once has stopped the loop already. */

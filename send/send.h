@@ -220,6 +220,7 @@ struct xchg {
 	size_t		 coff;
 	int		 go100;		/* the held body may go */
 	int64_t		 wait_until;	/* monotonic us: pace or 100 */
+	int64_t		 wake;		/* the loop's timer for it, or -1 */
 	int64_t		 deadline;	/* monotonic us, 0: none */
 	uint64_t	 timeout_ms, connect_ms;
 	struct http_conn hc;

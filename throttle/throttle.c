@@ -269,7 +269,7 @@ struct throttle {
 	int		 status;	/* exit status once all is out */
 	unsigned char	*obuf;		/* output not yet written */
 	size_t		 olen, ooff, ocap;
-	int		 wake;		/* the timer of the next release */
+	int64_t		 wake;		/* the timer of the next release */
 };
 
 static int saved_fl[2] = { -1, -1 };

@@ -1,6 +1,7 @@
 /* loop_test.c - the reactor's timers (common/loop.c): one-shot timers fire
  * once and not early, can be cancelled and re-armed from their callback,
  * and live beside periodic ones; and frac_parse (common/util.c). */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "loop.h"
@@ -40,7 +41,8 @@ test_once(void)
 	struct count tick = { 0, 0, 0 };
 	struct loop *l;
 	int64_t t0;
-	int id, i, full = 0;
+	int64_t id, i, i2;
+	int full = 0;
 
 	l = loop_new();
 	t0 = tm_mono_ms();
@@ -49,7 +51,7 @@ test_once(void)
 	ok(id >= 0, "second one-shot armed");
 	loop_cancel(l, id);
 	ok(loop_once(l, 0, fired, &c) >= 0, "zero-delay timer armed");
-	ok(loop_every(l, 10, fired, &tick) == 0, "periodic timer armed");
+	ok(loop_every(l, 10, fired, &tick) >= 0, "periodic timer armed");
 	ok(loop_once(l, 80, stop, NULL) >= 0, "stop timer armed");
 	ok(loop_run(l) == 0, "loop ran");
 	ok(a.n == 1, "one-shot fired once (%d)", a.n);
@@ -78,12 +80,104 @@ test_once(void)
 	ok(loop_once(l, 20, stop, NULL) >= 0, "stop timer armed");
 	(void)loop_run(l);
 	ok(a.n == 1, "first tenant fired");
+	/* Both entries are free again: one of these two takes id's. */
 	i = loop_once(l, 5, fired, &b);
-	ok((i & 0xff) == (id & 0xff) && i != id, "slot reused under a new id");
+	i2 = loop_once(l, 5, fired, &b);
+	ok(((i & INT32_MAX) == (id & INT32_MAX) && i != id) ||
+	    ((i2 & INT32_MAX) == (id & INT32_MAX) && i2 != id),
+	    "entry reused under a new id");
 	loop_cancel(l, id);
 	ok(loop_once(l, 30, stop, NULL) >= 0, "stop timer armed again");
 	(void)loop_run(l);
-	ok(b.n == 1, "a stale id did not cancel the slot's new timer (%d)", b.n);
+	ok(b.n == 2, "a stale id did not cancel the entry's new timer (%d)",
+	    b.n);
+	loop_free(l);
+}
+
+/* Many one-shot timers armed in a shuffled order fire in the order of
+ * their times, ties in the order they were armed. */
+#define NMANY	2000
+static int64_t order[NMANY];
+static int norder;
+
+static void
+fired_at(struct loop *l, void *arg)
+{
+	(void)l;
+	order[norder++] = (int64_t)(intptr_t)arg;
+}
+
+struct per {
+	int	 n;
+	int64_t	 id;
+};
+
+static void
+periodic_cancels(struct loop *l, void *arg)
+{
+	struct per *p = arg;
+
+	if (++p->n == 3)
+		loop_cancel(l, p->id);
+}
+
+static void
+yield0(struct loop *l, void *arg)
+{
+	int *n = arg;
+
+	/* Re-armed at 0 ms from its own callback: once a batch, not a busy
+	 * loop inside one run of the timers. */
+	if (++*n < 50)
+		loop_once(l, 0, yield0, n);
+}
+
+static void
+test_heap(void)
+{
+	static int64_t due[NMANY], hi[NMANY], pos[NMANY], ids[NMANY];
+	struct loop *l = loop_new();
+	struct per p = { 0, -1 };
+	int i, j, inorder = 1, cancelled = 0, y = 0;
+
+	/* Delays of 1 to 40 ms, armed in an order that is not theirs; every
+	 * seventh cancelled.  due and pos: what the order must follow. */
+	for (i = 0; i < NMANY; i++) {
+		j = (int)(((int64_t)i * 7919) % NMANY);
+		pos[j] = i;
+		due[j] = tm_mono_ms() + j / 50 + 1;
+		ids[j] = loop_once(l, j / 50 + 1, fired_at,
+		    (void *)(intptr_t)j);
+		/* The loop read the clock between these two. */
+		hi[j] = tm_mono_ms() + j / 50 + 1;
+	}
+	for (j = 0; j < NMANY; j += 7)
+		loop_cancel(l, ids[j]);
+	p.id = loop_every(l, 5, periodic_cancels, &p);
+	ok(p.id >= 0, "periodic timer armed");
+	loop_once(l, 0, yield0, &y);
+	ok(loop_once(l, 300, stop, NULL) >= 0, "stop timer armed");
+	(void)loop_run(l);
+	ok(norder == NMANY - (NMANY + 6) / 7, "every timer not cancelled "
+	    "fired once (%d)", norder);
+	for (i = 0; i < norder; i++) {
+		if (order[i] % 7 == 0)
+			cancelled++;
+		if (i > 0 && (hi[order[i]] < due[order[i - 1]] ||
+		    (hi[order[i]] == due[order[i - 1]] &&
+		    due[order[i]] == hi[order[i - 1]] &&
+		    pos[order[i]] < pos[order[i - 1]])))
+			inorder = 0;
+	}
+	ok(inorder, "in the order of their times, ties as armed");
+	ok(cancelled == 0, "none cancelled fired (%d)", cancelled);
+	ok(p.n == 3, "a periodic timer cancelled from its callback stops (%d)",
+	    p.n);
+	ok(y == 50, "a 0 ms timer re-armed from its callback ran 50 times "
+	    "(%d)", y);
+	loop_cancel(l, p.id);	/* cancelled already: a no-op */
+	loop_cancel(l, -1);
+	loop_cancel(l, (int64_t)1 << 40);
 	loop_free(l);
 }
 
@@ -109,6 +203,7 @@ int
 main(void)
 {
 	test_once();
+	test_heap();
 	test_frac();
 	return t_done();
 }

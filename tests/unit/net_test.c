@@ -600,7 +600,7 @@ test_loop(void)
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s.sv) == -1)
 		exit(2);
 	ok(loop_add(l, s.sv[0], LOOP_READ, on_fd, &s) == 0 &&
-	    loop_every(l, 10, on_tick, &s) == 0, "loop: loop_add, loop_every");
+	    loop_every(l, 10, on_tick, &s) >= 0, "loop: loop_add, loop_every");
 	loop_after(l, on_after, &s);
 	t0 = tm_mono_ms();
 	rc = loop_run(l);
@@ -625,9 +625,9 @@ test_loop(void)
 	loop_del(l, -1);
 	ok(loop_every(l, 0, on_tick, &s) == -1 && loop_every(l, -5, on_tick,
 	    &s) == -1, "loop: loop_every of 0 or less: -1");
-	for (i = 0, rc = 0; i < 16; i++)
-		rc += loop_every(l, 100000, noop_tick, NULL) == 0;
-	ok(rc == 7, "loop: 8 timers, no more (%d more)", rc);
+	for (i = 0, rc = 0; i < 5000; i++)
+		rc += loop_every(l, 100000, noop_tick, NULL) >= 0;
+	ok(rc == 5000, "loop: timers without a fixed cap (%d)", rc);
 	ok(loop_add(l, 999, LOOP_READ, on_fd, &s) == -1,
 	    "loop: loop_add of a bad fd: -1");
 	close(s.sv[0]);
