@@ -7,10 +7,20 @@
  * A request that matches nothing gets 404 (a SOAP Fault with 500 for a
  * SOAP request) naming the nearest recorded exchange and what differed.
  *
+ * --raw plays connections instead, for protocols that are not HTTP: each
+ * client connection gets the next recorded one's server bytes, each part
+ * once the client has sent as many bytes as the recorded client had.
+ * --pace holds each answer for the server's recorded think time; -o
+ * writes what was served as records.
+ *
  * One reactor (loop.h); each connection's requests are read by the HTTP
- * reassembler and answered in order, keep-alive as the client asks. */
+ * reassembler and answered in order, keep-alive as the client asks.  An
+ * answer is put at the end of the connection's output at once; with
+ * --pace, only the output up to olim may go, and a one-shot timer moves
+ * olim to the end of each held answer when its time comes. */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,6 +37,8 @@
 #include "http.h"
 #include "loop.h"
 #include "net.h"
+#include "record.h"
+#include "script.h"
 #include "util.h"
 #include "xch.h"
 
@@ -42,8 +54,15 @@ struct entry {
 	int		 served;
 };
 
+/* An answer held by --pace: the output up to end goes at due. */
+struct pend {
+	size_t		 end;
+	int64_t		 due;		/* tm_mono_ms */
+};
+
 struct mconn {
 	int		 fd;
+	uint64_t	 id;		/* in the records of -o */
 	struct http_conn hc;
 	/* The request being read. */
 	char		*method, *target, *ctype, *action;
@@ -51,9 +70,19 @@ struct mconn {
 	size_t		 blen, bcap;
 	int		 close_after;	/* Connection: close, or HTTP/1.0 */
 	int		 too_big;
+	int64_t		 delay_ms;	/* --pace: the answer's think time */
 	unsigned char	*out;		/* answers waiting to be written */
 	size_t		 olen, ocap, ooff;
+	size_t		 olim;		/* out[ooff, olim) may go now */
+	struct pend	*pend;		/* held answers, in order */
+	int		 npend, cappend;
+	int64_t		 wake;		/* the timer of pend[0], or -1 */
 	int		 closing;
+	/* --raw: the recorded connection played, and where it is. */
+	const struct script *sc;
+	int		 step;
+	size_t		 cin;		/* client bytes read */
+	int		 ceof, differs, wshut, shut_done;
 	struct mconn	*next;
 };
 
@@ -65,9 +94,17 @@ static struct {
 	struct capture	*caps;
 	int		 ncaps;
 	int		 lfd;
-	int		 strict;
+	int		 strict, raw, pace;
 	uint64_t	 served, unmatched;
 	struct mconn	*conns;
+	struct scripts	 ss;		/* --raw */
+	size_t		 nplayed;
+	/* -o: what was served, as records. */
+	const char	*out;
+	int		 wfd;
+	struct rec_writer w;
+	char		 src[32];
+	uint64_t	 next_id;
 } m;
 
 static const struct option longopts[] = {
@@ -76,6 +113,9 @@ static const struct option longopts[] = {
 	{ "ignore-xpath",	required_argument, NULL, 'X' },
 	{ "listen",		required_argument, NULL, 'l' },
 	{ "ns",			required_argument, NULL, 'N' },
+	{ "output",		required_argument, NULL, 'o' },
+	{ "pace",		no_argument,	   NULL, 'P' },
+	{ "raw",		no_argument,	   NULL, 'R' },
 	{ "strict",		no_argument,	   NULL, 'S' },
 	{ "version",		no_argument,	   NULL, 'V' },
 	{ NULL,			0,		   NULL, 0 }
@@ -86,13 +126,22 @@ usage(int status)
 {
 	FILE *f = status == 0 ? stdout : stderr;
 
-	fputs("usage: tcpmon-mock -l [ADDR:]PORT [--strict] "
-	    "[--ignore-xpath EXPR] [--ns PREFIX=URI]\n"
-	    "                   [--ignore-json PATH] CAPTURE ...\n", f);
+	fputs("usage: tcpmon-mock -l [ADDR:]PORT [-o FILE] [--pace] [--strict] "
+	    "[--ignore-xpath EXPR]\n"
+	    "                   [--ns PREFIX=URI] [--ignore-json PATH] "
+	    "CAPTURE ...\n"
+	    "       tcpmon-mock --raw -l [ADDR:]PORT [-o FILE] [--pace] "
+	    "[--strict] CAPTURE ...\n", f);
 	if (status == TM_EXIT_OK)
 		fputs("\n"
 		    "  -l, --listen [ADDR:]PORT  listen there (port 0: any; "
 		    "127.0.0.1 unless ADDR)\n"
+		    "  -o, --output FILE         write what was served as "
+		    "records (-: stdout)\n"
+		    "      --pace                answer after the server's "
+		    "recorded think time\n"
+		    "      --raw                 not HTTP: play the recorded "
+		    "connections' bytes\n"
 		    "      --strict              exit 1 at the end when a "
 		    "request matched nothing\n"
 		    "      --ignore-xpath EXPR   leave these nodes out of XML "
@@ -164,6 +213,15 @@ load(int argc, char **argv)
 	size_t i, k;
 	int c;
 
+	if (m.raw) {
+		for (c = 0; c < argc; c++)
+			if (scripts_read(&m.ss, argv[c], msg, sizeof(msg)) < 0)
+				errx(TM_EXIT_USAGE, "%s", msg);
+		if (m.ss.n == 0)
+			errx(TM_EXIT_USAGE, "no recorded connection in %s%s",
+			    argv[0], argc > 1 ? " ..." : "");
+		return;
+	}
 	if ((m.caps = calloc((size_t)argc, sizeof(*m.caps))) == NULL)
 		err(TM_EXIT_FAIL, "calloc");
 	for (c = 0; c < argc; c++) {
@@ -203,6 +261,109 @@ out_printf(struct mconn *c, const char *fmt, ...)
 	if (n > 0)
 		out_put(c, buf, (size_t)n < sizeof(buf) ? (size_t)n :
 		    sizeof(buf) - 1);
+}
+
+/* -o: a record of connection c.  A failed write ends the mock: records
+ * that stop short would say less than was served. */
+static void
+put_rec(struct mconn *c, enum rec_type t, enum rec_dir d, const void *p,
+    size_t n, const char *key, const char *val)
+{
+	struct rec r;
+
+	if (m.out == NULL)
+		return;
+	rec_init(&r, t, c != NULL ? c->id : 0);
+	rec_set_src(&r, m.src);
+	r.dir = d;
+	if (key != NULL)
+		rec_set(&r, key, val);
+	if (t == REC_NOTE)
+		rec_set(&r, "level", "warning");
+	if (recw_put(&m.w, &r, p, n) == -1)
+		errx(TM_EXIT_FAIL, "%s: %s", m.out, strerror(m.w.error));
+}
+
+static void
+flush_rec(struct loop *l, void *arg)
+{
+	(void)l; (void)arg;
+	if (m.out != NULL && recw_flush(&m.w) == -1)
+		errx(TM_EXIT_FAIL, "%s: %s", m.out, strerror(m.w.error));
+}
+
+/* Says why a request went unanswered or a client strayed from the
+ * recording: on stderr (control characters shown as dots) and, with -o, as
+ * a note record of the connection. */
+static void
+complain(struct mconn *c, const char *why)
+{
+	char t[256];
+	size_t i, n;
+
+	for (i = 0, n = 0; why[i] != '\0' && n < sizeof(t) - 1; i++)
+		t[n++] = (unsigned char)why[i] >= 0x20 && why[i] != 0x7f ?
+		    why[i] : '.';
+	t[n] = '\0';
+	warnx("%s", t);
+	put_rec(c, REC_NOTE, REC_NODIR, why, strlen(why), NULL, NULL);
+	m.unmatched++;
+}
+
+static void	flush_out(struct mconn *);
+
+static void	arm(struct mconn *);
+
+/* --pace: the held answers whose time has come may go. */
+static void
+release(struct loop *l, void *arg)
+{
+	struct mconn *c = arg;
+	int64_t now = tm_mono_ms();
+	int i;
+
+	(void)l;
+	c->wake = -1;
+	for (i = 0; i < c->npend && c->pend[i].due <= now; i++)
+		c->olim = c->pend[i].end;
+	memmove(c->pend, c->pend + i, (size_t)(c->npend - i) *
+	    sizeof(*c->pend));
+	c->npend -= i;
+	arm(c);
+	flush_out(c);
+}
+
+static void
+arm(struct mconn *c)
+{
+	int64_t d;
+
+	if (c->npend == 0 || c->wake != -1)
+		return;
+	d = c->pend[0].due - tm_mono_ms();
+	if ((c->wake = loop_once(m.loop, d < 0 ? 0 : d > INT32_MAX ?
+	    INT32_MAX : (int)d, release, c)) == -1)
+		err(TM_EXIT_FAIL, "timer");
+}
+
+/* An answer was put at the end of the output: it may go at once, or,
+ * held by --pace, delay_ms from now and not before those held already. */
+static void
+queued(struct mconn *c, int64_t delay_ms)
+{
+	if (c->npend == 0 && delay_ms <= 0) {
+		c->olim = c->olen;
+		return;
+	}
+	if (c->npend == c->cappend) {
+		c->cappend = c->cappend ? 2 * c->cappend : 8;
+		if ((c->pend = reallocarray(c->pend, (size_t)c->cappend,
+		    sizeof(*c->pend))) == NULL)
+			err(TM_EXIT_FAIL, "reallocarray");
+	}
+	c->pend[c->npend].end = c->olen;
+	c->pend[c->npend++].due = tm_mono_ms() + (delay_ms > 0 ? delay_ms : 0);
+	arm(c);
 }
 
 /* A recorded answer, framed anew: its body is the decoded one, with a
@@ -265,9 +426,9 @@ static void
 unmatched(struct mconn *c, const char *path, const char *query,
     const struct norm *body)
 {
-	char why[2048], esc[2200], t[256];
+	char why[2048], esc[2200];
 	const struct entry *near = NULL;
-	size_t i, n;
+	size_t i;
 	int score, best = -1;
 
 	for (i = 0; i < m.ne; i++) {
@@ -307,12 +468,7 @@ unmatched(struct mconn *c, const char *path, const char *query,
 		    (unsigned long long)near->x->conn, near->x->seq + 1,
 		    diff[0] != '\0' ? diff + 1 : " nothing (it has no answer)");
 	}
-	for (i = 0, n = 0; why[i] != '\0' && n < sizeof(t) - 1; i++)
-		t[n++] = (unsigned char)why[i] >= 0x20 && why[i] != 0x7f ?
-		    why[i] : '.';
-	t[n] = '\0';
-	warnx("%s", t);
-	m.unmatched++;
+	complain(c, why);
 	if (is_soap(c)) {
 		xml_text(esc, sizeof(esc), why);
 		snprintf(why, sizeof(why), "<?xml version=\"1.0\" "
@@ -376,9 +532,14 @@ respond(struct mconn *c)
 		cmp_body(&m.c, c->ctype, c->body, c->blen, &body, 0);
 		hit = find(c, path, query, &body);
 	}
+	c->delay_ms = 0;
 	if (hit != NULL) {
 		hit->served = 1;
 		m.served++;
+		if (m.pace && hit->x->t_req_end >= 0 &&
+		    hit->x->t_resp > hit->x->t_req_end)
+			c->delay_ms = (hit->x->t_resp - hit->x->t_req_end) /
+			    1000;
 		answer(c, &hit->x->resp, strcmp(c->method, "HEAD") == 0);
 	} else
 		unmatched(c, path, query, &body);
@@ -387,7 +548,7 @@ respond(struct mconn *c)
 	free(query);
 }
 
-static void	conn_close(struct mconn *);
+static void	conn_close(struct mconn *, const char *);
 static void	conn_event(struct loop *, int, unsigned, void *);
 
 static void
@@ -395,28 +556,107 @@ flush_out(struct mconn *c)
 {
 	ssize_t n;
 
-	while (c->ooff < c->olen) {
-		n = send(c->fd, c->out + c->ooff, c->olen - c->ooff,
+	while (c->ooff < c->olim) {
+		n = send(c->fd, c->out + c->ooff, c->olim - c->ooff,
 		    MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (n <= 0) {
-			conn_close(c);
+			conn_close(c, errno == ECONNRESET || errno == EPIPE ?
+			    "reset" : "error");
 			return;
 		}
+		put_rec(c, REC_DATA, REC_S2C, c->out + c->ooff, (size_t)n,
+		    NULL, NULL);
 		c->ooff += (size_t)n;
 	}
 	if (c->ooff == c->olen) {
-		c->ooff = c->olen = 0;
+		c->ooff = c->olen = c->olim = 0;
+		/* --raw: the recorded server half-closed here. */
+		if (c->wshut && !c->shut_done) {
+			shutdown(c->fd, SHUT_WR);
+			c->shut_done = 1;
+			put_rec(c, REC_SHUTDOWN, REC_S2C, NULL, 0, NULL, NULL);
+		}
 		if (c->closing) {
-			conn_close(c);
+			conn_close(c, "eof");
 			return;
 		}
 	}
 	/* Read on while open and not too far ahead of the client; a
 	 * connection that ended (read 0) only writes what is left. */
 	loop_mod(m.loop, c->fd, (!c->closing && c->olen <= MAX_OUT ?
-	    LOOP_READ : 0) | (c->olen > 0 ? LOOP_WRITE : 0));
+	    LOOP_READ : 0) | (c->olim > c->ooff ? LOOP_WRITE : 0));
+}
+
+/* --raw: plays the recorded connection on as far as the client's bytes
+ * allow. */
+static void
+raw_play(struct mconn *c)
+{
+	const struct script *sc = c->sc;
+	const struct step *st;
+	char why[256];
+
+	for (; c->step < sc->ns; c->step++) {
+		st = &sc->s[c->step];
+		switch (st->kind) {
+		case STEP_CLIENT:
+			if (c->cin >= st->cend)
+				break;
+			if (c->ceof) {
+				snprintf(why, sizeof(why), "connection %llu: "
+				    "the client ended after %zu bytes; %s "
+				    "#%llu's had sent %zu by then",
+				    (unsigned long long)c->id, c->cin, sc->src,
+				    (unsigned long long)sc->conn, st->cend);
+				complain(c, why);
+				c->closing = 1;
+			}
+			return;
+		case STEP_CEOF:
+			if (!c->ceof)
+				return;
+			break;
+		case STEP_SERVER:
+			out_put(c, sc->sbytes + st->off, st->len);
+			queued(c, m.pace ? st->think_us / 1000 : 0);
+			break;
+		case STEP_SHUT:
+			c->wshut = 1;
+			break;
+		}
+	}
+	c->closing = 1;	/* played to the end */
+}
+
+/* --raw: the client's bytes, compared with the recorded client's (the
+ * first difference is said once). */
+static void
+raw_feed(struct mconn *c, const unsigned char *p, size_t n)
+{
+	const struct script *sc = c->sc;
+	char why[256];
+	size_t k, i = 0;
+
+	if (!c->differs) {
+		k = c->cin < sc->clen ? sc->clen - c->cin : 0;
+		if (k > n)
+			k = n;
+		while (i < k && p[i] == sc->cbytes[c->cin + i])
+			i++;
+		if (i < n) {
+			c->differs = 1;
+			snprintf(why, sizeof(why), "connection %llu: the "
+			    "client's bytes %s %s #%llu's at byte %zu",
+			    (unsigned long long)c->id, i < k ? "differ from" :
+			    "go on past", sc->src, (unsigned long long)sc->conn,
+			    c->cin + i);
+			complain(c, why);
+		}
+	}
+	c->cin += n;
+	raw_play(c);
 }
 
 static void
@@ -483,12 +723,14 @@ q_end(void *arg, enum http_dir d, const struct http_head *h,
 		c->closing = 1;
 		return;
 	}
+	c->delay_ms = 0;
 	if (c->too_big) {
 		out_printf(c, "HTTP/1.1 413 Content Too Large\r\n"
 		    "Content-Length: 0\r\nConnection: close\r\n\r\n");
 		c->closing = 1;
 	} else
 		respond(c);
+	queued(c, c->delay_ms);
 	if (c->close_after)
 		c->closing = 1;
 	req_reset(c);
@@ -504,6 +746,7 @@ q_notraw(void *arg, enum http_dir d, const char *why)
 		return;
 	out_printf(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
 	    "Connection: close\r\n\r\n");
+	queued(c, 0);
 	c->closing = 1;
 }
 
@@ -512,7 +755,7 @@ static const struct http_callbacks q_cb = {
 };
 
 static void
-conn_close(struct mconn *c)
+conn_close(struct mconn *c, const char *reason)
 {
 	struct mconn **pp;
 
@@ -521,12 +764,15 @@ conn_close(struct mconn *c)
 			*pp = c->next;
 			break;
 		}
+	loop_cancel(m.loop, c->wake);
 	loop_del(m.loop, c->fd);
 	close(c->fd);
+	put_rec(c, REC_CLOSE, REC_NODIR, NULL, 0, "reason", reason);
 	http_conn_free(&c->hc);
 	req_reset(c);
 	free(c->body);
 	free(c->out);
+	free(c->pend);
 	free(c);
 }
 
@@ -545,15 +791,29 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 	n = read(c->fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
-		http_conn_eof(&c->hc, HTTP_REQ);
+	if (n < 0) {
+		conn_close(c, errno == ECONNRESET ? "reset" : "error");
+		return;
+	}
+	if (n == 0) {
+		put_rec(c, REC_SHUTDOWN, REC_C2S, NULL, 0, NULL, NULL);
+		c->ceof = 1;
+		if (m.raw)
+			raw_play(c);
+		else
+			http_conn_eof(&c->hc, HTTP_REQ);
 		c->closing = 1;
 		if (c->olen == 0) {
-			conn_close(c);
+			conn_close(c, "eof");
 			return;
 		}
-	} else
-		http_conn_feed(&c->hc, HTTP_REQ, buf, (size_t)n);
+	} else {
+		put_rec(c, REC_DATA, REC_C2S, buf, (size_t)n, NULL, NULL);
+		if (m.raw)
+			raw_feed(c, buf, (size_t)n);
+		else
+			http_conn_feed(&c->hc, HTTP_REQ, buf, (size_t)n);
+	}
 	flush_out(c);
 }
 
@@ -561,6 +821,8 @@ static void
 on_accept(struct loop *l, int fd, unsigned ev, void *arg)
 {
 	struct mconn *c;
+	struct rec r;
+	char peer[ADDR_TEXT + 16], local[ADDR_TEXT + 16];
 	int cfd;
 
 	(void)ev; (void)arg;
@@ -569,12 +831,49 @@ on_accept(struct loop *l, int fd, unsigned ev, void *arg)
 		if ((c = calloc(1, sizeof(*c))) == NULL)
 			err(TM_EXIT_FAIL, "calloc");
 		c->fd = cfd;
+		c->id = ++m.next_id;
+		c->wake = -1;
 		http_conn_init(&c->hc, &q_cb, c);
 		c->next = m.conns;
 		m.conns = c;
 		if (loop_add(l, cfd, LOOP_READ, conn_event, c) == -1)
 			err(TM_EXIT_FAIL, "epoll");
+		if (m.out != NULL) {
+			rec_init(&r, REC_OPEN, c->id);
+			rec_set_src(&r, m.src);
+			rec_set(&r, "client", addr_fmt_peer(cfd, peer,
+			    sizeof(peer)));
+			rec_set(&r, "listen", addr_fmt_local(cfd, local,
+			    sizeof(local)));
+			/* The mock is the server the client talked to. */
+			rec_set(&r, "target", local);
+			if (recw_put(&m.w, &r, NULL, 0) == -1)
+				errx(TM_EXIT_FAIL, "%s: %s", m.out,
+				    strerror(m.w.error));
+		}
+		if (m.raw) {
+			/* The recorded connections in turn, the last one
+			 * again once all have been played. */
+			c->sc = m.ss.v[m.nplayed < m.ss.n ? m.nplayed :
+			    m.ss.n - 1];
+			m.nplayed++;
+			raw_play(c);
+			flush_out(c);
+		}
 	}
+}
+
+static void
+put_stream(void)
+{
+	struct rec r;
+
+	rec_init(&r, REC_STREAM, 0);
+	rec_set_src(&r, m.src);
+	rec_set(&r, "tool", PROG);
+	rec_set(&r, "version", TCPMON_VERSION);
+	if (recw_put(&m.w, &r, NULL, 0) == -1)
+		errx(TM_EXIT_FAIL, "%s: %s", m.out, strerror(m.w.error));
 }
 
 static void
@@ -601,7 +900,7 @@ main(int argc, char **argv)
 	tm_setprogname(argv, PROG);
 	if (argc == 2 && strcmp(argv[1], TM_LIST_OPTIONS) == 0)
 		return tm_list_options(STDOUT_FILENO, longopts);
-	while ((ch = getopt_long(argc, argv, "hl:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hl:o:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(TM_EXIT_OK);
@@ -611,6 +910,15 @@ main(int argc, char **argv)
 			break;
 		case 'l':
 			listen_at = optarg;
+			break;
+		case 'o':
+			m.out = optarg;
+			break;
+		case 'P':
+			m.pace = 1;
+			break;
+		case 'R':
+			m.raw = 1;
 			break;
 		case 'S':
 			m.strict = 1;
@@ -636,7 +944,22 @@ main(int argc, char **argv)
 		errx(TM_EXIT_USAGE, "%s", ebuf);
 	if (addr_resolve(&a, ADDR_LISTEN, &sa, ebuf, sizeof(ebuf)) == -1)
 		errx(TM_EXIT_FAIL, "%s", ebuf);
+	if (m.raw && (m.c.nxpath > 0 || m.c.njson > 0))
+		errx(TM_EXIT_USAGE, "--raw compares bytes: --ignore-xpath "
+		    "and --ignore-json are for HTTP bodies");
 	load(argc - optind, argv + optind);
+	if (m.out != NULL) {
+		/* Records carry what clients sent: 0600, as every tool's. */
+		if (strcmp(m.out, "-") == 0)
+			m.wfd = STDOUT_FILENO;
+		else if ((m.wfd = open(m.out, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600)) == -1)
+			err(TM_EXIT_FAIL, "%s", m.out);
+		if (recw_init(&m.w, m.wfd) == -1)
+			err(TM_EXIT_FAIL, "init");
+		snprintf(m.src, sizeof(m.src), "mock-%ld", (long)getpid());
+		put_stream();
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -652,14 +975,23 @@ main(int argc, char **argv)
 		err(TM_EXIT_FAIL, "listen %s", a.text);
 	if (loop_add(m.loop, m.lfd, LOOP_READ, on_accept, NULL) == -1)
 		err(TM_EXIT_FAIL, "epoll");
-	fprintf(stderr, "%s: listening on %s, %zu recorded exchange%s\n",
-	    PROG, addr_fmt_local(m.lfd, where, sizeof(where)), m.ne,
-	    m.ne == 1 ? "" : "s");
+	loop_after(m.loop, flush_rec, NULL);
+	fprintf(stderr, "%s: listening on %s, %zu recorded %s%s\n",
+	    PROG, addr_fmt_local(m.lfd, where, sizeof(where)),
+	    m.raw ? m.ss.n : m.ne, m.raw ? "connection" : "exchange",
+	    (m.raw ? m.ss.n : m.ne) == 1 ? "" : "s");
 	fflush(stderr);
 	if (loop_run(m.loop) == -1)
 		err(TM_EXIT_FAIL, "epoll");
 	while (m.conns != NULL)
-		conn_close(m.conns);
+		conn_close(m.conns, "stopped");
+	flush_rec(m.loop, NULL);
+	if (m.out != NULL) {
+		recw_free(&m.w);
+		if (m.wfd != STDOUT_FILENO && close(m.wfd) == -1)
+			err(TM_EXIT_FAIL, "%s", m.out);
+	}
+	scripts_free(&m.ss);
 	close(m.lfd);
 	close(sfd);
 	loop_free(m.loop);
@@ -674,9 +1006,14 @@ main(int argc, char **argv)
 	free(m.caps);
 	cmp_free(&m.c);
 	if (m.strict && m.unmatched > 0) {
-		warnx("%llu request%s matched no recorded exchange (--strict)",
-		    (unsigned long long)m.unmatched, m.unmatched == 1 ? "" :
-		    "s");
+		if (m.raw)
+			warnx("%llu connection%s strayed from the recording "
+			    "(--strict)", (unsigned long long)m.unmatched,
+			    m.unmatched == 1 ? "" : "s");
+		else
+			warnx("%llu request%s matched no recorded exchange "
+			    "(--strict)", (unsigned long long)m.unmatched,
+			    m.unmatched == 1 ? "" : "s");
 		return TM_EXIT_FAIL;
 	}
 	return TM_EXIT_OK;

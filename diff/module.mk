@@ -12,7 +12,7 @@ MAN += man/tcpmon-diff.1
 # tcpmon-mock: a server answering from recorded exchanges, matched as
 # tcpmon-diff compares (the same reading and normal forms).
 PROGS += tcpmon-mock
-tcpmon-mock_SRCS := diff/mock.c diff/cmp.c diff/xch.c
+tcpmon-mock_SRCS := diff/mock.c diff/cmp.c diff/xch.c diff/script.c
 tcpmon-mock_LIBS := $(tcpmon-diff_LIBS)
 MAN += man/tcpmon-mock.1
 DEB_BUILD += libxml2-dev libjansson-dev libpcre2-dev zlib1g-dev
@@ -20,6 +20,6 @@ DEB_BUILD += libxml2-dev libjansson-dev libpcre2-dev zlib1g-dev
 DEB_TEST += diffutils
 # libFuzzer target of the exchanges' reading and the bodies' normal forms
 # (tests/fuzz/).
-fuzz_diff_SRCS := diff/xch.c diff/cmp.c
+fuzz_diff_SRCS := diff/xch.c diff/cmp.c diff/script.c
 fuzz_diff_CFLAGS := -Idiff $(diff_CFLAGS)
 fuzz_diff_LIBS := $(tcpmon-diff_LIBS)

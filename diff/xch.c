@@ -53,6 +53,7 @@ struct creader {
 	struct dxch	**out;		/* exchanges given out next */
 	size_t		 nout, iout, capout;
 	uint64_t	 order;
+	int64_t		 now_us;	/* the time of the record being read */
 	int		 eof, failed;
 	char		 err[1024];
 };
@@ -119,6 +120,7 @@ r_head(void *arg, const struct http_head *h)
 		snprintf(x->src, sizeof(x->src), "%s", rc->src);
 		x->seq = rc->nreq++;
 		x->order = rc->order;
+		x->t_req_end = x->t_resp = -1;
 		push(&rc->xs, &rc->nxs, &rc->capxs, x);
 		if (rc->nwait == rc->capwait) {
 			rc->capwait = rc->capwait ? 2 * rc->capwait : 8;
@@ -146,6 +148,7 @@ r_head(void *arg, const struct http_head *h)
 		    (size_t)(rc->nwait - 1));
 		rc->nwait--;
 		rc->cur[1] = x;
+		x->t_resp = rc->cr->now_us;
 		m = &x->resp;
 		m->status = h->status;
 		m->reason = xstrdup(h->reason != NULL ? h->reason : "");
@@ -207,6 +210,8 @@ r_end(void *arg, enum http_dir d, const struct http_head *h,
 		return;
 	if (x != NULL)
 		decode(d == HTTP_REQ ? &x->req : &x->resp);
+	if (x != NULL && d == HTTP_REQ)
+		x->t_req_end = rc->cr->now_us;
 	rc->cur[d] = NULL;
 }
 
@@ -318,6 +323,7 @@ take(struct creader *cr, const struct rec *r)
 			cr->head = rc;
 		cr->tail = rc;
 	}
+	cr->now_us = r->usec;
 	if (r->type == REC_DATA && r->len > 0)
 		http_conn_feed(&rc->hc, r->dir == REC_C2S ? HTTP_REQ :
 		    HTTP_RESP, r->data, r->len);

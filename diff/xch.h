@@ -31,6 +31,9 @@ struct dxch {
 	int		 seq;		/* 0 for a connection's first */
 	uint64_t	 order;		/* the connection's place in the capture */
 	struct dmsg	 req, resp;
+	/* UTC us of the records that ended the request and began the
+	 * answer (the server's think time between), or -1. */
+	int64_t		 t_req_end, t_resp;
 	int		 used;		/* paired */
 };
 

@@ -168,3 +168,173 @@ PY
 	# Clock ticks (1/100 s) of CPU in the second the client did not read.
 	[ "$ticks" -le 20 ]
 }
+
+# A line protocol that is not HTTP (SMTP's shape): a banner first, an
+# answer to each line, the third after a pause of 0.6 s, and the server
+# closes after QUIT.
+lined_up() {
+	cat > "$T/lined.py" <<'PY'
+import socket, sys, time
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(8)
+print("listening on 127.0.0.1:%d" % ls.getsockname()[1], file=sys.stderr, flush=True)
+while True:
+    s, _ = ls.accept()
+    s.sendall(b"220 demo ready\r\n")
+    f = s.makefile("rb")
+    for line in f:
+        if line.startswith(b"QUIT"):
+            s.sendall(b"221 bye\r\n")
+            break
+        if line.startswith(b"SLOW"):
+            time.sleep(0.6)
+        s.sendall(b"250 " + line[5:].rstrip() + b" ok\r\n")
+    f.close()
+    s.close()
+PY
+	bg lined python3 "$T/lined.py"
+	wait_for "$T/lined.err" 'listening on'
+	LINED_PORT=$(port_of "$T/lined.err")
+}
+
+# talk PORT: the client's side of one conversation, timed: what it read,
+# and the milliseconds the answer to SLOW took.
+talk() {
+	timeout 20 python3 - "$1" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+f = s.makefile("rb")
+out = [f.readline()]
+for cmd in (b"HELO client.example\r\n", b"SLOW please\r\n", b"QUIT\r\n"):
+    t0 = time.monotonic()
+    s.sendall(cmd)
+    out.append(f.readline())
+    if cmd.startswith(b"SLOW"):
+        ms = int((time.monotonic() - t0) * 1000)
+out.append(f.read())	# to the server's end
+sys.stdout.write(repr(b"".join(out)) + "\n" + str(ms) + "\n")
+PY
+}
+
+@test "--raw plays a recorded line protocol to a new client: banner first, each answer after the client's bytes; -o records what was served" {
+	lined_up
+	start_relay -l 0 -t "127.0.0.1:$LINED_PORT" -o "$T/rec.tcpmon"
+	run -0 talk "$RELAY_PORT"
+	local live=${lines[0]}
+	[[ $live == *"220 demo ready"*"250 client.example ok"*"221 bye"* ]]
+	wait_count "$T/rec.tcpmon" '^TCPMON/1 close ' 1
+	stop_relay
+	mock --raw -l 0 -o "$T/served.tcpmon" --strict "$T/rec.tcpmon"
+	grep -q 'listening on .*, 1 recorded connection$' "$T/mock.err"
+	run -0 talk "$MOCK_PORT"
+	[ "${lines[0]}" = "$live" ]
+	# Without --pace the pause is not kept.
+	[ "${lines[1]}" -lt 500 ]
+	# A second client gets the last recording again.
+	run -0 talk "$MOCK_PORT"
+	[ "${lines[0]}" = "$live" ]
+	kill "$MOCK_PID"
+	wait_exit "$MOCK_PID"
+	[ "$BG_STATUS" -eq 0 ]
+	[ "$(stat -c %a "$T/served.tcpmon")" = 600 ]
+	# What was served, as records: each side's bytes as the relay saw them.
+	run -0 python3 "$TESTS_DIR/recparse.py" "$T/served.tcpmon" kinds
+	for d in c2s s2c; do
+		python3 "$TESTS_DIR/recparse.py" "$T/rec.tcpmon" payload 1 "$d" > "$T/want.$d"
+		python3 "$TESTS_DIR/recparse.py" "$T/served.tcpmon" payload 1 "$d" > "$T/got.$d"
+		cmp "$T/want.$d" "$T/got.$d"
+		python3 "$TESTS_DIR/recparse.py" "$T/served.tcpmon" payload 2 "$d" > "$T/got2.$d"
+		cmp "$T/want.$d" "$T/got2.$d"
+	done
+	[ -s "$T/want.s2c" ]
+	[ "$(grep -ac '^TCPMON/1 open ' "$T/served.tcpmon")" -eq 2 ]
+	[ "$(grep -ac '^TCPMON/1 close .*reason=eof' "$T/served.tcpmon")" -eq 2 ]
+	run -0 "$(bin tcpmon-tap)" --list < "$T/served.tcpmon"
+	[ "$(grep -c " 127.0.0.1:$MOCK_PORT " <<< "$output")" -eq 2 ]
+}
+
+@test "--pace keeps the server's recorded think time, in raw mode and for HTTP" {
+	lined_up
+	start_relay -l 0 -t "127.0.0.1:$LINED_PORT" -o "$T/rec.tcpmon"
+	run -0 talk "$RELAY_PORT"
+	wait_count "$T/rec.tcpmon" '^TCPMON/1 close ' 1
+	stop_relay
+	mock --raw --pace -l 0 "$T/rec.tcpmon"
+	run -0 talk "$MOCK_PORT"
+	[[ ${lines[0]} == *"250 please ok"* ]]
+	[ "${lines[1]}" -ge 550 ]
+	kill "$MOCK_PID"
+	wait_exit "$MOCK_PID"
+	# HTTP: the answer 0.7 s after the request, recorded; two requests
+	# pipelined on one connection: the fast one after the slow one, in
+	# order.
+	{
+		mkrec open 1 - 2026-12-04T10:00:00.000000Z '' client=127.0.0.1:1 target=127.0.0.1:2
+		mkrec data 1 c2s 2026-12-04T10:00:00.100000Z 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'
+		mkrec data 1 s2c 2026-12-04T10:00:00.800000Z 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nslow\n'
+		mkrec data 1 c2s 2026-12-04T10:00:01.000000Z 'GET /fast HTTP/1.1\r\nHost: x\r\n\r\n'
+		mkrec data 1 s2c 2026-12-04T10:00:01.001000Z 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfast\n'
+		mkrec close 1 - 2026-12-04T10:00:01.100000Z '' reason=eof
+	} > "$T/http.tcpmon"
+	mock --pace -l 0 "$T/http.tcpmon"
+	run -0 timeout 20 curl -sS -w '%{time_total}\n' "http://127.0.0.1:$MOCK_PORT/slow" "http://127.0.0.1:$MOCK_PORT/fast"
+	[ "${lines[0]}" = slow ] && [ "${lines[2]}" = fast ]
+	awk -v s="${lines[1]}" -v f="${lines[3]}" 'BEGIN { exit !(s >= 0.65 && f < 0.5) }'
+	run -0 timeout 20 python3 - "$MOCK_PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+t0 = time.monotonic()
+s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(int((time.monotonic() - t0) * 1000), data.index(b"slow") < data.index(b"fast"))
+PY
+	read -r ms ordered <<< "$output"
+	[ "$ms" -ge 650 ] && [ "$ordered" = True ]
+}
+
+@test "--raw: a client that strays from the recording is said once on stderr and in a note; --strict exits 1" {
+	{
+		mkrec open 1 - - '' client=127.0.0.1:1 target=127.0.0.1:2
+		mkrec data 1 c2s - 'PING 1\n'
+		mkrec data 1 s2c - 'PONG 1\n'
+		mkrec data 1 c2s - 'PING 2\n'
+		mkrec data 1 s2c - 'PONG 2\n'
+		mkrec shutdown 1 s2c - ''
+		mkrec close 1 - - '' reason=eof
+	} > "$T/ping.tcpmon"
+	mock --raw --strict -l 0 -o "$T/served.tcpmon" "$T/ping.tcpmon"
+	run -0 timeout 10 python3 - "$MOCK_PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"PING 1\nPANG 2\n")
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(repr(data))
+PY
+	# The bytes are counted, not matched: both answers, then the end.
+	[ "$output" = "b'PONG 1\\nPONG 2\\n'" ]
+	kill "$MOCK_PID"
+	wait_exit "$MOCK_PID"
+	[ "$BG_STATUS" -eq 1 ]
+	grep -q "connection 1: the client's bytes differ from t1 #1's at byte 8" "$T/mock.err"
+	grep -q 'strayed from the recording (--strict)' "$T/mock.err"
+	[ "$(grep -ac '^TCPMON/1 note conn=1 ' "$T/served.tcpmon")" -eq 1 ]
+	grep -aq '^TCPMON/1 shutdown conn=1 .*dir=s2c' "$T/served.tcpmon"
+	# A capture without connections, and --raw with a body option.
+	mkrec stream 0 - - '' tool=x > "$T/empty.tcpmon"
+	run -2 "$(bin tcpmon-mock)" --raw -l 0 "$T/empty.tcpmon"
+	[ "${#lines[@]}" -eq 1 ] && [[ $output == "tcpmon-mock: no recorded connection in "* ]]
+	run -2 "$(bin tcpmon-mock)" --raw --ignore-json a -l 0 "$T/ping.tcpmon"
+	[ "${#lines[@]}" -eq 1 ] && [[ $output == *"--raw compares bytes"* ]]
+}

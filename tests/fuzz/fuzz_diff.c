@@ -3,7 +3,8 @@
  * (diff/cmp.c: XML without volatile nodes then C14N, JSON as sorted
  * values, text less a pattern's matches).  A normal form is computed
  * twice and must come out the same, and never longer than what a body of
- * that size can give. */
+ * that size can give.  And tcpmon-mock --raw's steps (diff/script.c) of
+ * the same records. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmp.h"
+#include "script.h"
 #include "util.h"
 #include "xch.h"
 
@@ -24,6 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 	static const char *re[] = { "[0-9]{2}:[0-9]{2}" };
 	struct capture c;
+	struct scripts ss;
 	struct norm a, b;
 	char path[64], msg[512];
 	size_t i;
@@ -61,6 +64,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	cap_free(&c);
+	/* The same records as tcpmon-mock --raw plays them: every step
+	 * within its connection's bytes. */
+	memset(&ss, 0, sizeof(ss));
+	if (lseek(fd, 0, SEEK_SET) == 0)
+		(void)scripts_read(&ss, path, msg, sizeof(msg));
+	for (i = 0; i < ss.n; i++) {
+		const struct script *sc = ss.v[i];
+		size_t cend = 0;
+		int k;
+
+		for (k = 0; k < sc->ns; k++) {
+			const struct step *st = &sc->s[k];
+
+			if ((st->kind == STEP_SERVER && (st->off > sc->slen ||
+			    st->len > sc->slen - st->off || st->len == 0 ||
+			    st->think_us < 0)) || (st->kind == STEP_CLIENT &&
+			    (st->cend <= cend || st->cend > sc->clen)))
+				abort();
+			if (st->kind == STEP_CLIENT)
+				cend = st->cend;
+		}
+		if (cend != sc->clen)
+			abort();
+	}
+	scripts_free(&ss);
 	close(fd);
 	return 0;
 }
