@@ -25,6 +25,12 @@ struct run {
 	int		 tty;
 	struct safe	 safe;		/* the answer's text, on a terminal */
 	struct rec_writer w;
+	struct rec_writer *wp;		/* &w, or the writer of several runs */
+	int64_t		 tick;		/* its timer */
+	/* The run ended: its owner's turn (several runs on one loop). */
+	void		(*done)(void *, struct run *);
+	void		*done_arg;
+	int		 ended;		/* done was called */
 	int		 wdead;		/* stdout is written no more */
 	int		 wfail;		/* ... since a write failed: exit 1 */
 	char		 src[32];
@@ -78,7 +84,7 @@ put(struct run *r, const struct rec *rec, const void *p, size_t n)
 {
 	if (r->wdead)
 		return;
-	if (recw_put(&r->w, rec, p, n) == -1)
+	if (recw_put(r->wp, rec, p, n) == -1)
 		wfailed(r);
 }
 
@@ -90,7 +96,7 @@ flush(struct loop *l, void *arg)
 	(void)l;
 	if (r->wdead)
 		return;
-	if (r->mode == SHOW_RECORDS && recw_flush(&r->w) == -1)
+	if (r->mode == SHOW_RECORDS && recw_flush(r->wp) == -1)
 		wfailed(r);
 	if (r->mode == SHOW_TEXT && fflush(stdout) == EOF)
 		wfailed(r);
@@ -474,7 +480,8 @@ on_closed(void *arg, struct xchg *x)
 		start(r);
 		return;
 	}
-	loop_stop(r->loop);
+	r->ended = 1;
+	r->done(r->done_arg, r);
 }
 
 static const struct xchg_ops show_ops = {
@@ -509,19 +516,39 @@ tick(struct loop *l, void *arg)
 		xchg_tick(&r->x[r->nx - 1]);
 }
 
-int
-run_show(const struct opts *o, struct plan *pl, const struct url *u,
-    const struct request *rq)
+static void
+stream_rec(struct rec *rec, const char *src)
+{
+	rec_init(rec, REC_STREAM, 0);
+	rec_set_src(rec, src);
+	rec_set(rec, "tool", "tcpmon-send");
+	rec_set(rec, "version", TCPMON_VERSION);
+}
+
+static void
+stop_loop(void *arg, struct run *r)
+{
+	(void)arg;
+	loop_stop(r->loop);
+}
+
+/* A run on loop l, started; w: a record writer shared with other runs, or
+ * NULL for its own on stdout.  done is called when it has ended. */
+static struct run *
+run_new(const struct opts *o, struct loop *l, struct rec_writer *w,
+    struct plan *pl, const struct url *u, const struct request *rq,
+    uint64_t id_base, int stream, void (*done)(void *, struct run *),
+    void *arg)
 {
 	struct run *r;
 	struct rec rec;
-	char why[SAFE_ROOM(1024)];
-	int i, status;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->loop = loop_new()) == NULL)
+	if ((r = calloc(1, sizeof(*r))) == NULL)
 		err(TM_EXIT_FAIL, "init");
 	r->o = o;
+	r->loop = l;
+	r->done = done;
+	r->done_arg = arg;
 	r->bodyfd = -1;
 	r->tty = isatty(STDOUT_FILENO);
 	safe_init(&r->safe, SAFE_TEXT | SAFE_CRLF);
@@ -533,21 +560,18 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 			err(TM_EXIT_FAIL, "%s", o->out);
 	} else if (o->text)
 		r->mode = SHOW_TEXT;
-	else if (o->records)
+	else if (o->records || w != NULL)
 		r->mode = SHOW_RECORDS;
 	else
 		r->mode = r->tty ? SHOW_TEXT : SHOW_RECORDS;
 	snprintf(r->src, sizeof(r->src), "send-%ld", (long)getpid());
-	r->next_id = o->id_base;
-	if (r->mode == SHOW_RECORDS) {
-		if (recw_init(&r->w, STDOUT_FILENO) == -1)
-			err(TM_EXIT_FAIL, "init");
-	}
-	if (r->mode == SHOW_RECORDS && !o->no_stream) {
-		rec_init(&rec, REC_STREAM, 0);
-		rec_set_src(&rec, r->src);
-		rec_set(&rec, "tool", "tcpmon-send");
-		rec_set(&rec, "version", TCPMON_VERSION);
+	r->next_id = id_base;
+	r->wp = w != NULL ? w : &r->w;
+	if (r->mode == SHOW_RECORDS && w == NULL &&
+	    recw_init(&r->w, STDOUT_FILENO) == -1)
+		err(TM_EXIT_FAIL, "init");
+	if (r->mode == SHOW_RECORDS && stream) {
+		stream_rec(&rec, r->src);
 		put(r, &rec, NULL, 0);
 	}
 	/* Redirects build their requests from the first one's parts. */
@@ -559,18 +583,28 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 		r->blen = rq->len - rq->head_len;
 		r->has_body = o->file != NULL;
 	}
-	loop_every(r->loop, 20, tick, r);
-	loop_after(r->loop, flush, r);
+	if ((r->tick = loop_every(l, 20, tick, r)) == -1)
+		err(TM_EXIT_FAIL, "timer");
 	start(r);
-	/* A connect that failed at once has stopped the loop already. */
-	if (loop_run(r->loop) == -1)
-		err(TM_EXIT_FAIL, "epoll_wait");
+	return r;
+}
+
+/* The end of a run: its verdict (said on stderr) as an exit status. */
+static int
+run_end(struct run *r)
+{
+	const struct opts *o = r->o;
+	char why[SAFE_ROOM(1024)];
+	int i, status;
+
+	loop_cancel(r->loop, r->tick);
 	/* Text for a person ends with a line end, so that a shell's prompt
 	 * is not glued to an answer without one; bytes as they came stay
 	 * exact but on a terminal, and -o and records are never touched. */
 	if (r->mode == SHOW_TEXT && !r->last_nl && (r->tty || !r->verbatim))
 		text(r, "\n", 1);
-	flush(r->loop, r);
+	if (r->wp == &r->w || r->mode != SHOW_RECORDS)
+		flush(r->loop, r);
 
 	if (r->broken || r->wfail)
 		status = TM_EXIT_FAIL;
@@ -589,11 +623,144 @@ run_show(const struct opts *o, struct plan *pl, const struct url *u,
 		url_free(&r->url[i]);
 		req_free(&r->req[i]);
 	}
-	if (r->mode == SHOW_RECORDS)
+	if (r->mode == SHOW_RECORDS && r->wp == &r->w)
 		recw_free(&r->w);
 	free(r->location);
 	free(r->keep);
-	loop_free(r->loop);
 	free(r);
 	return status;
+}
+
+int
+run_show(const struct opts *o, struct plan *pl, const struct url *u,
+    const struct request *rq)
+{
+	struct loop *l;
+	struct run *r;
+	int status;
+
+	if ((l = loop_new()) == NULL)
+		err(TM_EXIT_FAIL, "init");
+	r = run_new(o, l, NULL, pl, u, rq, o->id_base, !o->no_stream,
+	    stop_loop, NULL);
+	loop_after(l, flush, r);
+	/* A connect that fails at once ends the run before the loop runs. */
+	if (!r->ended && loop_run(l) == -1)
+		err(TM_EXIT_FAIL, "epoll_wait");
+	status = run_end(r);
+	loop_free(l);
+	return status;
+}
+
+/* Several runs at once, records only (--replay -c N): plans in their
+ * order, at most conc running; each run's connection numbered by its
+ * plan's place, so that the numbers follow the capture's order whatever
+ * order the runs end in. */
+struct many {
+	const struct opts *o;
+	struct loop	*loop;
+	struct rec_writer w;
+	struct plan	**pl;
+	size_t		 n, next, running;
+	struct run	**fin;		/* ended, to be reaped */
+	size_t		 nfin;
+	int		 worst, wfail;
+	uint64_t	 id_base;
+};
+
+static void	many_done(void *, struct run *);
+
+static void
+many_start(struct many *m)
+{
+	size_t i = m->next++;
+
+	m->running++;
+	(void)run_new(m->o, m->loop, &m->w, m->pl[i], NULL, NULL,
+	    m->id_base + i, 0, many_done, m);
+}
+
+/* The runs that ended, freed after the batch that ended them (their
+ * connection's code is still on the stack when done is called), and as
+ * many started in their place. */
+static void
+many_reap(struct loop *l, void *arg)
+{
+	struct many *m = arg;
+	struct run *r;
+	int st;
+
+	(void)l;
+	while (m->nfin > 0) {
+		r = m->fin[--m->nfin];
+		if ((st = run_end(r)) > m->worst)
+			m->worst = st;
+		m->running--;
+		if (m->next < m->n)
+			many_start(m);
+	}
+	if (m->running == 0)
+		loop_stop(m->loop);
+}
+
+static void
+many_done(void *arg, struct run *r)
+{
+	struct many *m = arg;
+
+	/* At most one entry a running run: fin has room for conc. */
+	m->fin[m->nfin++] = r;
+	if (m->nfin == 1 && loop_once(m->loop, 0, many_reap, m) == -1)
+		err(TM_EXIT_FAIL, "timer");
+}
+
+static void
+many_flush(struct loop *l, void *arg)
+{
+	struct many *m = arg;
+
+	(void)l;
+	if (!m->wfail && recw_flush(&m->w) == -1) {
+		/* `| head` has what it wanted; any other failure is ours. */
+		if (m->w.error != EPIPE) {
+			warnx("write stdout: %s", strerror(m->w.error));
+			m->worst = TM_EXIT_FAIL;
+		}
+		m->wfail = 1;
+	}
+}
+
+int
+run_many(const struct opts *o, struct plan **pl, size_t n, size_t conc)
+{
+	struct many m;
+
+	memset(&m, 0, sizeof(m));
+	m.o = o;
+	m.pl = pl;
+	m.n = n;
+	m.id_base = o->id_base;
+	if ((m.fin = calloc(conc + 1, sizeof(*m.fin))) == NULL ||
+	    (m.loop = loop_new()) == NULL ||
+	    recw_init(&m.w, STDOUT_FILENO) == -1)
+		err(TM_EXIT_FAIL, "init");
+	loop_after(m.loop, many_flush, &m);
+	if (!o->no_stream) {
+		char src[32];
+		struct rec rec;
+
+		snprintf(src, sizeof(src), "send-%ld", (long)getpid());
+		stream_rec(&rec, src);
+		if (recw_put(&m.w, &rec, NULL, 0) == -1)
+			many_flush(m.loop, &m);
+	}
+	while (m.next < n && m.running < conc)
+		many_start(&m);
+	if (m.running > 0 && loop_run(m.loop) == -1)
+		err(TM_EXIT_FAIL, "epoll_wait");
+	many_flush(m.loop, &m);
+	recw_free(&m.w);
+	loop_free(m.loop);
+	free(m.fin);
+	return m.worst;
 }

@@ -172,8 +172,8 @@ replay_list(const struct opts *o, char **srcs, size_t *n)
 	const char *name;
 	struct rec *r;
 	uint64_t *conns = NULL;
-	char *src = NULL;
-	size_t i, cap = 0;
+	char *src = NULL, *sent = NULL;
+	size_t i, k, cap = 0;
 	int fd, rc;
 
 	*n = 0;
@@ -185,32 +185,47 @@ replay_list(const struct opts *o, char **srcs, size_t *n)
 	name = o->replay;
 	if ((r = malloc(sizeof(*r))) == NULL || recr_init(&rd, fd, name) == -1)
 		err(TM_EXIT_FAIL, "malloc");
+	/* Every connection in the order it opened (its first record), kept
+	 * when its client sent something: the order of the capture's
+	 * connections, which the new numbers follow. */
 	while ((rc = recr_next(&rd, r)) == REC_OK) {
-		if (r->type != REC_DATA || r->dir != REC_C2S || r->conn == 0 ||
-		    r->len == 0)
+		if (r->conn == 0)
 			continue;
 		if (o->src != NULL && (r->src == NULL ||
 		    strcmp(r->src, o->src) != 0))
 			continue;
-		for (i = 0; i < *n; i++)
+		for (i = *n; i-- > 0;)
 			if (conns[i] == r->conn && strcmp(src + i *
 			    SEND_SRC_MAX, r->src != NULL ? r->src : "") == 0)
 				break;
-		if (i < *n)
-			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			if ((conns = reallocarray(conns, cap,
-			    sizeof(*conns))) == NULL ||
-			    (src = reallocarray(src, cap, SEND_SRC_MAX)) ==
-			    NULL)
-				err(TM_EXIT_FAIL, "malloc");
+		if (i == (size_t)-1) {
+			if (*n == cap) {
+				cap = cap ? 2 * cap : 64;
+				if ((conns = reallocarray(conns, cap,
+				    sizeof(*conns))) == NULL ||
+				    (src = reallocarray(src, cap,
+				    SEND_SRC_MAX)) == NULL ||
+				    (sent = reallocarray(sent, cap, 1)) == NULL)
+					err(TM_EXIT_FAIL, "malloc");
+			}
+			i = (*n)++;
+			conns[i] = r->conn;
+			snprintf(src + i * SEND_SRC_MAX, SEND_SRC_MAX, "%s",
+			    r->src != NULL ? r->src : "");
+			sent[i] = 0;
 		}
-		conns[*n] = r->conn;
-		snprintf(src + *n * SEND_SRC_MAX, SEND_SRC_MAX, "%s",
-		    r->src != NULL ? r->src : "");
-		(*n)++;
+		if (r->type == REC_DATA && r->dir == REC_C2S && r->len > 0)
+			sent[i] = 1;
 	}
+	for (i = 0, k = 0; i < *n; i++)
+		if (sent[i]) {
+			conns[k] = conns[i];
+			memmove(src + k * SEND_SRC_MAX, src + i * SEND_SRC_MAX,
+			    SEND_SRC_MAX);
+			k++;
+		}
+	*n = k;
+	free(sent);
 	if (rc == REC_ERR)
 		errx(TM_EXIT_USAGE, "%s", rd.err);
 	recr_free(&rd);

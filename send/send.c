@@ -28,12 +28,12 @@ usage(int status)
 "                   [--assert-time DUR] [--assert-no-fault] URL [FILE | -]\n"
 "       tcpmon-send --raw [-v] [--fix-length | --as-is] [...] [tls:]HOST:PORT\n"
 "                   FILE | -\n"
-"       tcpmon-send --replay CAPTURE [--conn N [--exchange K]] [-v] [--pace]\n"
-"                   [--src TAG] [-t [tls:]HOST:PORT] [...]\n");
+"       tcpmon-send --replay CAPTURE [--conn N [--exchange K] | -c N] [-v]\n"
+"                   [--pace] [--src TAG] [-t [tls:]HOST:PORT] [...]\n");
 	if (status == TM_EXIT_OK)
 		printf(
 		    "\n"
-		    "  -c, --concurrency N       with -n: N connections at once\n"
+		    "  -c, --concurrency N       with -n, or --replay: N connections at once\n"
 		    "  -n, --count N             send the request N times\n"
 		    "  -H, --header 'NAME: VALUE'  add or replace a header\n"
 		    "  -X, --method METHOD       use this method\n"
@@ -323,6 +323,23 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 
 	nargs = argc - optind;
+	/* -c without -n, with --replay: connections replayed at once. */
+	if (o->replay != NULL && o->conc > 0 && o->count == 0) {
+		o->replay_conc = o->conc;
+		o->conc = 0;
+		o->repeat = 0;
+		if (o->have_conn)
+			errx(TM_EXIT_USAGE, "-c with --replay: only without "
+			    "--conn (every connection, N at a time)");
+		never(o->replay_conc > 1, o->text, "-c with --replay",
+		    "--text");
+		never(o->replay_conc > 1, o->out != NULL, "-c with --replay",
+		    "-o");
+		if (o->replay_conc > 1 && !o->records &&
+		    isatty(STDOUT_FILENO))
+			errx(TM_EXIT_USAGE, "-c with --replay writes records: "
+			    "give --records or a pipe");
+	}
 	never(o->raw, o->replay != NULL, "--raw", "--replay");
 	never(o->text, o->records, "--text", "--records");
 	posting = !o->raw && o->replay == NULL;
@@ -408,8 +425,8 @@ static int
 replay_every(struct opts *o)
 {
 	struct request rq;
-	struct replay rp;
-	struct plan *pl;
+	struct replay rp, *rps = NULL;
+	struct plan *pl, **pls = NULL;
 	const char *target = o->target;
 	char msg[2200], *srcs;
 	uint64_t *conns;
@@ -424,11 +441,16 @@ replay_every(struct opts *o)
 	memset(&rq, 0, sizeof(rq));
 	if (tls || o->cacert != NULL || o->cert != NULL)
 		stls_init(o);
+	if (o->replay_conc > 1 && ((rps = calloc(n, sizeof(*rps))) == NULL ||
+	    (pls = calloc(n, sizeof(*pls))) == NULL))
+		err(TM_EXIT_FAIL, "malloc");
 	for (i = 0; i < n; i++) {
 		o->conn = conns[i];
 		o->have_conn = 1;
 		o->src = srcs + i * SEND_SRC_MAX;
-		replay_load(o, &rp);
+		replay_load(o, rps != NULL ? &rps[i] : &rp);
+		if (rps != NULL)
+			rp = rps[i];
 		if ((pl = calloc(1, sizeof(*pl))) == NULL)
 			err(TM_EXIT_FAIL, "malloc");
 		if (addr_parse(target != NULL ? target : rp.target,
@@ -442,6 +464,11 @@ replay_every(struct opts *o)
 		snprintf(pl->what, sizeof(pl->what), "%s", pl->addr.text);
 		if (plan_resolve(pl, msg, sizeof(msg)) == -1)
 			errx(TM_EXIT_FAIL, "%s", msg);
+		if (pls != NULL) {
+			/* -c N: all loaded, then run N at a time. */
+			pls[i] = pl;
+			continue;
+		}
 		st = run_show(o, pl, NULL, &rq);
 		if (st > worst)
 			worst = st;
@@ -449,6 +476,15 @@ replay_every(struct opts *o)
 		o->no_stream = 1;
 		replay_free(&rp);
 		free(pl);
+	}
+	if (pls != NULL) {
+		worst = run_many(o, pls, n, (size_t)o->replay_conc);
+		for (i = 0; i < n; i++) {
+			replay_free(&rps[i]);
+			free(pls[i]);
+		}
+		free(rps);
+		free(pls);
 	}
 	free(conns);
 	free(srcs);

@@ -87,6 +87,7 @@ struct opts {
 	const char	*cert, *key;	/* --cert, --key */
 	struct asserts	 as;
 	int		 replay_all;	/* --replay without --conn */
+	uint64_t	 replay_conc;	/* ... -c N: N at a time */
 	uint64_t	 id_base;	/* records: numbers go on from here */
 	int		 no_stream;	/* records: the stream record was
 					   written by an earlier run */
@@ -288,6 +289,10 @@ const char *xchg_why(const struct xchg *);
 /* output.c: one run that shows its answers.  Returns the exit status. */
 int	 run_show(const struct opts *, struct plan *, const struct url *,
 	    const struct request *);
+
+/* output.c: --replay -c N: the runs of n plans, conc at once, as records
+ * on stdout.  Returns the worst exit status. */
+int	 run_many(const struct opts *, struct plan **, size_t n, size_t conc);
 
 /* repeat.c: -n and -c.  Returns the exit status. */
 int	 run_repeat(const struct opts *, struct plan *);

@@ -320,3 +320,59 @@ capture_keepalive() {
 	run -2 "$(bin tcpmon-send)" --replay - < "$T/rec.tcpmon"
 	assert_output "tcpmon-send: --replay - needs --conn N: every connection of a capture is read twice"
 }
+
+@test "replay: -c N sends N recorded connections at once, numbered in the capture's order, and tcpmon-diff finds the same" {
+	# A server that takes 0.6 s over each answer, a thread a connection.
+	cat > "$T/slow.py" <<'PY'
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(0.6)
+        body = self.path.encode() + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print("listening on 127.0.0.1:%d" % s.server_address[1], file=sys.stderr, flush=True)
+s.serve_forever()
+PY
+	bg slow python3 "$T/slow.py"
+	wait_for "$T/slow.err" 'listening on'
+	local port i t0 t1 pids=()
+	port=$(port_of "$T/slow.err")
+	start_relay -l 0 -t "127.0.0.1:$port" -o "$T/rec.tcpmon"
+	for i in 1 2 3 4 5 6; do
+		timeout 10 curl -sS -o /dev/null "http://127.0.0.1:$RELAY_PORT/n$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	wait_count "$T/rec.tcpmon" '^TCPMON/1 close ' 6
+	stop_relay
+	t0=$(date +%s%N)
+	"$(bin tcpmon-send)" --replay "$T/rec.tcpmon" -c 6 > "$T/again.tcpmon"
+	t1=$(date +%s%N)
+	# Six answers of 0.6 s each, at once: well under their 3.6 s in a row.
+	[ $(( (t1 - t0) / 1000000 )) -lt 3000 ]
+	[ "$(grep -ac '^TCPMON/1 stream ' "$T/again.tcpmon")" -eq 1 ]
+	[ "$(grep -ac '^TCPMON/1 open ' "$T/again.tcpmon")" -eq 6 ]
+	[ "$(grep -ac '^TCPMON/1 close .*reason=eof' "$T/again.tcpmon")" -eq 6 ]
+	python3 "$TESTS_DIR/recparse.py" "$T/again.tcpmon" kinds | grep -q .
+	run -0 "$(bin tcpmon-diff)" "$T/rec.tcpmon" "$T/again.tcpmon"
+	assert_output '6 exchanges compared: 0 differ, 0 only in A, 0 only in B'
+	# Each new connection has the number of the recorded one it sent again.
+	for i in 1 2 3 4 5 6; do
+		rc=$(python3 "$TESTS_DIR/recparse.py" "$T/rec.tcpmon" payload "$i" c2s | head -n 1)
+		ag=$(python3 "$TESTS_DIR/recparse.py" "$T/again.tcpmon" payload "$i" c2s | head -n 1)
+		[ -n "$rc" ] && [ "$rc" = "$ag" ]
+	done
+	# A target that refuses: every run says so, exit 1, records still whole.
+	run -1 "$(bin tcpmon-send)" --replay "$T/rec.tcpmon" -c 3 -t "127.0.0.1:$(free_port)"
+	[ "$(grep -c '^TCPMON/1 close .*reason=refused' <<< "$output")" -eq 6 ]
+	run -2 "$(bin tcpmon-send)" --replay "$T/rec.tcpmon" -c 2 --conn 1
+	assert_output "tcpmon-send: -c with --replay: only without --conn (every connection, N at a time)"
+	run -2 "$(bin tcpmon-send)" --replay "$T/rec.tcpmon" -c 2 --text
+	[[ $output == *"-c with --replay"*"--text"* ]]
+}
