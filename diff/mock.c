@@ -491,9 +491,8 @@ unmatched(struct mconn *c, const char *path, const char *query,
 }
 
 /* The first recorded exchange for this request not served yet, else the
- * last one served; exact: the body byte for byte (the common case of a
- * client sending what it sent before, without parsing it), or its
- * normal form. */
+ * last one served; body NULL: the body byte for byte, else by its normal
+ * form. */
 static struct entry *
 find(struct mconn *c, const char *path, const char *query,
     const struct norm *body)
@@ -528,7 +527,13 @@ respond(struct mconn *c)
 
 	split_target(c->target, &path, &query);
 	memset(&body, 0, sizeof(body));
-	if ((hit = find(c, path, query, NULL)) == NULL) {
+	/* A body byte for byte as recorded has that recording's normal
+	 * form, computed already: the match is then by normal forms all
+	 * the same (an earlier recording that differs only in its spacing
+	 * is served first), without parsing the request. */
+	if ((hit = find(c, path, query, NULL)) != NULL)
+		hit = find(c, path, query, &hit->body);
+	else {
 		cmp_body(&m.c, c->ctype, c->body, c->blen, &body, 0);
 		hit = find(c, path, query, &body);
 	}

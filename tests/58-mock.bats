@@ -338,3 +338,26 @@ PY
 	run -2 "$(bin tcpmon-mock)" --raw --ignore-json a -l 0 "$T/ping.tcpmon"
 	[ "${#lines[@]}" -eq 1 ] && [[ $output == *"--raw compares bytes"* ]]
 }
+
+@test "a request sent byte for byte as the second of two recordings that differ only in spacing gets the first answer first" {
+	local a1 a2
+	a1=$(add 2 3)
+	a2=$(add 2 3 | sed 's/<soap:Body>/<soap:Body>\n  /')
+	{
+		for i in 1 2; do
+			local b=$a1
+			[ "$i" = 2 ] && b=$a2
+			mkrec open "$i" - - '' client=127.0.0.1:1 target=127.0.0.1:2
+			mkrec data "$i" c2s - "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${#b}\r\n\r\n$b"
+			mkrec data "$i" s2c - "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 7\r\n\r\nanswer$i"
+			mkrec close "$i" - - '' reason=eof
+		done
+	} > "$T/two.tcpmon"
+	mock -l 0 "$T/two.tcpmon"
+	run -0 post "$MOCK_PORT" "$a2"
+	[ "${lines[0]}" = answer1 ]
+	run -0 post "$MOCK_PORT" "$a2"
+	[ "${lines[0]}" = answer2 ]
+	run -0 post "$MOCK_PORT" "$a1"
+	[ "${lines[0]}" = answer2 ]
+}
