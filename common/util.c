@@ -1,4 +1,5 @@
 /* util.c - program name, checked numbers, time formatting. */
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -117,6 +118,31 @@ dur_parse(const char *s, uint64_t max_ms, uint64_t *ms, const char **errstr)
 		return -1;
 	*ms = n * mul;
 	return 0;
+}
+
+uint64_t
+opt_num(const char *opt, const char *arg, uint64_t min, uint64_t max,
+    const char *range)
+{
+	const char *e;
+	uint64_t v;
+
+	if (num_parse(arg, min, max, &v, &e) == -1)
+		errx(TM_EXIT_USAGE, "%s %s: %s%s%s%s", opt, arg, e,
+		    range != NULL ? " (" : "", range != NULL ? range : "",
+		    range != NULL ? ")" : "");
+	return v;
+}
+
+uint64_t
+opt_dur(const char *opt, const char *arg, uint64_t max_ms)
+{
+	const char *e;
+	uint64_t ms;
+
+	if (dur_parse(arg, max_ms, &ms, &e) == -1)
+		errx(TM_EXIT_USAGE, "%s %s: %s", opt, arg, e);
+	return ms;
 }
 
 int

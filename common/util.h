@@ -48,6 +48,16 @@ int	num_parse(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 int	dur_parse(const char *s, uint64_t max_ms, uint64_t *ms,
 	    const char **errstr);
 
+/*
+ * A command line's numbers and durations, for the getopt loops of every
+ * tool: the value, or exit 2 (TM_EXIT_USAGE) with the one line
+ * "PROG: OPT ARG: why", and range, when not NULL, after why in
+ * parentheses ("too small (4k to 1024t)").
+ */
+uint64_t opt_num(const char *opt, const char *arg, uint64_t min, uint64_t max,
+	    const char *range);
+uint64_t opt_dur(const char *opt, const char *arg, uint64_t max_ms);
+
 /* Parses a fraction from 0 to 1: a decimal such as 0.25 or 1, or a percentage
  * such as 25% or 0.5%.  Returns 0, or -1 with *errstr set as num_parse does. */
 int	frac_parse(const char *s, double *out, const char **errstr);

@@ -1094,8 +1094,6 @@ static const struct option longopts[] = {
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	const char *e;
-	uint64_t v;
 	int ch, indented = 0;
 
 	memset(o, 0, sizeof(*o));
@@ -1113,23 +1111,17 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(TM_EXIT_OK);
 		case 'i':
-			if (num_parse(optarg, 0, 16, &v, &e) == -1)
-				errx(TM_EXIT_USAGE, "--indent %s: %s (0 to 16)",
-				    optarg, e);
-			o->indent = (int)v;
+			o->indent = (int)opt_num("--indent", optarg, 0, 16,
+			    "0 to 16");
 			indented = 1;
 			break;
 		case 'm':
-			if (num_parse(optarg, 1024, 1ULL << 30, &o->max,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--max-size %s: %s "
-				    "(1k to 1g)", optarg, e);
+			o->max = opt_num("--max-size", optarg, 1024,
+			    1ULL << 30, "1k to 1g");
 			break;
 		case OPT_MAX_CONNS:
-			if (num_parse(optarg, 1, MAX_CONNS, &o->max_conns,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--max-conns %s: %s "
-				    "(1 to 16m)", optarg, e);
+			o->max_conns = opt_num("--max-conns", optarg, 1,
+			    MAX_CONNS, "1 to 16m");
 			break;
 		case OPT_VERSION:
 			printf("%s %s\n", progname_k, TCPMON_VERSION);

@@ -53,8 +53,6 @@ static const struct option longopts[] = {
 static void
 parse_opts(int argc, char **argv, struct pcap_opts *o)
 {
-	const char *e;
-	uint64_t n;
 	size_t len;
 	int ch, i, has_format = 0, has_read_opt = 0;
 
@@ -88,10 +86,8 @@ parse_opts(int argc, char **argv, struct pcap_opts *o)
 			has_read_opt = 1;
 			break;
 		case OPT_BUFFER:
-			if (num_parse(optarg, 4096, (uint64_t)1 << 30, &n,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--buffer %s: %s", optarg, e);
-			o->buffer = (size_t)n;
+			o->buffer = (size_t)opt_num("--buffer", optarg, 4096,
+			    (uint64_t)1 << 30, NULL);
 			has_read_opt = 1;
 			break;
 		case 'h':

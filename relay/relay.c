@@ -260,12 +260,10 @@ static void
 listen_fd_opt(struct opts *o, const char *arg)
 {
 	char msg[256];
-	const char *e;
 	uint64_t v;
 	int i;
 
-	if (num_parse(arg, 0, INT32_MAX, &v, &e) == -1)
-		errx(TM_EXIT_USAGE, "--listen-fd %s: %s", arg, e);
+	v = opt_num("--listen-fd", arg, 0, INT32_MAX, NULL);
 	if (v == STDOUT_FILENO || v == STDERR_FILENO)
 		errx(TM_EXIT_USAGE, "--listen-fd %s: stdout and stderr are "
 		    "not listeners", arg);
@@ -442,25 +440,19 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->quiet = 1;
 			break;
 		case OPT_ROTATE_SIZE:
-			if (num_parse(optarg, 4096, 1ull << 50, &o->rot.size,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--rotate-size %s: %s "
-				    "(4k to 1024t)", optarg, e);
+			o->rot.size = opt_num("--rotate-size", optarg, 4096,
+			    1ull << 50, "4k to 1024t");
 			break;
 		case OPT_ROTATE_TIME:
-			if (dur_parse(optarg, 31ull * 86400000, &o->rot.ms,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--rotate-time %s: %s",
-				    optarg, e);
+			o->rot.ms = opt_dur("--rotate-time", optarg,
+			    31ull * 86400000);
 			if (o->rot.ms < 1000)
 				errx(TM_EXIT_USAGE, "--rotate-time %s: too "
 				    "small (1s at least)", optarg);
 			break;
 		case OPT_ROTATE_KEEP:
-			if (num_parse(optarg, 1, 1000000, &o->rot.keep, &e)
-			    == -1)
-				errx(TM_EXIT_USAGE, "--rotate-keep %s: %s",
-				    optarg, e);
+			o->rot.keep = opt_num("--rotate-keep", optarg, 1,
+			    1000000, NULL);
 			break;
 		case OPT_ROTATE_GZIP:
 			o->rot.gzip = 1;
@@ -469,26 +461,20 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->verbose = 1;
 			break;
 		case OPT_MAX_CONNS:
-			if (num_parse(optarg, 1, 1000000, &o->max_conns,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--max-conns %s: %s",
-				    optarg, e);
+			o->max_conns = opt_num("--max-conns", optarg, 1,
+			    1000000, NULL);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			if (dur_parse(optarg, 86400000, &o->connect_ms,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--connect-timeout %s: %s",
-				    optarg, e);
+			o->connect_ms = opt_dur("--connect-timeout", optarg,
+			    86400000);
 			break;
 		case OPT_IDLE_TIMEOUT:
-			if (dur_parse(optarg, 86400000, &o->idle_ms, &e) == -1)
-				errx(TM_EXIT_USAGE, "--idle-timeout %s: %s",
-				    optarg, e);
+			o->idle_ms = opt_dur("--idle-timeout", optarg,
+			    86400000);
 			break;
 		case OPT_HEAD_TIMEOUT:
-			if (dur_parse(optarg, 86400000, &o->head_ms, &e) == -1)
-				errx(TM_EXIT_USAGE, "--head-timeout %s: %s",
-				    optarg, e);
+			o->head_ms = opt_dur("--head-timeout", optarg,
+			    86400000);
 			o->head_given = 1;
 			break;
 		case OPT_THROUGH:
@@ -549,10 +535,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->print_ca = 1;
 			break;
 		case OPT_STAGE_TIMEOUT:
-			if (dur_parse(optarg, 86400000, &o->stage_ms,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--stage-timeout %s: %s",
-				    optarg, e);
+			o->stage_ms = opt_dur("--stage-timeout", optarg,
+			    86400000);
 			if (o->stage_ms == 0)
 				errx(TM_EXIT_USAGE, "--stage-timeout %s: too "
 				    "small", optarg);

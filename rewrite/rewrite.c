@@ -49,8 +49,6 @@ static const struct option longopts[] = {
 static void
 parse_opts(int argc, char **argv, struct rw_opts *o)
 {
-	const char *e;
-	uint64_t v;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -61,17 +59,12 @@ parse_opts(int argc, char **argv, struct rw_opts *o)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_MAX_BODY:
-			if (num_parse(optarg, 1024, 64 * 1024 * 1024, &v,
-			    &e) == -1)
-				errx(TM_EXIT_USAGE, "--max-body %s: %s (1k to "
-				    "64m)", optarg, e);
-			o->max_body = (size_t)v;
+			o->max_body = (size_t)opt_num("--max-body", optarg,
+			    1024, 64 * 1024 * 1024, "1k to 64m");
 			break;
 		case OPT_HOLD_TIMEOUT:
-			if (dur_parse(optarg, 86400000, &v, &e) == -1)
-				errx(TM_EXIT_USAGE, "--hold-timeout %s: %s",
-				    optarg, e);
-			o->hold_ms = (int64_t)v;
+			o->hold_ms = (int64_t)opt_dur("--hold-timeout", optarg,
+			    86400000);
 			break;
 		case OPT_VERSION:
 			printf("tcpmon-rewrite %s\n", TCPMON_VERSION);

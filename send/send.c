@@ -153,21 +153,19 @@ check_header(const char *h)
 static void
 dur(const char *opt, const char *arg, uint64_t *ms)
 {
-	const char *e;
-
-	if (dur_parse(arg, MAX_DUR_MS, ms, &e) == -1)
-		errx(TM_EXIT_USAGE, "%s %s: %s", opt, arg, e);
+	*ms = opt_dur(opt, arg, MAX_DUR_MS);
 }
 
+/* The range is said in numbers: send's limits have no k or m to say. */
 static void
 num(const char *opt, const char *arg, uint64_t min, uint64_t max,
     uint64_t *v)
 {
-	const char *e;
+	char range[64];
 
-	if (num_parse(arg, min, max, v, &e) == -1)
-		errx(TM_EXIT_USAGE, "%s %s: %s (%llu to %llu)", opt, arg, e,
-		    (unsigned long long)min, (unsigned long long)max);
+	snprintf(range, sizeof(range), "%llu to %llu",
+	    (unsigned long long)min, (unsigned long long)max);
+	*v = opt_num(opt, arg, min, max, range);
 }
 
 /* An option that only one way of sending takes. */

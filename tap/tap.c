@@ -142,7 +142,6 @@ static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	const char *e, *nc;
-	uint64_t v;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -232,9 +231,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			set_view(o, V_RAW, "--raw");
 			break;
 		case OPT_WIDTH:
-			if (num_parse(optarg, 40, 10000, &v, &e) == -1)
-				errx(TM_EXIT_USAGE, "--width %s: %s", optarg, e);
-			o->width = (int)v;
+			o->width = (int)opt_num("--width", optarg, 40, 10000,
+			    NULL);
 			break;
 		case OPT_VERSION:
 			printf("tcpmon-tap %s\n", TCPMON_VERSION);

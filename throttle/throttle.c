@@ -115,17 +115,6 @@ ms_arg(const char *opt, const char *s)
 }
 
 
-static uint64_t
-num_arg(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-	const char *e;
-	uint64_t n;
-
-	if (num_parse(s, min, max, &n, &e) == -1)
-		errx(TM_EXIT_USAGE, "--%s %s: %s", opt, s, e);
-	return n;
-}
-
 static double
 frac_arg(const char *opt, const char *s)
 {
@@ -159,7 +148,8 @@ parse_opts(int argc, char **argv, struct shape_opts *o)
 			o->dirs |= SHAPE_S2C;
 			break;
 		case OPT_BYTES:
-			o->bytes = num_arg("bytes", optarg, 1, REC_MAX_PAYLOAD);
+			o->bytes = opt_num("--bytes", optarg, 1, REC_MAX_PAYLOAD,
+			    NULL);
 			has_bytes = 1;
 			break;
 		case OPT_DELAY:
@@ -176,7 +166,8 @@ parse_opts(int argc, char **argv, struct shape_opts *o)
 				num[n - 2] = '\0';
 				rate = num;
 			}
-			o->rate = num_arg("rate", rate, 1, (uint64_t)1 << 40);
+			o->rate = opt_num("--rate", rate, 1, (uint64_t)1 << 40,
+			    NULL);
 			break;
 		case OPT_LATENCY:
 			o->latency_us = ms_arg("latency", optarg);
@@ -203,8 +194,8 @@ parse_opts(int argc, char **argv, struct shape_opts *o)
 				    optarg, e);
 			break;
 		case OPT_CUT:
-			o->cut_after = num_arg("cut-after", optarg, 0,
-			    UINT64_MAX);
+			o->cut_after = opt_num("--cut-after", optarg, 0,
+			    UINT64_MAX, NULL);
 			o->has_cut = 1;
 			break;
 		case OPT_RESET:
@@ -212,8 +203,8 @@ parse_opts(int argc, char **argv, struct shape_opts *o)
 			o->has_reset = 1;
 			break;
 		case OPT_STALL:
-			o->stall_after = num_arg("stall-after", optarg, 0,
-			    UINT64_MAX);
+			o->stall_after = opt_num("--stall-after", optarg, 0,
+			    UINT64_MAX, NULL);
 			o->has_stall = 1;
 			break;
 		case OPT_SLOW_CLOSE:
@@ -226,12 +217,12 @@ parse_opts(int argc, char **argv, struct shape_opts *o)
 			o->probability = frac_arg("probability", optarg);
 			break;
 		case OPT_SEED:
-			o->seed = num_arg("seed", optarg, 0, UINT64_MAX);
+			o->seed = opt_num("--seed", optarg, 0, UINT64_MAX, NULL);
 			has_seed = 1;
 			break;
 		case OPT_MAX_QUEUE:
-			o->max_queue = num_arg("max-queue", optarg, 64 * 1024,
-			    (uint64_t)1 << 40);
+			o->max_queue = opt_num("--max-queue", optarg, 64 * 1024,
+			    (uint64_t)1 << 40, NULL);
 			break;
 		case OPT_VERSION:
 			printf("tcpmon-throttle %s\n", TCPMON_VERSION);
