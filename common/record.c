@@ -399,16 +399,13 @@ parse_dec(const char *s, size_t n, uint64_t max, uint64_t *v)
 	return 0;
 }
 
-int
-rec_parse_header(const char *line, size_t n, struct rec *r, const char **why)
+/* The header line's frame: a newline at its end, the tag of this version
+ * and a kind after it. */
+static int
+check_tag(const char *line, size_t n, const char **why)
 {
-	const char *p, *end, *tok, *eq;
-	char tbuf[40];
-	size_t tl, kl, k;
-	uint64_t v;
-	int have_len = 0, have_conn = 0, i;
+	const char *end;
 
-	clear(r);
 	if (n == 0 || line[n - 1] != '\n') {
 		*why = "header line does not end in a newline";
 		return -1;
@@ -430,6 +427,115 @@ rec_parse_header(const char *line, size_t n, struct rec *r, const char **why)
 		    REC_TAG ")";
 		return -1;
 	}
+	return 0;
+}
+
+/* One key=value of a header: the core fields into r's members, any other
+ * into r's fields, each at most once. */
+static int
+take_field(struct rec *r, const char *key, size_t kl, const char *val,
+    size_t vl, int *have_len, int *have_conn, const char **why)
+{
+	char tbuf[40];
+	uint64_t v;
+
+#define KEY(s) (kl == sizeof(s) - 1 && memcmp(key, s, kl) == 0)
+	if (KEY("len")) {
+		if ((*have_len)++) {
+			*why = "duplicate len field";
+			return -1;
+		}
+		if (parse_dec(val, vl, UINT64_MAX, &v) == -1) {
+			*why = "bad length field";
+			return -1;
+		}
+		if (v > REC_MAX_PAYLOAD) {
+			*why = "payload length over the 16 MiB limit";
+			return -1;
+		}
+		r->len = (size_t)v;
+	} else if (KEY("conn")) {
+		if ((*have_conn)++) {
+			*why = "duplicate conn field";
+			return -1;
+		}
+		if (parse_dec(val, vl, UINT64_MAX, &r->conn) == -1) {
+			*why = "bad conn field";
+			return -1;
+		}
+	} else if (KEY("src")) {
+		if (r->src != NULL) {
+			*why = "duplicate src field";
+			return -1;
+		}
+		if ((r->src = store_unesc(r, val, vl, why)) == NULL)
+			return -1;
+	} else if (KEY("time")) {
+		if (r->usec != -1) {
+			*why = "duplicate time field";
+			return -1;
+		}
+		if (vl >= sizeof(tbuf)) {
+			*why = "bad time field";
+			return -1;
+		}
+		memcpy(tbuf, val, vl);
+		tbuf[vl] = '\0';
+		if (tm_parse_time(tbuf, &r->usec) == -1 || r->usec < 0) {
+			*why = "bad time field";
+			return -1;
+		}
+	} else if (KEY("dir")) {
+		if (r->dir != REC_NODIR) {
+			*why = "duplicate dir field";
+			return -1;
+		}
+		if (vl == 3 && memcmp(val, "c2s", 3) == 0)
+			r->dir = REC_C2S;
+		else if (vl == 3 && memcmp(val, "s2c", 3) == 0)
+			r->dir = REC_S2C;
+		else {
+			*why = "bad dir field";
+			return -1;
+		}
+	} else {
+		int j;
+
+		for (j = 0; j < r->nfield; j++)
+			if (strlen(r->field[j].key) == kl &&
+			    memcmp(r->field[j].key, key, kl) == 0) {
+				*why = "duplicate field";
+				return -1;
+			}
+		if (r->nfield == REC_MAX_FIELDS) {
+			*why = "too many fields";
+			return -1;
+		}
+		if ((r->field[r->nfield].key = store(r, key, kl)) ==
+		    NULL) {
+			*why = "header too large";
+			return -1;
+		}
+		if ((r->field[r->nfield].val = store_unesc(r, val, vl,
+		    why)) == NULL)
+			return -1;
+		r->nfield++;
+	}
+#undef KEY
+	return 0;
+}
+
+int
+rec_parse_header(const char *line, size_t n, struct rec *r, const char **why)
+{
+	const char *p, *end, *tok, *eq;
+	size_t tl, kl, k;
+	int have_len = 0, have_conn = 0, i;
+
+	clear(r);
+	if (check_tag(line, n, why) == -1)
+		return -1;
+	end = line + n - 1;
 	p = line + sizeof(REC_TAG);
 	for (i = 0; p <= end; i++) {
 		tok = p;
@@ -469,89 +575,9 @@ rec_parse_header(const char *line, size_t n, struct rec *r, const char **why)
 		}
 		eq++;
 		tl -= kl + 1;
-#define KEY(s) (kl == sizeof(s) - 1 && memcmp(tok, s, kl) == 0)
-		if (KEY("len")) {
-			if (have_len++) {
-				*why = "duplicate len field";
-				return -1;
-			}
-			if (parse_dec(eq, tl, UINT64_MAX, &v) == -1) {
-				*why = "bad length field";
-				return -1;
-			}
-			if (v > REC_MAX_PAYLOAD) {
-				*why = "payload length over the 16 MiB limit";
-				return -1;
-			}
-			r->len = (size_t)v;
-		} else if (KEY("conn")) {
-			if (have_conn++) {
-				*why = "duplicate conn field";
-				return -1;
-			}
-			if (parse_dec(eq, tl, UINT64_MAX, &r->conn) == -1) {
-				*why = "bad conn field";
-				return -1;
-			}
-		} else if (KEY("src")) {
-			if (r->src != NULL) {
-				*why = "duplicate src field";
-				return -1;
-			}
-			if ((r->src = store_unesc(r, eq, tl, why)) == NULL)
-				return -1;
-		} else if (KEY("time")) {
-			if (r->usec != -1) {
-				*why = "duplicate time field";
-				return -1;
-			}
-			if (tl >= sizeof(tbuf)) {
-				*why = "bad time field";
-				return -1;
-			}
-			memcpy(tbuf, eq, tl);
-			tbuf[tl] = '\0';
-			if (tm_parse_time(tbuf, &r->usec) == -1 || r->usec < 0) {
-				*why = "bad time field";
-				return -1;
-			}
-		} else if (KEY("dir")) {
-			if (r->dir != REC_NODIR) {
-				*why = "duplicate dir field";
-				return -1;
-			}
-			if (tl == 3 && memcmp(eq, "c2s", 3) == 0)
-				r->dir = REC_C2S;
-			else if (tl == 3 && memcmp(eq, "s2c", 3) == 0)
-				r->dir = REC_S2C;
-			else {
-				*why = "bad dir field";
-				return -1;
-			}
-		} else {
-			int j;
-
-			for (j = 0; j < r->nfield; j++)
-				if (strlen(r->field[j].key) == kl &&
-				    memcmp(r->field[j].key, tok, kl) == 0) {
-					*why = "duplicate field";
-					return -1;
-				}
-			if (r->nfield == REC_MAX_FIELDS) {
-				*why = "too many fields";
-				return -1;
-			}
-			if ((r->field[r->nfield].key = store(r, tok, kl)) ==
-			    NULL) {
-				*why = "header too large";
-				return -1;
-			}
-			if ((r->field[r->nfield].val = store_unesc(r, eq, tl,
-			    why)) == NULL)
-				return -1;
-			r->nfield++;
-		}
-#undef KEY
+		if (take_field(r, tok, kl, eq, tl, &have_len, &have_conn,
+		    why) == -1)
+			return -1;
 	}
 	if (!have_len) {
 		*why = "no len field";

@@ -859,50 +859,57 @@ server_ready(struct relay *r, struct conn *c)
 	return 0;
 }
 
-static void
-conn_event(struct loop *l, int fd, unsigned ev, void *arg)
+/* An error or hang-up on side s: 1 when it ended the connection (or the
+ * reset waits behind bytes still to read), 0 when there is none and the
+ * event is an ordinary one. */
+static int
+side_error(struct relay *r, struct conn *c, enum side s, int fd)
 {
-	struct conn *c = arg;
-	struct relay *r = c->r;
-	enum side s = fd == c->cfd ? CLIENT : SERVER;
+	int e;
+
+	if ((e = sock_error(fd)) == 0)
+		return 0;
+	if (c->hs[s])
+		tls_failed(r, c, s, strerror(e));
+	else if ((c->connecting || c->handshake) && s == SERVER)
+		connect_failed(r, c, e);
+	else if (c->in_stage || !unread(c, s))
+		side_failed(r, c, s, e);
+	else {
+		/* Linux keeps what arrived before a reset readable: it is
+		 * read, recorded and delivered, and the reset goes on after
+		 * it (conn_got). */
+		(s == CLIENT ? &c->c2s : &c->s2c)->rst = e;
+		watch(r, c);
+	}
+	return 1;
+}
+
+/* The steps before bytes flow: the client's TLS handshake, the connect,
+ * the upstream proxy's CONNECT, the server's TLS handshake.  Returns 1
+ * when the event was theirs; 0 when the connection is up and *ev (made a
+ * read when a step just ended) goes on to the bytes. */
+static int
+setting_up(struct relay *r, struct conn *c, enum side s, int fd,
+    unsigned *ev)
+{
 	char msg[ADDR_TEXT + 512];
 	int e, rc;
 
-	(void)l;
-	if (ev & LOOP_ERROR) {
-		if ((e = sock_error(fd)) != 0) {
-			if (c->hs[s])
-				tls_failed(r, c, s, strerror(e));
-			else if ((c->connecting || c->handshake) && s == SERVER)
-				connect_failed(r, c, e);
-			else if (c->in_stage || !unread(c, s))
-				side_failed(r, c, s, e);
-			else {
-				/* Linux keeps what arrived before a reset
-				 * readable: it is read, recorded and
-				 * delivered, and the reset goes on after
-				 * it (conn_got). */
-				(s == CLIENT ? &c->c2s : &c->s2c)->rst = e;
-				watch(r, c);
-			}
-			return;
-		}
-		ev |= LOOP_READ | LOOP_WRITE;
-	}
 	if (c->hs[CLIENT]) {
 		if (s == CLIENT)
 			(void)handshake(r, c, CLIENT);
-		return;
+		return 1;
 	}
 	if (c->connecting) {
 		if (s == CLIENT)
-			return;
+			return 1;
 		if ((e = sock_error(fd)) != 0) {
 			connect_failed(r, c, e);
-			return;
+			return 1;
 		}
 		c->connecting = 0;
-		ev = LOOP_READ;
+		*ev = LOOP_READ;
 		if (r->verbose)
 			warnx("conn %llu: connected to %s",
 			    (unsigned long long)c->id, r->upstream != NULL ?
@@ -911,35 +918,53 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 			if (upstream_start(r, c->sfd, c->target, msg,
 			    sizeof(msg)) == -1) {
 				conn_fail(r, c, "error", msg);
-				return;
+				return 1;
 			}
 			c->handshake = 1;
 			watch(r, c);
-			return;
+			return 1;
 		}
 		if (server_ready(r, c) != 0)
-			return;
+			return 1;
 	}
 	if (c->handshake) {
 		/* The upstream proxy's answer to CONNECT: the bytes after
 		 * it are the target's, and go through take as usual. */
 		if (s == CLIENT)
-			return;
+			return 1;
 		if ((rc = upstream_reply(r, c->sfd, msg, sizeof(msg))) == -1) {
 			conn_fail(r, c, "error", msg);
-			return;
+			return 1;
 		}
 		if (rc == 0)
-			return;
+			return 1;
 		c->handshake = 0;
-		ev = LOOP_READ;
+		*ev = LOOP_READ;
 		if (server_ready(r, c) != 0)
-			return;
+			return 1;
 	} else if (c->hs[SERVER]) {
 		if (s == CLIENT || handshake(r, c, SERVER) != 0)
-			return;
-		ev = LOOP_READ;
+			return 1;
+		*ev = LOOP_READ;
 	}
+	return 0;
+}
+
+static void
+conn_event(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct conn *c = arg;
+	struct relay *r = c->r;
+	enum side s = fd == c->cfd ? CLIENT : SERVER;
+
+	(void)l;
+	if ((ev & LOOP_ERROR) && side_error(r, c, s, fd))
+		return;
+	if (ev & LOOP_ERROR)
+		ev |= LOOP_READ | LOOP_WRITE;
+	if ((c->hs[CLIENT] || c->connecting || c->handshake ||
+	    c->hs[SERVER]) && setting_up(r, c, s, fd, &ev))
+		return;
 	/* TLS may read to write, or write to read: an event on a TLS side
 	 * moves both directions (each takes only what it can). */
 	if (!c->tp[s]->plain)

@@ -140,33 +140,14 @@ next_token(const char **v, const char *end, const char **t, size_t *tl)
 	return 1;
 }
 
-/*
- * Strictly: a proxy that guessed would frame a body differently from the
- * server behind it.  A head as preq_head_end finds it ends in a newline;
- * one that does not end in CRLF CRLF has a bare LF, and is refused for it
- * before the last check below is reached.
- */
-const char *
-preq_parse(const char *s, size_t n, struct preq *q)
+/* The request line, s to eol: method, target and version; the authority
+ * of a CONNECT, or of an absolute http:// URL with its path. */
+static const char *
+parse_start(const char *s, const char *eol, struct preq *q)
 {
-	const char *end, *eol, *sp1, *sp2, *name, *v, *t, *ve, *why;
-	size_t nl, vl, tl, i;
-	int hosts = 0, te = 0, cl = 0, close_tok = 0, keep_tok = 0;
-	int fields = 0;
-	const char *clv = NULL;
-	size_t clvl = 0;
+	const char *sp1, *sp2, *why;
+	size_t i;
 
-	memset(q, 0, sizeof(*q));
-	q->status = 400;
-	for (i = 0; i < n; i++)
-		if (s[i] == '\0' || (s[i] == '\n' && (i == 0 ||
-		    s[i - 1] != '\r')) || (s[i] == '\r' && (i + 1 == n ||
-		    s[i + 1] != '\n')))
-			return "bare CR, LF or NUL in the head";
-	if (n < 4 || memcmp(s + n - 4, "\r\n\r\n", 4) != 0)
-		return "no empty line at the end of the head";
-	end = s + n - 2;
-	eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
 	if ((sp1 = memchr(s, ' ', (size_t)(eol - s))) == NULL ||
 	    (sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL)
 		return "bad request line";
@@ -208,6 +189,38 @@ preq_parse(const char *s, size_t n, struct preq *q)
 		if ((why = parse_authority(q->auth, q->alen, 0, q)) != NULL)
 			return why;
 	}
+	return NULL;
+}
+
+/*
+ * Strictly: a proxy that guessed would frame a body differently from the
+ * server behind it.  A head as preq_head_end finds it ends in a newline;
+ * one that does not end in CRLF CRLF has a bare LF, and is refused for it
+ * before the last check below is reached.
+ */
+const char *
+preq_parse(const char *s, size_t n, struct preq *q)
+{
+	const char *end, *eol, *name, *v, *t, *ve, *why;
+	size_t nl, vl, tl, i;
+	int hosts = 0, te = 0, cl = 0, close_tok = 0, keep_tok = 0;
+	int fields = 0;
+	const char *clv = NULL;
+	size_t clvl = 0;
+
+	memset(q, 0, sizeof(*q));
+	q->status = 400;
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || (s[i] == '\n' && (i == 0 ||
+		    s[i - 1] != '\r')) || (s[i] == '\r' && (i + 1 == n ||
+		    s[i + 1] != '\n')))
+			return "bare CR, LF or NUL in the head";
+	if (n < 4 || memcmp(s + n - 4, "\r\n\r\n", 4) != 0)
+		return "no empty line at the end of the head";
+	end = s + n - 2;
+	eol = memmem(s, (size_t)(end - s) + 2, "\r\n", 2);
+	if ((why = parse_start(s, eol, q)) != NULL)
+		return why;
 	q->lines = eol + 2;
 	q->lineslen = (size_t)(end - q->lines);
 	for (s = q->lines; s < end; s = eol + 2) {

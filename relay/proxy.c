@@ -1021,195 +1021,229 @@ bad_body(struct pconn *p)
 	return 1;
 }
 
-/* One pass over what can move; returns 1 on progress, -1 if p is gone. */
+/* P_HEAD: a request head, read until it is whole. */
 static int
-pass(struct pconn *p)
+pass_head(struct pconn *p)
 {
 	size_t n, skip;
 	ssize_t got;
 	int rc, moved = 0;
 
-	switch (p->st) {
-	case P_HEAD:
-		/* Empty lines before a request are allowed (RFC 9112 2.2). */
-		for (skip = 0; skip < p->inlen && (p->in[skip] == '\r' ||
-		    p->in[skip] == '\n'); skip++)
-			;
-		if (skip > 0) {
-			consume_in(p, skip);
+	/* Empty lines before a request are allowed (RFC 9112 2.2). */
+	for (skip = 0; skip < p->inlen && (p->in[skip] == '\r' ||
+	    p->in[skip] == '\n'); skip++)
+		;
+	if (skip > 0) {
+		consume_in(p, skip);
+		moved = 1;
+	}
+	if ((n = preq_head_end(p->in, p->inlen < HEAD_MAX ? p->inlen :
+	    HEAD_MAX)) > 0) {
+		p->headlen = n;
+		on_head(p);
+		return 1;
+	}
+	if (p->inlen >= HEAD_MAX) {
+		answer(p, 0, 431, "error", "request head over 64 KiB");
+		return 1;
+	}
+	if (p->client_eof) {
+		/* Gone between requests, or inside one: nothing to
+		 * answer. */
+		pconn_close(p);
+		return -1;
+	}
+	if (p->spfd != -1 && (got = rd(p->spfd, p->out,
+	    sizeof(p->out))) != -2) {
+		/* The server spoke or closed between exchanges:
+		 * that conversation is over. */
+		drop_up(p);
+		moved = 1;
+	}
+	if ((rc = read_client(p)) == -1)
+		return -1;
+	return moved || rc;
+}
+
+/* P_EXCHANGE: the request's body toward the server, the answer toward
+ * the client, each up to its end; then the next request, a tunnel, or the
+ * end. */
+static int
+pass_exchange(struct pconn *p)
+{
+	size_t n;
+	ssize_t got;
+	int rc, moved = 0;
+
+	if (p->reqbad != NULL)
+		return bad_body(p);
+	/* The request's body, up to its end, toward the server. */
+	if (!p->req_done && p->inlen > 0 && p->upqlen == 0) {
+		n = p->inlen < sizeof(p->upq) ? p->inlen :
+		    sizeof(p->upq);
+		p->rawn = 0;
+		http_conn_feed(&p->hc, HTTP_REQ, p->in, n);
+		if (p->reqbad != NULL)
+			return bad_body(p);
+		if (p->req_done)
+			n = p->cut;
+		memcpy(p->upq, p->in, n);
+		p->upqoff = 0;
+		p->upqlen = n;
+		consume_in(p, n);
+		moved = 1;
+	}
+	if (p->upqlen > 0 && p->spfd != -1) {
+		if ((rc = wr(p->spfd, p->upq, &p->upqoff,
+		    &p->upqlen)) == -1) {
+			p->upqlen = 0;
+			p->upbad = 1;
+		}
+		moved |= rc == 1;
+	}
+	/* The response toward the client, up to its end. */
+	if (!p->resp_done && p->outlen == 0 && p->spfd != -1 &&
+	    !p->sp_eof) {
+		got = rd(p->spfd, p->out, sizeof(p->out));
+		if (got == -1 || got == 0) {
+			p->sp_eof = 1;
+			http_conn_eof(&p->hc, HTTP_RESP);
+			if (!p->resp_done)
+				p->resp_done = p->resp_close = 1;
+			moved = 1;
+		} else if (got > 0) {
+			p->resp_begun = 1;
+			p->rawn = 0;
+			http_conn_feed(&p->hc, HTTP_RESP, p->out,
+			    (size_t)got);
+			p->outoff = 0;
+			p->outlen = p->resp_done ? p->cut :
+			    (size_t)got;
+			if (p->outlen < (size_t)got)
+				p->upbad = 1;
 			moved = 1;
 		}
-		if ((n = preq_head_end(p->in, p->inlen < HEAD_MAX ? p->inlen :
-		    HEAD_MAX)) > 0) {
-			p->headlen = n;
-			on_head(p);
+	} else if (!p->resp_done && (p->spfd == -1 || p->sp_eof)) {
+		p->resp_done = p->resp_close = 1;
+		moved = 1;
+	}
+	if ((rc = flush_client(p)) == -1)
+		return -1;
+	moved |= rc;
+	if (!p->req_done && p->inlen == 0 && !p->client_eof) {
+		if ((rc = read_client(p)) == -1)
+			return -1;
+		moved |= rc;
+	}
+	if (!p->req_done && p->client_eof && p->inlen == 0) {
+		/* The client left inside its request: the server
+		 * sees the end of it too. */
+		p->keep = 0;
+		p->upbad = 1;
+		if (p->spfd != -1 && !p->sp_shut) {
+			shutdown(p->spfd, SHUT_WR);
+			p->sp_shut = 1;
+		}
+	}
+	/* A server may answer before the body is all there
+	 * (nginx's return): the rest of the body still goes, so
+	 * that the next request starts where it should. */
+	if (p->resp_done && p->outlen == 0 && (p->req_done ||
+	    p->client_eof || p->upbad || p->spfd == -1)) {
+		if (p->resp_tunnel && p->req_done) {
+			p->st = P_TUNNEL;
 			return 1;
 		}
-		if (p->inlen >= HEAD_MAX) {
-			answer(p, 0, 431, "error", "request head over 64 KiB");
+		if (p->resp_close || p->upbad || !p->req_done)
+			drop_up(p);
+		if (!p->keep || p->resp_close || !p->req_done) {
+			finish(p);
 			return 1;
 		}
-		if (p->client_eof) {
-			/* Gone between requests, or inside one: nothing to
-			 * answer. */
+		wait_head(p);
+		return 1;
+	}
+	return moved;
+}
+
+/* P_TUNNEL: bytes both ways after a CONNECT (or an Upgrade), until both
+ * sides have ended. */
+static int
+pass_tunnel(struct pconn *p)
+{
+	ssize_t got;
+	int rc, moved = 0;
+
+	if (p->inlen > 0 && p->upqlen == 0) {
+		memcpy(p->upq, p->in, p->inlen);
+		p->upqoff = 0;
+		p->upqlen = p->inlen;
+		p->inlen = 0;
+		moved = 1;
+	}
+	if (p->upqlen > 0 && p->spfd != -1) {
+		if ((rc = wr(p->spfd, p->upq, &p->upqoff,
+		    &p->upqlen)) == -1) {
 			pconn_close(p);
 			return -1;
 		}
-		if (p->spfd != -1 && (got = rd(p->spfd, p->out,
-		    sizeof(p->out))) != -2) {
-			/* The server spoke or closed between exchanges:
-			 * that conversation is over. */
-			drop_up(p);
+		moved |= rc == 1;
+	}
+	if (p->client_eof && p->inlen == 0 && p->upqlen == 0 &&
+	    !p->sp_shut && p->spfd != -1) {
+		shutdown(p->spfd, SHUT_WR);
+		p->sp_shut = 1;
+		moved = 1;
+	}
+	if (p->outlen == 0 && !p->sp_eof && p->spfd != -1) {
+		got = rd(p->spfd, p->out, sizeof(p->out));
+		if (got == 0 || got == -1) {
+			p->sp_eof = 1;
+			moved = 1;
+		} else if (got > 0) {
+			p->outoff = 0;
+			p->outlen = (size_t)got;
 			moved = 1;
 		}
+	}
+	if ((rc = flush_client(p)) == -1)
+		return -1;
+	moved |= rc;
+	if ((p->sp_eof || p->spfd == -1) && p->outlen == 0 &&
+	    !p->client_shut) {
+		shutdown(p->cfd, SHUT_WR);
+		p->client_shut = 1;
+		moved = 1;
+	}
+	if (p->client_shut && (p->sp_shut || p->spfd == -1)) {
+		pconn_close(p);
+		return -1;
+	}
+	if (p->inlen == 0 && !p->client_eof) {
 		if ((rc = read_client(p)) == -1)
 			return -1;
-		return moved || rc;
+		moved |= rc;
+	}
+	return moved;
+}
+
+/* One pass over what can move; returns 1 on progress, -1 if p is gone. */
+static int
+pass(struct pconn *p)
+{
+	ssize_t got;
+	int rc;
+
+	switch (p->st) {
+	case P_HEAD:
+		return pass_head(p);
 	case P_RESOLVE:
 	case P_CONNECTING:
 		return 0;
 	case P_EXCHANGE:
-		if (p->reqbad != NULL)
-			return bad_body(p);
-		/* The request's body, up to its end, toward the server. */
-		if (!p->req_done && p->inlen > 0 && p->upqlen == 0) {
-			n = p->inlen < sizeof(p->upq) ? p->inlen :
-			    sizeof(p->upq);
-			p->rawn = 0;
-			http_conn_feed(&p->hc, HTTP_REQ, p->in, n);
-			if (p->reqbad != NULL)
-				return bad_body(p);
-			if (p->req_done)
-				n = p->cut;
-			memcpy(p->upq, p->in, n);
-			p->upqoff = 0;
-			p->upqlen = n;
-			consume_in(p, n);
-			moved = 1;
-		}
-		if (p->upqlen > 0 && p->spfd != -1) {
-			if ((rc = wr(p->spfd, p->upq, &p->upqoff,
-			    &p->upqlen)) == -1) {
-				p->upqlen = 0;
-				p->upbad = 1;
-			}
-			moved |= rc == 1;
-		}
-		/* The response toward the client, up to its end. */
-		if (!p->resp_done && p->outlen == 0 && p->spfd != -1 &&
-		    !p->sp_eof) {
-			got = rd(p->spfd, p->out, sizeof(p->out));
-			if (got == -1 || got == 0) {
-				p->sp_eof = 1;
-				http_conn_eof(&p->hc, HTTP_RESP);
-				if (!p->resp_done)
-					p->resp_done = p->resp_close = 1;
-				moved = 1;
-			} else if (got > 0) {
-				p->resp_begun = 1;
-				p->rawn = 0;
-				http_conn_feed(&p->hc, HTTP_RESP, p->out,
-				    (size_t)got);
-				p->outoff = 0;
-				p->outlen = p->resp_done ? p->cut :
-				    (size_t)got;
-				if (p->outlen < (size_t)got)
-					p->upbad = 1;
-				moved = 1;
-			}
-		} else if (!p->resp_done && (p->spfd == -1 || p->sp_eof)) {
-			p->resp_done = p->resp_close = 1;
-			moved = 1;
-		}
-		if ((rc = flush_client(p)) == -1)
-			return -1;
-		moved |= rc;
-		if (!p->req_done && p->inlen == 0 && !p->client_eof) {
-			if ((rc = read_client(p)) == -1)
-				return -1;
-			moved |= rc;
-		}
-		if (!p->req_done && p->client_eof && p->inlen == 0) {
-			/* The client left inside its request: the server
-			 * sees the end of it too. */
-			p->keep = 0;
-			p->upbad = 1;
-			if (p->spfd != -1 && !p->sp_shut) {
-				shutdown(p->spfd, SHUT_WR);
-				p->sp_shut = 1;
-			}
-		}
-		/* A server may answer before the body is all there
-		 * (nginx's return): the rest of the body still goes, so
-		 * that the next request starts where it should. */
-		if (p->resp_done && p->outlen == 0 && (p->req_done ||
-		    p->client_eof || p->upbad || p->spfd == -1)) {
-			if (p->resp_tunnel && p->req_done) {
-				p->st = P_TUNNEL;
-				return 1;
-			}
-			if (p->resp_close || p->upbad || !p->req_done)
-				drop_up(p);
-			if (!p->keep || p->resp_close || !p->req_done) {
-				finish(p);
-				return 1;
-			}
-			wait_head(p);
-			return 1;
-		}
-		return moved;
+		return pass_exchange(p);
 	case P_TUNNEL:
-		if (p->inlen > 0 && p->upqlen == 0) {
-			memcpy(p->upq, p->in, p->inlen);
-			p->upqoff = 0;
-			p->upqlen = p->inlen;
-			p->inlen = 0;
-			moved = 1;
-		}
-		if (p->upqlen > 0 && p->spfd != -1) {
-			if ((rc = wr(p->spfd, p->upq, &p->upqoff,
-			    &p->upqlen)) == -1) {
-				pconn_close(p);
-				return -1;
-			}
-			moved |= rc == 1;
-		}
-		if (p->client_eof && p->inlen == 0 && p->upqlen == 0 &&
-		    !p->sp_shut && p->spfd != -1) {
-			shutdown(p->spfd, SHUT_WR);
-			p->sp_shut = 1;
-			moved = 1;
-		}
-		if (p->outlen == 0 && !p->sp_eof && p->spfd != -1) {
-			got = rd(p->spfd, p->out, sizeof(p->out));
-			if (got == 0 || got == -1) {
-				p->sp_eof = 1;
-				moved = 1;
-			} else if (got > 0) {
-				p->outoff = 0;
-				p->outlen = (size_t)got;
-				moved = 1;
-			}
-		}
-		if ((rc = flush_client(p)) == -1)
-			return -1;
-		moved |= rc;
-		if ((p->sp_eof || p->spfd == -1) && p->outlen == 0 &&
-		    !p->client_shut) {
-			shutdown(p->cfd, SHUT_WR);
-			p->client_shut = 1;
-			moved = 1;
-		}
-		if (p->client_shut && (p->sp_shut || p->spfd == -1)) {
-			pconn_close(p);
-			return -1;
-		}
-		if (p->inlen == 0 && !p->client_eof) {
-			if ((rc = read_client(p)) == -1)
-				return -1;
-			moved |= rc;
-		}
-		return moved;
+		return pass_tunnel(p);
 	case P_ANSWER:
 		if ((rc = flush_client(p)) == -1)
 			return -1;

@@ -154,24 +154,17 @@ user_value(const struct opts *o, const char *name)
 	return NULL;
 }
 
-void
-req_build(const struct opts *o, const struct url *u, const char *method,
-    const unsigned char *body, size_t blen, int has_body, struct request *rq)
+/* The body's Content-Type (and SOAPAction): SOAP 1.1 or 1.2 by the
+ * options or the envelope, else guessed from the first byte; an XML body
+ * is checked first (exit 2 when it is not well-formed). */
+static void
+body_type(const struct opts *o, const unsigned char *body, size_t blen,
+    int has_body, struct fields *fsp)
 {
-	static char ctype[600], action[540], clen[32];
+	static char ctype[600], action[540];
 	const char *uct = user_value(o, "Content-Type"), *name;
 	char msg[1024];
-	struct fields fs;
-	struct field *f;
-	int version = SOAP_NONE, xmlish, fb, i;
-	size_t hl;
-	char *p;
-
-	memset(rq, 0, sizeof(*rq));
-	fs.n = 0;
-	add(&fs, "Host", 4, u->hostport);
-	add(&fs, "User-Agent", 10, "tcpmon-send/" TCPMON_VERSION);
-	add(&fs, "Accept", 6, "*/*");
+	int version = SOAP_NONE, xmlish, fb;
 
 	fb = first_byte(body, blen);
 	xmlish = o->soap_action != NULL || o->soap12 || fb == '<' ||
@@ -212,38 +205,43 @@ req_build(const struct opts *o, const struct url *u, const char *method,
 		else
 			snprintf(ctype, sizeof(ctype),
 			    "application/octet-stream");
-		add(&fs, "Content-Type", 12, ctype);
+		add(fsp, "Content-Type", 12, ctype);
 		if (version == SOAP_11) {
 			/* SOAP 1.1 requires the header, quoted, even empty. */
 			snprintf(action, sizeof(action), "\"%s\"",
 			    o->soap_action != NULL ? o->soap_action : "");
-			add(&fs, "SOAPAction", 10, action);
+			add(fsp, "SOAPAction", 10, action);
 		}
 	}
-	if (has_body || strcmp(method, "POST") == 0 ||
-	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
-		snprintf(clen, sizeof(clen), "%zu", blen);
-		add(&fs, "Content-Length", 14, clen);
-	}
-	for (i = 0; i < o->nheader; i++)
-		user_header(&fs, o->header[i]);
+}
+
+/* The request's bytes: the head from the fields, then the body; two
+ * chunks when the body waits for 100 Continue. */
+static void
+frame(struct request *rq, const char *method, const struct url *u,
+    struct fields *fsp, const unsigned char *body, size_t blen)
+{
+	struct field *f;
+	size_t hl;
+	char *p;
+	int i;
 
 	hl = strlen(method) + strlen(u->path) + 16;
-	for (i = 0; i < fs.n; i++)
-		hl += strlen(fs.f[i].name) + strlen(fs.f[i].value) + 4;
+	for (i = 0; i < fsp->n; i++)
+		hl += strlen(fsp->f[i].name) + strlen(fsp->f[i].value) + 4;
 	if ((rq->buf = malloc(hl + blen + 1)) == NULL)
 		err(TM_EXIT_FAIL, "malloc");
 	p = (char *)rq->buf;
 	p += sprintf(p, "%s %s HTTP/1.1\r\n", method, u->path);
-	for (i = 0; i < fs.n; i++)
-		p += sprintf(p, "%s: %s\r\n", fs.f[i].name, fs.f[i].value);
+	for (i = 0; i < fsp->n; i++)
+		p += sprintf(p, "%s: %s\r\n", fsp->f[i].name, fsp->f[i].value);
 	p += sprintf(p, "\r\n");
 	rq->head_len = (size_t)(p - (char *)rq->buf);
 	if (blen > 0)
 		memcpy(p, body, blen);
 	rq->len = rq->head_len + blen;
 
-	f = find(&fs, "Expect");
+	f = find(fsp, "Expect");
 	rq->expect100 = blen > 0 && f != NULL &&
 	    strcasecmp(f->value, "100-continue") == 0;
 	rq->chunk[0].p = rq->buf;
@@ -260,6 +258,32 @@ req_build(const struct opts *o, const struct url *u, const char *method,
 		rq->chunk[0].len = rq->len;
 		rq->nchunk = 1;
 	}
+}
+
+void
+req_build(const struct opts *o, const struct url *u, const char *method,
+    const unsigned char *body, size_t blen, int has_body, struct request *rq)
+{
+	static char clen[32];
+	struct fields fs;
+	int i;
+
+	memset(rq, 0, sizeof(*rq));
+	fs.n = 0;
+	add(&fs, "Host", 4, u->hostport);
+	add(&fs, "User-Agent", 10, "tcpmon-send/" TCPMON_VERSION);
+	add(&fs, "Accept", 6, "*/*");
+
+	body_type(o, body, blen, has_body, &fs);
+	if (has_body || strcmp(method, "POST") == 0 ||
+	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+		snprintf(clen, sizeof(clen), "%zu", blen);
+		add(&fs, "Content-Length", 14, clen);
+	}
+	for (i = 0; i < o->nheader; i++)
+		user_header(&fs, o->header[i]);
+
+	frame(rq, method, u, &fs, body, blen);
 }
 
 /*
