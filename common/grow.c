@@ -24,6 +24,22 @@ grow_reserve(unsigned char **buf, size_t len, size_t *cap, size_t first,
 	*cap = ncap;
 }
 
+void *
+grow_items(void *p, size_t *cap, size_t need, size_t size, size_t first)
+{
+	size_t n;
+
+	if (need <= *cap)
+		return p;
+	n = *cap ? *cap : first;
+	while (n < need)
+		n *= 2;
+	if ((p = reallocarray(p, n, size)) == NULL)
+		err(TM_EXIT_FAIL, "reallocarray");
+	*cap = n;
+	return p;
+}
+
 void
 grow_put(unsigned char **buf, size_t *len, size_t *cap, size_t first,
     const void *p, size_t n)

@@ -75,12 +75,12 @@ struct mconn {
 	size_t		 olen, ocap, ooff;
 	size_t		 olim;		/* out[ooff, olim) may go now */
 	struct pend	*pend;		/* held answers, in order */
-	int		 npend, cappend;
+	size_t		 npend, cappend;
 	int64_t		 wake;		/* the timer of pend[0], or -1 */
 	int		 closing;
 	/* --raw: the recorded connection played, and where it is. */
 	const struct script *sc;
-	int		 step;
+	size_t		 step;
 	size_t		 cin;		/* client bytes read */
 	int		 ceof, differs, wshut, shut_done;
 	struct mconn	*next;
@@ -320,7 +320,7 @@ release(struct loop *l, void *arg)
 {
 	struct mconn *c = arg;
 	int64_t now = tm_mono_ms();
-	int i;
+	size_t i;
 
 	(void)l;
 	c->wake = -1;
@@ -355,12 +355,8 @@ queued(struct mconn *c, int64_t delay_ms)
 		c->olim = c->olen;
 		return;
 	}
-	if (c->npend == c->cappend) {
-		c->cappend = c->cappend ? 2 * c->cappend : 8;
-		if ((c->pend = reallocarray(c->pend, (size_t)c->cappend,
-		    sizeof(*c->pend))) == NULL)
-			err(TM_EXIT_FAIL, "reallocarray");
-	}
+	c->pend = grow_items(c->pend, &c->cappend, c->npend + 1,
+	    sizeof(*c->pend), 8);
 	c->pend[c->npend].end = c->olen;
 	c->pend[c->npend++].due = tm_mono_ms() + (delay_ms > 0 ? delay_ms : 0);
 	arm(c);

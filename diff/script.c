@@ -18,12 +18,7 @@ add_step(struct script *sc, enum step_kind k)
 {
 	struct step *st;
 
-	if (sc->ns == sc->caps) {
-		sc->caps = sc->caps ? 2 * sc->caps : 8;
-		if ((sc->s = reallocarray(sc->s, (size_t)sc->caps,
-		    sizeof(*sc->s))) == NULL)
-			err(TM_EXIT_FAIL, "reallocarray");
-	}
+	sc->s = grow_items(sc->s, &sc->caps, sc->ns + 1, sizeof(*sc->s), 8);
 	st = &sc->s[sc->ns++];
 	memset(st, 0, sizeof(*st));
 	st->kind = k;
@@ -52,12 +47,7 @@ find(struct scripts *ss, const struct rec *r)
 	snprintf(sc->src, sizeof(sc->src), "%s", src);
 	sc->live = 1;
 	sc->last_us = r->usec;
-	if (ss->n == ss->cap) {
-		ss->cap = ss->cap ? 2 * ss->cap : 16;
-		if ((ss->v = reallocarray(ss->v, ss->cap,
-		    sizeof(*ss->v))) == NULL)
-			err(TM_EXIT_FAIL, "reallocarray");
-	}
+	ss->v = grow_items(ss->v, &ss->cap, ss->n + 1, sizeof(*ss->v), 16);
 	ss->v[ss->n++] = sc;
 	return sc;
 }

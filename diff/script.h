@@ -27,7 +27,7 @@ struct script {
 	uint64_t	 conn;
 	char		 src[64];
 	struct step	*s;
-	int		 ns, caps;
+	size_t		 ns, caps;
 	unsigned char	*cbytes, *sbytes;	/* each side's, end to end */
 	size_t		 clen, ccap, slen, scap;
 	int64_t		 last_us;	/* the time of the last record read */

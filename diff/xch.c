@@ -31,7 +31,7 @@ struct rconn {
 	int		 nreq;		/* requests seen */
 	struct dxch	*cur[2];	/* the exchange of each message under way */
 	struct dxch	**wait;		/* requests awaiting their answers */
-	int		 nwait, capwait;
+	size_t		 nwait, capwait;
 	struct http_conn hc;
 	int		 live;
 	struct dxch	**xs;		/* its exchanges, in order */
@@ -92,11 +92,7 @@ dmsg_header(const struct dmsg *m, const char *name)
 static void
 push(struct dxch ***v, size_t *n, size_t *cap, struct dxch *x)
 {
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 16;
-		if ((*v = reallocarray(*v, *cap, sizeof(**v))) == NULL)
-			err(TM_EXIT_FAIL, "reallocarray");
-	}
+	*v = grow_items(*v, cap, *n + 1, sizeof(**v), 16);
 	(*v)[(*n)++] = x;
 }
 
@@ -122,12 +118,8 @@ r_head(void *arg, const struct http_head *h)
 		x->order = rc->order;
 		x->t_req_end = x->t_resp = -1;
 		push(&rc->xs, &rc->nxs, &rc->capxs, x);
-		if (rc->nwait == rc->capwait) {
-			rc->capwait = rc->capwait ? 2 * rc->capwait : 8;
-			if ((rc->wait = reallocarray(rc->wait, (size_t)rc->capwait,
-			    sizeof(*rc->wait))) == NULL)
-				err(TM_EXIT_FAIL, "reallocarray");
-		}
+		rc->wait = grow_items(rc->wait, &rc->capwait, rc->nwait + 1,
+		    sizeof(*rc->wait), 8);
 		rc->wait[rc->nwait++] = x;
 		rc->cur[0] = x;
 		m = &x->req;

@@ -962,8 +962,7 @@ conn_event(struct loop *l, int fd, unsigned ev, void *arg)
 		return;
 	if (ev & LOOP_ERROR)
 		ev |= LOOP_READ | LOOP_WRITE;
-	if ((c->hs[CLIENT] || c->connecting || c->handshake ||
-	    c->hs[SERVER]) && setting_up(r, c, s, fd, &ev))
+	if (conn_setting_up(c) && setting_up(r, c, s, fd, &ev))
 		return;
 	/* TLS may read to write, or write to read: an event on a TLS side
 	 * moves both directions (each takes only what it can). */
@@ -1115,8 +1114,7 @@ conn_sweep(struct relay *r)
 
 	for (c = r->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->connecting || c->handshake || c->hs[CLIENT] ||
-		    c->hs[SERVER]) {
+		if (conn_setting_up(c)) {
 			if (r->connect_ms == 0 ||
 			    now - c->started < (int64_t)r->connect_ms)
 				continue;

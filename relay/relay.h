@@ -178,6 +178,15 @@ struct conn {
 	struct conn	*hnext;		/* stages: by id */
 };
 
+/* Whether c is still in the steps before bytes flow: a TLS handshake,
+ * the connect, or the upstream proxy's CONNECT. */
+static inline int
+conn_setting_up(const struct conn *c)
+{
+	return c->connecting || c->handshake || c->hs[CLIENT] ||
+	    c->hs[SERVER];
+}
+
 /* Record bytes on their way to one file descriptor. */
 struct outq {
 	int		 fd;

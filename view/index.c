@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "http.h"
 #include "safe.h"
 #include "util.h"
@@ -39,22 +40,8 @@ struct ixconn {
 static uint32_t	*xnext;
 static size_t	 capnext;
 
-static void *
-grow(void *p, size_t *cap, size_t need, size_t size)
-{
-	size_t n = *cap ? *cap : 64;
-
-	if (need <= *cap)
-		return p;
-	while (n < need)
-		n *= 2;
-	if ((p = reallocarray(p, n, size)) == NULL) {
-		fprintf(stderr, "tcpmon-view: out of memory\n");
-		exit(TM_EXIT_FAIL);
-	}
-	*cap = n;
-	return p;
-}
+/* The index's arrays grow as grow.h's do, from 64 items. */
+#define grow(p, cap, need, size)	grow_items((p), (cap), (need), (size), 64)
 
 static uint32_t
 str_add(struct index *ix, const char *s, size_t n)

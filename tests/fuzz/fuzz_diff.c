@@ -71,8 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)scripts_read(&ss, path, msg, sizeof(msg));
 	for (i = 0; i < ss.n; i++) {
 		const struct script *sc = ss.v[i];
-		size_t cend = 0;
-		int k;
+		size_t cend = 0, k;
 
 		for (k = 0; k < sc->ns; k++) {
 			const struct step *st = &sc->s[k];
