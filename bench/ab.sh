@@ -29,10 +29,7 @@ cc -O2 -D_GNU_SOURCE -pthread -o "$D/tcpbench" bench/tcpbench.c ||
     die "cannot build tcpbench"
 TB=$D/tcpbench
 start echo "$TB" echo
-for ((i = 0; i < 100; i++)); do
-	grep -q 'listening on' "$D/echo.out" 2> /dev/null && break
-	sleep 0.05
-done
+wait_listen "$D/echo.out"
 ECHO=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$D/echo.out")
 [ -n "$ECHO" ] || die "the echo server did not start"
 
@@ -41,10 +38,7 @@ step() {
 	local name=$1 bin=$2 pid port b p c
 	"$bin" -l 0 -t "127.0.0.1:$ECHO" -o /dev/null 2> "$D/r.err" &
 	pid=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'listening on' "$D/r.err" 2> /dev/null && break
-		sleep 0.05
-	done
+	wait_listen "$D/r.err"
 	port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$D/r.err")
 	[ -n "$port" ] || { kill "$pid"; die "$name: the relay did not start"; }
 	b=$(timeout 120 "$TB" bulk "$port" $((BULK_MIB << 20)))

@@ -42,13 +42,19 @@ up() {
 	return 1
 }
 
+# wait_listen FILE: waits up to 10 s for a "listening on" line in FILE.
+wait_listen() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q 'listening on' "$1" 2> /dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # relay_port NAME: the port of the first "listening on" line of the
 # process started as NAME (waits up to 10 s for it).
 relay_port() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q 'listening on' "$D/$1.err" 2> /dev/null && break
-		sleep 0.05
-	done
+	wait_listen "$D/$1.err"
 	sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$D/$1.err" | head -n 1
 }

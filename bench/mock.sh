@@ -27,10 +27,7 @@ kill "$RELAY_PID"
 wait "$RELAY_PID" 2> /dev/null || true
 
 start mock "$BIN/tcpmon-mock" -l 0 "$D/rec.tcpmon"
-for ((i = 0; i < 200; i++)); do
-	grep -q 'listening on' "$D/mock.err" 2> /dev/null && break
-	sleep 0.05
-done
+wait_listen "$D/mock.err"
 MP=$(sed -n 's/.*listening on [^,]*:\([0-9]*\),.*/\1/p' "$D/mock.err")
 [ -n "$MP" ] || die "tcpmon-mock did not start"
 cat > "$D/post.lua" << EOF2

@@ -131,7 +131,7 @@ printf '%-44s %10s\n' 'key k with 100,000 loaded, max ms' "$lmax"
 # Live: a relay's tap socket at the rate tcpbench connrate makes.
 cc -O2 -D_GNU_SOURCE -pthread -o "$D/tcpbench" bench/tcpbench.c || die "cannot build tcpbench"
 start echo "$D/tcpbench" echo
-for ((i = 0; i < 200; i++)); do grep -q 'listening on' "$D/echo.out" 2> /dev/null && break; sleep 0.05; done
+wait_listen "$D/echo.out"
 eport=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$D/echo.out" | head -n 1)
 start relay "$BIN/tcpmon-relay" -l 0 -t "127.0.0.1:$eport" --tap "$D/tap.sock" -o "$D/relay.tcpmon"
 relay_pid=$LAST_PID

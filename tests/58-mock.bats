@@ -13,6 +13,15 @@ mock() {
 	MOCK_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$T/mock.err")
 }
 
+# mkexchange CONN REQUEST ANSWER: one recorded connection of one exchange
+# (the bytes as mkrec takes them).
+mkexchange() {
+	mkrec open "$1" - - '' client=127.0.0.1:1 target=127.0.0.1:2
+	mkrec data "$1" c2s - "$2"
+	mkrec data "$1" s2c - "$3"
+	mkrec close "$1" - - '' reason=eof
+}
+
 soapd_up() {
 	bg soapd "$(bin tcpmon-demo-soapd)" -l 0
 	wait_for "$T/soapd.err" 'listening on'
@@ -68,10 +77,8 @@ post() {
 @test "the same request recorded twice: its answers in their recorded order, then the last again" {
 	{
 		for i in 1 2; do
-			mkrec open "$i" - - '' client=127.0.0.1:1 target=127.0.0.1:2
-			mkrec data "$i" c2s - 'GET /counter?b=2&a=1 HTTP/1.1\r\nHost: x\r\n\r\n'
-			mkrec data "$i" s2c - "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"count\": $i}\n"
-			mkrec close "$i" - - '' reason=eof
+			mkexchange "$i" 'GET /counter?b=2&a=1 HTTP/1.1\r\nHost: x\r\n\r\n' \
+			    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"count\": $i}\n"
 		done
 	} > "$T/seq.tcpmon"
 	mock -l 0 "$T/seq.tcpmon"
@@ -103,12 +110,8 @@ post() {
 }
 
 @test "JSON requests match as values, two on one keep-alive connection; a value that differs is 404" {
-	{
-		mkrec open 1 - - '' client=127.0.0.1:1 target=127.0.0.1:2
-		mkrec data 1 c2s - 'POST /q HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"a": 1, "b": 2}'
-		mkrec data 1 s2c - 'HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nX-Kept: yes\r\nContent-Length: 3\r\n\r\nok\n'
-		mkrec close 1 - - '' reason=eof
-	} > "$T/j.tcpmon"
+	mkexchange 1 'POST /q HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"a": 1, "b": 2}' \
+	    'HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nX-Kept: yes\r\nContent-Length: 3\r\n\r\nok\n' > "$T/j.tcpmon"
 	mock -l 0 "$T/j.tcpmon"
 	run -0 timeout 10 curl -sS -i -H 'Content-Type: application/json' \
 	    --data-binary '{"b":2,"a":1}' "http://127.0.0.1:$MOCK_PORT/q" \
@@ -136,12 +139,8 @@ post() {
 }
 
 @test "200 pipelined requests and a half-close: every answer, in order, and no busy loop while the client does not read" {
-	{
-		mkrec open 1 - - '' client=127.0.0.1:1 target=127.0.0.1:2
-		mkrec data 1 c2s - 'GET /p HTTP/1.1\r\nHost: x\r\n\r\n'
-		mkrec data 1 s2c - 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n'
-		mkrec close 1 - - '' reason=eof
-	} > "$T/p.tcpmon"
+	mkexchange 1 'GET /p HTTP/1.1\r\nHost: x\r\n\r\n' \
+	    'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n' > "$T/p.tcpmon"
 	mock -l 0 "$T/p.tcpmon"
 	run -0 timeout 20 python3 - "$MOCK_PORT" "$MOCK_PID" <<'PY'
 import os, socket, sys, time
@@ -323,10 +322,8 @@ PY
 		for i in 1 2; do
 			local b=$a1
 			[ "$i" = 2 ] && b=$a2
-			mkrec open "$i" - - '' client=127.0.0.1:1 target=127.0.0.1:2
-			mkrec data "$i" c2s - "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${#b}\r\n\r\n$b"
-			mkrec data "$i" s2c - "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 7\r\n\r\nanswer$i"
-			mkrec close "$i" - - '' reason=eof
+			mkexchange "$i" "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${#b}\r\n\r\n$b" \
+			    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 7\r\n\r\nanswer$i"
 		done
 	} > "$T/two.tcpmon"
 	mock -l 0 "$T/two.tcpmon"
