@@ -98,7 +98,7 @@ static struct {
 	uint64_t	 served, unmatched;
 	struct mconn	*conns;
 	struct scripts	 ss;		/* --raw */
-	size_t		 nplayed;
+	char		*played;	/* by script */
 	/* -o: what was served, as records. */
 	const char	*out;
 	int		 wfd;
@@ -220,6 +220,8 @@ load(int argc, char **argv)
 		if (m.ss.n == 0)
 			errx(TM_EXIT_USAGE, "no recorded connection in %s%s",
 			    argv[0], argc > 1 ? " ..." : "");
+		if ((m.played = calloc(m.ss.n, 1)) == NULL)
+			err(TM_EXIT_FAIL, "calloc");
 		return;
 	}
 	if ((m.caps = calloc((size_t)argc, sizeof(*m.caps))) == NULL)
@@ -590,6 +592,55 @@ flush_out(struct mconn *c)
 	    LOOP_READ : 0) | (c->olim > c->ooff ? LOOP_WRITE : 0));
 }
 
+/* Whether the recorded client of sc began with the n bytes of p (as far as
+ * it sent any). */
+static int
+opens_with(const struct script *sc, const unsigned char *p, size_t n)
+{
+	if (sc->ns == 0 || sc->s[0].kind != STEP_CLIENT)
+		return 0;
+	return n == 0 || memcmp(sc->cbytes, p, n < sc->clen ? n : sc->clen) == 0;
+}
+
+/*
+ * --raw: the recorded connection a client gets.  A server that spoke first
+ * (a banner) must speak before the client does: the next one not played
+ * yet, at once (p NULL, at the accept).  Otherwise the choice waits for the
+ * client's first bytes: the first recording not played whose client began
+ * with them, so that clients that connect in another order than the
+ * recorded ones still get their own conversations; else the next in order;
+ * once all are played, the last that began so, or the last.  0 when the
+ * choice waits.
+ */
+static int
+choose(struct mconn *c, const unsigned char *p, size_t n)
+{
+	size_t i, next = m.ss.n, pick = m.ss.n;
+
+	for (i = 0; i < m.ss.n && next == m.ss.n; i++)
+		if (!m.played[i])
+			next = i;
+	if (p == NULL && !c->ceof) {
+		i = next < m.ss.n ? next : m.ss.n - 1;
+		if (opens_with(m.ss.v[i], NULL, 0))
+			return 0;	/* the client speaks first */
+		pick = i;
+	}
+	for (i = 0; p != NULL && i < m.ss.n && pick == m.ss.n; i++)
+		if (!m.played[i] && opens_with(m.ss.v[i], p, n))
+			pick = i;
+	if (pick == m.ss.n)
+		pick = next;
+	for (i = m.ss.n; p != NULL && i-- > 0 && pick == m.ss.n;)
+		if (opens_with(m.ss.v[i], p, n))
+			pick = i;
+	if (pick == m.ss.n)
+		pick = m.ss.n - 1;
+	m.played[pick] = 1;
+	c->sc = m.ss.v[pick];
+	return 1;
+}
+
 /* --raw: plays the recorded connection on as far as the client's bytes
  * allow. */
 static void
@@ -599,6 +650,11 @@ raw_play(struct mconn *c)
 	const struct step *st;
 	char why[256];
 
+	if (sc == NULL) {
+		if (!choose(c, NULL, 0))
+			return;
+		sc = c->sc;
+	}
 	for (; c->step < sc->ns; c->step++) {
 		st = &sc->s[c->step];
 		switch (st->kind) {
@@ -636,9 +692,13 @@ raw_play(struct mconn *c)
 static void
 raw_feed(struct mconn *c, const unsigned char *p, size_t n)
 {
-	const struct script *sc = c->sc;
+	const struct script *sc;
 	char why[256];
 	size_t k, i = 0;
+
+	if (c->sc == NULL)
+		(void)choose(c, p, n);
+	sc = c->sc;
 
 	if (!c->differs) {
 		k = c->cin < sc->clen ? sc->clen - c->cin : 0;
@@ -853,11 +913,6 @@ on_accept(struct loop *l, int fd, unsigned ev, void *arg)
 				    strerror(m.w.error));
 		}
 		if (m.raw) {
-			/* The recorded connections in turn, the last one
-			 * again once all have been played. */
-			c->sc = m.ss.v[m.nplayed < m.ss.n ? m.nplayed :
-			    m.ss.n - 1];
-			m.nplayed++;
 			raw_play(c);
 			flush_out(c);
 		}
@@ -993,6 +1048,7 @@ main(int argc, char **argv)
 			err(TM_EXIT_FAIL, "%s", m.out);
 	}
 	scripts_free(&m.ss);
+	free(m.played);
 	close(m.lfd);
 	close(sfd);
 	loop_free(m.loop);

@@ -334,3 +334,27 @@ PY
 	run -0 post "$MOCK_PORT" "$a1"
 	[ "${lines[0]}" = answer2 ]
 }
+
+@test "--raw: clients that speak first get the recording whose client began as they do, whatever order they connect in" {
+	{
+		for w in a b; do
+			local n=1
+			[ "$w" = b ] && n=2
+			mkrec open "$n" - - '' client=127.0.0.1:1 target=127.0.0.1:2
+			mkrec data "$n" c2s - "PING $w\n"
+			mkrec data "$n" s2c - "PONG $w\n"
+			mkrec close "$n" - - '' reason=eof
+		done
+	} > "$T/two.tcpmon"
+	mock --raw --strict -l 0 "$T/two.tcpmon"
+	run -0 python3 "$TESTS_DIR/sendrecv.py" "$MOCK_PORT" 'PING b\n'
+	[ "${lines[1]}" = "b'PONG b\\n'" ]
+	run -0 python3 "$TESTS_DIR/sendrecv.py" "$MOCK_PORT" 'PING a\n'
+	[ "${lines[1]}" = "b'PONG a\\n'" ]
+	# All played: the last that began so.
+	run -0 python3 "$TESTS_DIR/sendrecv.py" "$MOCK_PORT" 'PING a\n'
+	[ "${lines[1]}" = "b'PONG a\\n'" ]
+	kill "$MOCK_PID"
+	wait_exit "$MOCK_PID"
+	[ "$BG_STATUS" -eq 0 ]
+}
