@@ -57,7 +57,7 @@ struct lconn {
 	struct http_conn *hc;		/* NULL between messages */
 	struct fault	 fault;		/* of the answer under way */
 	struct xch	*x;		/* awaiting an answer, oldest first */
-	int		 nx, nxcap;
+	size_t		 nx, nxcap;
 };
 
 static const struct http_callbacks list_cb;
@@ -433,17 +433,7 @@ xch_row(struct list *l, struct lconn *c, struct xch *x, const char *st)
 static struct xch *
 xch_push(struct lconn *c)
 {
-	struct xch *nx;
-	int ncap;
-
-	if (c->nx == c->nxcap) {
-		ncap = c->nxcap ? 2 * c->nxcap : 1;
-		if ((nx = reallocarray(c->x, (size_t)ncap, sizeof(*nx))) ==
-		    NULL)
-			err(TM_EXIT_FAIL, "realloc");
-		c->x = nx;
-		c->nxcap = ncap;
-	}
+	c->x = grow_items(c->x, &c->nxcap, c->nx + 1, sizeof(*c->x), 1);
 	return &c->x[c->nx++];
 }
 
