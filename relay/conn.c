@@ -372,7 +372,7 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 	 * connecting state: what follows a connect (the upstream proxy's
 	 * CONNECT, the proxy's hooks) happens in one place. */
 	(void)pending;
-	c->connecting = 1;
+	c->state = CS_CONNECTING;
 	if (loop_add(r->loop, c->sfd, 0, conn_event, c) == -1) {
 		connect_failed(r, c, errno);
 		return -1;
@@ -596,20 +596,25 @@ watch(struct relay *r, struct conn *c)
 {
 	unsigned cev = 0, sev = 0;
 
-	if (r->detour != NULL && !c->handshake && !c->hs[CLIENT] &&
-	    !c->hs[SERVER]) {
-		r->detour->watch(r, c);
-		return;
-	}
-	if (c->hs[CLIENT])
+	switch (c->state) {
+	case CS_CLIENT_HELLO:
+	case CS_CLIENT_TLS:
 		cev = tls_handshake_wants(c, CLIENT);
-	else if (c->connecting)
+		break;
+	case CS_CONNECTING:
 		sev = LOOP_WRITE;
-	else if (c->handshake)
+		break;
+	case CS_UPSTREAM:
 		sev = LOOP_READ;
-	else if (c->hs[SERVER])
+		break;
+	case CS_SERVER_TLS:
 		sev = tls_handshake_wants(c, SERVER);
-	else {
+		break;
+	case CS_UP:
+		if (r->detour != NULL) {
+			r->detour->watch(r, c);
+			return;
+		}
 		/* A side that reset takes nothing more, and nothing more is
 		 * read for it; what it sent before still goes on. */
 		if (!c->c2s.eof && c->c2s.len == 0 && !c->parked &&
@@ -624,6 +629,7 @@ watch(struct relay *r, struct conn *c)
 			sev |= LOOP_WRITE;
 		cev |= c->tp[CLIENT]->wants(c, CLIENT);
 		sev |= c->tp[SERVER]->wants(c, SERVER);
+		break;
 	}
 	loop_mod(r->loop, c->cfd, cev);
 	if (c->sfd != -1)
@@ -687,7 +693,8 @@ tls_failed(struct relay *r, struct conn *c, enum side s, const char *why)
 		conn_end(r, c, 0, 0);
 		return;
 	}
-	if (c->mitm && c->tls[CLIENT] != NULL && !c->hs[CLIENT]) {
+	if (c->mitm && c->tls[CLIENT] != NULL &&
+	    !conn_in_handshake(c, CLIENT)) {
 		/* The body first: its length goes in the head. */
 		snprintf(body, sizeof(body), "TLS with %s: %s\n", c->target,
 		    why);
@@ -731,7 +738,6 @@ not_tls(struct relay *r, struct conn *c)
 	if (c->mitm) {
 		tls_free(c, CLIENT);
 		tls_free(c, SERVER);
-		c->hs[CLIENT] = 0;
 		c->tp[CLIENT] = c->tp[SERVER] = &sock_transport;
 		return 2;
 	}
@@ -759,6 +765,7 @@ tell_connected(struct conn *c)
 static void
 conn_up(struct relay *r, struct conn *c)
 {
+	c->state = CS_UP;
 	put_open(r, c);
 	tell_connected(c);
 	if (r->detour != NULL)
@@ -802,9 +809,9 @@ handshake(struct relay *r, struct conn *c, enum side s)
 			tls_failed(r, c, s, msg);
 			return -1;
 		}
-		c->hs[s] = 1;
+		c->state = s == CLIENT ? CS_CLIENT_HELLO : CS_SERVER_TLS;
 	}
-	if (s == CLIENT && c->hs[s] == 1) {
+	if (c->state == CS_CLIENT_HELLO) {
 		/* Nothing to look at yet: wait for the client. */
 		if (!unread_any(c->cfd)) {
 			watch(r, c);
@@ -819,7 +826,7 @@ handshake(struct relay *r, struct conn *c, enum side s)
 			conn_up(r, c);
 			return 0;
 		}
-		c->hs[s] = 2;	/* looked at once is enough */
+		c->state = CS_CLIENT_TLS;	/* looked at once is enough */
 	}
 	if ((rc = tls_handshake(c, s, msg, sizeof(msg))) == 0) {
 		watch(r, c);
@@ -829,7 +836,7 @@ handshake(struct relay *r, struct conn *c, enum side s)
 		tls_failed(r, c, s, msg);
 		return -1;
 	}
-	c->hs[s] = 0;
+	/* The handshake is done; the next step sets the state. */
 	if (s == CLIENT && c->sfd == -1) {
 		if (conn_connect(r, c, c->sa) == -1)
 			return -1;
@@ -869,9 +876,10 @@ side_error(struct relay *r, struct conn *c, enum side s, int fd)
 
 	if ((e = sock_error(fd)) == 0)
 		return 0;
-	if (c->hs[s])
+	if (conn_in_handshake(c, s))
 		tls_failed(r, c, s, strerror(e));
-	else if ((c->connecting || c->handshake) && s == SERVER)
+	else if ((c->state == CS_CONNECTING || c->state == CS_UPSTREAM) &&
+	    s == SERVER)
 		connect_failed(r, c, e);
 	else if (c->in_stage || !unread(c, s))
 		side_failed(r, c, s, e);
@@ -896,20 +904,20 @@ setting_up(struct relay *r, struct conn *c, enum side s, int fd,
 	char msg[ADDR_TEXT + 512];
 	int e, rc;
 
-	if (c->hs[CLIENT]) {
-		if (s == CLIENT)
-			(void)handshake(r, c, CLIENT);
+	/* Each step waits on one side: an event on the other is not its. */
+	if (c->state != CS_UP &&
+	    (s == CLIENT) != conn_in_handshake(c, CLIENT))
 		return 1;
-	}
-	if (c->connecting) {
-		if (s == CLIENT)
-			return 1;
+	switch (c->state) {
+	case CS_CLIENT_HELLO:
+	case CS_CLIENT_TLS:
+		(void)handshake(r, c, CLIENT);
+		return 1;
+	case CS_CONNECTING:
 		if ((e = sock_error(fd)) != 0) {
 			connect_failed(r, c, e);
 			return 1;
 		}
-		c->connecting = 0;
-		*ev = LOOP_READ;
 		if (r->verbose)
 			warnx("conn %llu: connected to %s",
 			    (unsigned long long)c->id, r->upstream != NULL ?
@@ -920,34 +928,33 @@ setting_up(struct relay *r, struct conn *c, enum side s, int fd,
 				conn_fail(r, c, "error", msg);
 				return 1;
 			}
-			c->handshake = 1;
+			c->state = CS_UPSTREAM;
 			watch(r, c);
 			return 1;
 		}
-		if (server_ready(r, c) != 0)
-			return 1;
-	}
-	if (c->handshake) {
+		break;
+	case CS_UPSTREAM:
 		/* The upstream proxy's answer to CONNECT: the bytes after
 		 * it are the target's, and go through take as usual. */
-		if (s == CLIENT)
-			return 1;
 		if ((rc = upstream_reply(r, c->sfd, msg, sizeof(msg))) == -1) {
 			conn_fail(r, c, "error", msg);
 			return 1;
 		}
 		if (rc == 0)
 			return 1;
-		c->handshake = 0;
-		*ev = LOOP_READ;
-		if (server_ready(r, c) != 0)
-			return 1;
-	} else if (c->hs[SERVER]) {
-		if (s == CLIENT || handshake(r, c, SERVER) != 0)
+		break;
+	case CS_SERVER_TLS:
+		if (handshake(r, c, SERVER) != 0)
 			return 1;
 		*ev = LOOP_READ;
+		return 0;
+	case CS_UP:
+		return 0;
 	}
-	return 0;
+	/* The server side is connected: what comes next, server_ready
+	 * says; bytes that came with the step's end are read. */
+	*ev = LOOP_READ;
+	return server_ready(r, c) != 0;
 }
 
 static void
@@ -1025,6 +1032,10 @@ conn_open(struct relay *r, struct listener *l, int cfd, const char *client,
 	c->tp[SERVER] = tls & CONN_TLS_SERVER ? &tls_transport :
 	    &sock_transport;
 	c->mitm = (tls & CONN_MITM) != 0;
+	/* The first step; handshake() and conn_connect() below set it
+	 * again as they begin it. */
+	c->state = (tls & CONN_TLS_CLIENT) && !c->mitm ? CS_CLIENT_HELLO :
+	    CS_CONNECTING;
 	c->open_late = tls != 0;
 	c->l = l;
 	c->hooks = hooks;
@@ -1100,9 +1111,9 @@ conn_open_rec(struct relay *r, struct conn *c, struct rec *rec)
 		rec_set(rec, "request", c->request);
 	if (r->upstream != NULL)
 		rec_set(rec, "upstream-proxy", upstream_text(r));
-	if (c->tls[CLIENT] != NULL && !c->hs[CLIENT])
+	if (c->tls[CLIENT] != NULL && !conn_in_handshake(c, CLIENT))
 		tls_rec(r, c, CLIENT, rec);
-	if (c->tls[SERVER] != NULL && !c->hs[SERVER])
+	if (c->tls[SERVER] != NULL && !conn_in_handshake(c, SERVER))
 		tls_rec(r, c, SERVER, rec);
 }
 
@@ -1118,9 +1129,10 @@ conn_sweep(struct relay *r)
 			if (r->connect_ms == 0 ||
 			    now - c->started < (int64_t)r->connect_ms)
 				continue;
-			if (c->hs[CLIENT] || c->hs[SERVER])
-				tls_failed(r, c, c->hs[CLIENT] ? CLIENT :
-				    SERVER, "the handshake timed out");
+			if (conn_in_handshake(c, CLIENT) ||
+			    conn_in_handshake(c, SERVER))
+				tls_failed(r, c, conn_in_handshake(c, CLIENT) ?
+				    CLIENT : SERVER, "the handshake timed out");
 			else
 				connect_failed(r, c, ETIMEDOUT);
 		} else if (r->idle_ms > 0 &&

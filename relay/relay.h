@@ -134,13 +134,33 @@ struct conn_hooks {
 	void	(*gone)(struct conn *, void *);
 };
 
+/*
+ * Where a connection is.  The steps before bytes flow go one at a time, in
+ * an order that depends on the mode: forward, connect [upstream] [server
+ * TLS]; a tls: listener, the client's TLS first; proxy mode's --mitm,
+ * connect [upstream], then the client's TLS (the proxy's 200 waits for the
+ * connect), then the server's for the name the client asked for.  conn.c's
+ * handshake() and server_ready() say which step follows which.  What is
+ * orthogonal to the step stays a flag: parked (no room in the output),
+ * in_stage and ending (the detour through the stages).
+ */
+enum conn_state {
+	CS_CLIENT_HELLO,	/* TLS expected: the client's first bytes
+				 * are awaited, to see whether they are */
+	CS_CLIENT_TLS,		/* the client's TLS handshake */
+	CS_CONNECTING,		/* connect(2) toward the server, or the
+				 * upstream proxy */
+	CS_UPSTREAM,		/* CONNECT sent to --upstream-proxy, its
+				 * answer awaited */
+	CS_SERVER_TLS,		/* the server's TLS handshake */
+	CS_UP,			/* bytes flow, each direction on its own */
+};
+
 struct conn {
 	uint64_t	 id;
 	int		 cfd, sfd;
 	const struct transport *tp[2];	/* by side */
 	struct tls	*tls[2];	/* by side, or NULL (tls.c) */
-	int		 hs[2];		/* by side: its TLS handshake is under
-					 * way */
 	int		 open_late;	/* the open record waits for the TLS
 					 * handshakes: it carries what they
 					 * agreed */
@@ -153,8 +173,7 @@ struct conn {
 	 * tunnels that host). */
 	void		(*tls_learn)(struct relay *, struct conn *,
 			    const char *why);
-	int		 connecting;
-	int		 handshake;	/* CONNECT sent to --upstream-proxy */
+	enum conn_state	 state;
 	struct listener	*l;
 	char		*target;	/* where it goes, as shown */
 	char		*request;	/* proxy mode: a CONNECT's request
@@ -183,8 +202,16 @@ struct conn {
 static inline int
 conn_setting_up(const struct conn *c)
 {
-	return c->connecting || c->handshake || c->hs[CLIENT] ||
-	    c->hs[SERVER];
+	return c->state != CS_UP;
+}
+
+/* Whether side s's TLS handshake is under way (or, for the client, about
+ * to be). */
+static inline int
+conn_in_handshake(const struct conn *c, enum side s)
+{
+	return s == CLIENT ? c->state == CS_CLIENT_HELLO ||
+	    c->state == CS_CLIENT_TLS : c->state == CS_SERVER_TLS;
 }
 
 /* Record bytes on their way to one file descriptor. */

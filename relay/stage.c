@@ -586,7 +586,7 @@ stage_watch(struct relay *r, struct conn *c)
 	unsigned cev = 0, sev = 0;
 	int rd = !c->ending && !c->parked;
 
-	if (c->connecting)
+	if (c->state == CS_CONNECTING)
 		sev = LOOP_WRITE;
 	else {
 		/* A sender waits while its last read is still on its way
