@@ -586,26 +586,21 @@ stage_watch(struct relay *r, struct conn *c)
 	unsigned cev = 0, sev = 0;
 	int rd = !c->ending && !c->parked;
 
-	if (c->state == CS_CONNECTING)
-		sev = LOOP_WRITE;
-	else {
-		/* A sender waits while its last read is still on its way
-		 * into the stages, or while its receiver is behind. */
-		if (rd && !c->c2s.eof && c->c2s.staged == 0 &&
-		    c->c2s.len < RELAY_BUF)
-			cev |= LOOP_READ;
-		if (rd && !c->s2c.eof && c->s2c.staged == 0 &&
-		    c->s2c.len < RELAY_BUF)
-			sev |= LOOP_READ;
-		if (c->s2c.len > 0)
-			cev |= LOOP_WRITE;
-		if (c->c2s.len > 0)
-			sev |= LOOP_WRITE;
-		if (c->cfd != -1)
-			cev |= c->tp[CLIENT]->wants(c, CLIENT);
-		if (c->sfd != -1)
-			sev |= c->tp[SERVER]->wants(c, SERVER);
-	}
+	/* Only a connection that is up comes here (conn.c watches the
+	 * steps before).  A sender waits while its last read is still on its
+	 * way into the stages, or while its receiver is behind. */
+	if (rd && !c->c2s.eof && c->c2s.staged == 0 && c->c2s.len < RELAY_BUF)
+		cev |= LOOP_READ;
+	if (rd && !c->s2c.eof && c->s2c.staged == 0 && c->s2c.len < RELAY_BUF)
+		sev |= LOOP_READ;
+	if (c->s2c.len > 0)
+		cev |= LOOP_WRITE;
+	if (c->c2s.len > 0)
+		sev |= LOOP_WRITE;
+	if (c->cfd != -1)
+		cev |= c->tp[CLIENT]->wants(c, CLIENT);
+	if (c->sfd != -1)
+		sev |= c->tp[SERVER]->wants(c, SERVER);
 	sock_watch(r, c->cfd, cev, c->c2s.eof && c->s2c.shut);
 	sock_watch(r, c->sfd, sev, c->s2c.eof && c->c2s.shut);
 }
