@@ -415,11 +415,7 @@ next_result(struct result **res, size_t *n)
 {
 	static size_t cap;
 
-	if (*n == cap) {
-		cap = cap ? 2 * cap : 64;
-		if ((*res = reallocarray(*res, cap, sizeof(**res))) == NULL)
-			err(TM_EXIT_FAIL, "reallocarray");
-	}
+	*res = grow_items(*res, &cap, *n + 1, sizeof(**res), 64);
 	memset(&(*res)[*n], 0, sizeof(**res));
 	return &(*res)[(*n)++];
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "filter.h"
+#include "grow.h"
 #include "http.h"
 #include "inflate.h"
 #include "mime.h"
@@ -175,12 +176,8 @@ item_add(struct item *it, struct chunk *c, size_t off, size_t len, int whole)
 			return;
 		}
 	}
-	if (it->npc == it->cappc) {
-		it->cappc = it->cappc ? it->cappc * 2 : 4;
-		if ((it->pc = reallocarray(it->pc, it->cappc,
-		    sizeof(*it->pc))) == NULL)
-			err(TM_EXIT_FAIL, "realloc");
-	}
+	it->pc = grow_items(it->pc, &it->cappc, it->npc + 1, sizeof(*it->pc),
+	    4);
 	p = &it->pc[it->npc++];
 	p->c = c;
 	p->off = off;

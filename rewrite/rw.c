@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "grow.h"
 #include "http.h"
 #include "rw.h"
 #include "util.h"
@@ -81,30 +82,10 @@ struct rw {
 	int64_t		 now;
 };
 
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n)) == NULL)
-		err(TM_EXIT_FAIL, "malloc");
-	return p;
-}
-
 static void
 buf_add(struct buf *b, const void *p, size_t n)
 {
-	size_t ncap;
-
-	if (n == 0)
-		return;
-	if (b->len + n > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n)
-			ncap *= 2;
-		b->p = xrealloc(b->p, ncap);
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
+	grow_put(&b->p, &b->len, &b->cap, 256, p, n);
 }
 
 static void

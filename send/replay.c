@@ -8,39 +8,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "record.h"
 #include "send.h"
 #include "util.h"
 
 static void
-append(struct replay *rp, const struct rec *r, size_t *cap, int *ccap,
+append(struct replay *rp, const struct rec *r, size_t *cap, size_t *ccap,
     int64_t *first, const char *name)
 {
-	unsigned char *nb;
-	struct chunk *nc;
 	struct chunk *c;
-	size_t ncap;
 
 	if (r->len > SEND_MAX_INPUT - rp->len)
 		errx(TM_EXIT_USAGE, "%s: connection %llu: the client sent "
 		    "over %u MiB", name, (unsigned long long)r->conn,
 		    SEND_MAX_INPUT >> 20);
-	if (rp->len + r->len > *cap) {
-		ncap = *cap ? *cap : 64 * 1024;
-		while (ncap < rp->len + r->len)
-			ncap *= 2;
-		if ((nb = realloc(rp->buf, ncap)) == NULL)
-			err(TM_EXIT_FAIL, "malloc");
-		rp->buf = nb;
-		*cap = ncap;
-	}
-	if (rp->nchunk == *ccap) {
-		*ccap = *ccap ? *ccap * 2 : 64;
-		if ((nc = reallocarray(rp->chunk, (size_t)*ccap,
-		    sizeof(*nc))) == NULL)
-			err(TM_EXIT_FAIL, "malloc");
-		rp->chunk = nc;
-	}
+	grow_reserve(&rp->buf, rp->len, cap, 64 * 1024, r->len);
+	rp->chunk = grow_items(rp->chunk, ccap, (size_t)rp->nchunk + 1,
+	    sizeof(*rp->chunk), 64);
 	c = &rp->chunk[rp->nchunk++];
 	memset(c, 0, sizeof(*c));
 	memcpy(rp->buf + rp->len, r->data, r->len);
@@ -96,8 +81,8 @@ replay_load(const struct opts *o, struct replay *rp)
 	const char *name, *v;
 	int64_t first = -1;
 	struct rec *r;
-	size_t cap = 0;
-	int fd, rc, seen = 0, ccap = 0, i;
+	size_t cap = 0, ccap = 0;
+	int fd, rc, seen = 0, i;
 
 	memset(rp, 0, sizeof(*rp));
 	if (strcmp(o->replay, "-") == 0) {
@@ -173,7 +158,7 @@ replay_list(const struct opts *o, char **srcs, size_t *n)
 	struct rec *r;
 	uint64_t *conns = NULL;
 	char *src = NULL, *sent = NULL;
-	size_t i, k, cap = 0;
+	size_t i, k, cap[3] = { 0, 0, 0 };	/* conns, src, sent */
 	int fd, rc;
 
 	*n = 0;
@@ -199,15 +184,10 @@ replay_list(const struct opts *o, char **srcs, size_t *n)
 			    SEND_SRC_MAX, r->src != NULL ? r->src : "") == 0)
 				break;
 		if (i == (size_t)-1) {
-			if (*n == cap) {
-				cap = cap ? 2 * cap : 64;
-				if ((conns = reallocarray(conns, cap,
-				    sizeof(*conns))) == NULL ||
-				    (src = reallocarray(src, cap,
-				    SEND_SRC_MAX)) == NULL ||
-				    (sent = reallocarray(sent, cap, 1)) == NULL)
-					err(TM_EXIT_FAIL, "malloc");
-			}
+			conns = grow_items(conns, &cap[0], *n + 1,
+			    sizeof(*conns), 64);
+			src = grow_items(src, &cap[1], *n + 1, SEND_SRC_MAX, 64);
+			sent = grow_items(sent, &cap[2], *n + 1, 1, 64);
 			i = (*n)++;
 			conns[i] = r->conn;
 			snprintf(src + i * SEND_SRC_MAX, SEND_SRC_MAX, "%s",

@@ -456,6 +456,35 @@ EOF
 	wait_screen "^Content-Length: $((len + 3))"
 }
 
+@test "relay | view: e gives the editor the terminal, not the records on the view's input; the edited request is answered" {
+	cat > "$T/ed.sh" <<EOF
+#!/bin/sh
+t=
+[ -t 0 ] && t="\$t in"
+[ -t 1 ] && t="\$t out"
+[ -t 2 ] && t="\$t err"
+echo "\$t" > $T/ed.tty
+sed -i 's/<a>2</<a>4000</' "\$1"
+EOF
+	chmod +x "$T/ed.sh"
+	soapd
+	start_relay -l 0 -t "127.0.0.1:$SOAPD_PORT" -o "$T/r.tcpmon"
+	post_add "$RELAY_PORT" 2 3 > /dev/null
+	stop_relay
+	# The records come through a pipe, as from a relay.
+	tmux -S "$VSOCK" new-session -d -x 140 -y 40 \
+	    "cd $T && cat r.tcpmon | env TERM=screen EDITOR=$T/ed.sh $(bin tcpmon-view) 2> $T/view.err; echo \$? > $T/view.exit; sleep 120"
+	VIEW_ON=1
+	wait_screen '^ +1 done .*POST / +200 '
+	keys e
+	wait_screen "^send edited to: 127\.0\.0\.1:$SOAPD_PORT"
+	keys Enter
+	wait_screen '<d:result>4003</d:result>'
+	[ "$(cat "$T/ed.tty")" = " in out err" ]
+	quit_view
+	[ "$VIEW_STATUS" = 0 ]
+}
+
 @test "an editor that fails sends nothing" {
 	soapd
 	view "EDITOR=false" -- -l 0 -t "127.0.0.1:$SOAPD_PORT"

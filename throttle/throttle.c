@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "loop.h"
 #include "record.h"
 #include "throttle.h"
@@ -289,26 +290,14 @@ static void
 out_bytes(void *arg, const void *p, size_t n)
 {
 	struct throttle *t = arg;
-	unsigned char *nb;
-	size_t need = t->olen + n, ncap;
 
-	if (need > t->ocap) {
-		if (t->ooff > 0) {
-			memmove(t->obuf, t->obuf + t->ooff, t->olen - t->ooff);
-			t->olen -= t->ooff;
-			need -= t->ooff;
-			t->ooff = 0;
-		}
-		if (need > t->ocap) {
-			ncap = t->ocap * 2 > need ? t->ocap * 2 : need;
-			if ((nb = realloc(t->obuf, ncap)) == NULL)
-				err(TM_EXIT_FAIL, "malloc");
-			t->obuf = nb;
-			t->ocap = ncap;
-		}
+	/* What was written goes first, before the buffer grows. */
+	if (t->olen + n > t->ocap && t->ooff > 0) {
+		memmove(t->obuf, t->obuf + t->ooff, t->olen - t->ooff);
+		t->olen -= t->ooff;
+		t->ooff = 0;
 	}
-	memcpy(t->obuf + t->olen, p, n);
-	t->olen += n;
+	grow_put(&t->obuf, &t->olen, &t->ocap, 4096, p, n);
 }
 
 static int

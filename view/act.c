@@ -317,6 +317,14 @@ act_edit(struct ui *u, const void *req, size_t len, char *msg,
 		return -1;
 	}
 	if (pid == 0) {
+		/* The editor gets the terminal as its input and outputs:
+		 * the view's own may be the relay's records (relay | view)
+		 * and the memory file that holds its messages. */
+		if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) >= 0) {
+			(void)dup2(fd, STDIN_FILENO);
+			(void)dup2(fd, STDOUT_FILENO);
+			(void)dup2(fd, STDERR_FILENO);
+		}
 		execl("/bin/sh", "sh", "-c", "eval \"$0\" '\"$1\"'", ed,
 		    u->edited, (char *)NULL);
 		_exit(127);

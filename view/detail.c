@@ -3,6 +3,7 @@
  * bodies de-chunked and decoded), then formatted by the formatting cores
  * (libtcpmon-fmt.a) or dumped in hex, as lines safe for a terminal.  No
  * body is cut: a pane holds all of it. */
+#include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,10 +211,8 @@ pane_text(struct pane *p, struct safe *u, const unsigned char *b, size_t n)
 	char *out;
 	size_t chunk, m;
 
-	if ((out = malloc(SAFE_ROOM(65536))) == NULL) {
-		fprintf(stderr, "tcpmon-view: out of memory\n");
-		exit(TM_EXIT_FAIL);
-	}
+	if ((out = malloc(SAFE_ROOM(65536))) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
 	while (n > 0) {
 		chunk = n > 65536 ? 65536 : n;
 		m = safe_feed(u, b, chunk, out);
@@ -265,14 +264,8 @@ pane_lines(struct pane *p)
 			continue;
 		if (i == p->len && start == p->len && p->nline > 0)
 			break;
-		if (p->nline == p->capline) {
-			p->capline = p->capline ? 2 * p->capline : 256;
-			if ((p->line = reallocarray(p->line, p->capline,
-			    sizeof(*p->line))) == NULL) {
-				fprintf(stderr, "tcpmon-view: out of memory\n");
-				exit(TM_EXIT_FAIL);
-			}
-		}
+		p->line = grow_items(p->line, &p->capline, p->nline + 1,
+		    sizeof(*p->line), 256);
 		p->line[p->nline++] = start;
 		start = i + 1;
 	}

@@ -3,6 +3,7 @@
  * records lie in.  Payloads are read again from the store when needed
  * (ix_scan), so memory grows with the number of connections, not with the
  * bytes. */
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -187,10 +188,8 @@ ix_inplace(struct index *ix, int fd, const char *path)
 	ix->st[0].fd = fd;
 	ix->st[0].spool = 0;
 	free(ix->st[0].path);
-	if ((ix->st[0].path = strdup(path)) == NULL) {
-		fprintf(stderr, "tcpmon-view: out of memory\n");
-		exit(TM_EXIT_FAIL);
-	}
+	if ((ix->st[0].path = strdup(path)) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
 }
 
 const char *
@@ -377,10 +376,8 @@ conn_get(struct index *ix, int s, const struct rec *r, uint64_t off)
 	c->first = off;
 	c->start = r->usec;
 	c->src = str_intern(ix, r->src != NULL ? r->src : "");
-	if ((c->ix = calloc(1, sizeof(*c->ix))) == NULL) {
-		fprintf(stderr, "tcpmon-view: out of memory\n");
-		exit(TM_EXIT_FAIL);
-	}
+	if ((c->ix = calloc(1, sizeof(*c->ix))) == NULL)
+		err(TM_EXIT_FAIL, "malloc");
 	c->ix->ix = ix;
 	c->ix->ci = ci;
 	c->ix->xlast = c->ix->xwait = NO_X;

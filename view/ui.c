@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "safe.h"
 #include "ui.h"
 #include "util.h"
@@ -118,15 +119,7 @@ rows_make(struct ui *u)
 		return;
 	row_of(u, u->sel, &keep_c, &keep_x);
 	n = u->per_conn ? ix->nc : ix->nx;
-	if (n > u->caprows) {
-		u->caprows = n + n / 2 + 64;
-		if ((u->rows = reallocarray(u->rows, u->caprows,
-		    sizeof(*u->rows))) == NULL) {
-			endwin();
-			fprintf(stderr, "tcpmon-view: out of memory\n");
-			exit(TM_EXIT_FAIL);
-		}
-	}
+	u->rows = grow_items(u->rows, &u->caprows, n, sizeof(*u->rows), 64);
 	u->nrows = 0;
 	for (i = 0; i < n; i++) {
 		ci = u->per_conn ? (long)i : (long)ix->x[i].c;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -619,6 +620,55 @@ inputs(struct view *v)
 	v->rd_on = 1;
 }
 
+/*
+ * While the screen is the view's, stderr is held in a memory file: a
+ * library's warning, or err(3)'s line on the way out, would be drawn over
+ * the table and lost with the screen.  give_back ends the screen and writes
+ * what was held; it also runs at exit, so that a fatal error anywhere
+ * (out of memory in the index) leaves the terminal as it was found, with
+ * its one line after it.
+ */
+static int held = -1, saved_err = -1;
+
+static void
+give_back(void)
+{
+	char buf[4096];
+	off_t off = 0;
+	ssize_t n;
+
+	if (saved_err == -1)
+		return;
+	if (!isendwin())
+		endwin();
+	fflush(stderr);
+	(void)dup2(saved_err, STDERR_FILENO);
+	while ((n = pread(held, buf, sizeof(buf), off)) > 0 &&
+	    write(STDERR_FILENO, buf, (size_t)n) == n)
+		off += n;
+	close(held);
+	close(saved_err);
+	held = saved_err = -1;
+}
+
+static void
+hold_stderr(void)
+{
+	/* Without a memory file the messages go straight through, as
+	 * before: a smudge on the screen, not a failure. */
+	if ((held = memfd_create("tcpmon-view-stderr", MFD_CLOEXEC)) == -1)
+		return;
+	if ((saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    dup2(held, STDERR_FILENO) == -1) {
+		if (saved_err != -1)
+			close(saved_err);
+		close(held);
+		held = saved_err = -1;
+		return;
+	}
+	atexit(give_back);
+}
+
 static void
 screen(struct view *v)
 {
@@ -627,6 +677,7 @@ screen(struct view *v)
 	if (newterm(NULL, v->tty, v->tty) == NULL)
 		errx(TM_EXIT_USAGE, "cannot use the terminal (TERM=%s)",
 		    getenv("TERM") != NULL ? getenv("TERM") : "");
+	hold_stderr();
 	cbreak();
 	noecho();
 	nonl();
@@ -691,7 +742,7 @@ main(int argc, char **argv)
 	loop_after(v->loop, after, v);
 	draw(v);
 	loop_run(v->loop);
-	endwin();
+	give_back();
 	if (v->relay > 0) {
 		kill(v->relay, SIGTERM);
 		for (i = 0; i < 50 && waitpid(v->relay, &st, WNOHANG) == 0; i++)
