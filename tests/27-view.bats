@@ -485,6 +485,54 @@ EOF
 	[ "$VIEW_STATUS" = 0 ]
 }
 
+@test "out of memory with the screen up: the terminal is given back, then the one line, exit 1" {
+	[[ $TCPMON_BIN != */san/* ]] || skip "ASan's allocator ends the program instead of failing a malloc"
+	cat > "$T/gen.py" <<'EOF'
+import os, sys, time
+def rec(f, kind, conn, d=None, payload=b"", extra=""):
+    h = "TCPMON/1 %s conn=%d src=t1%s%s len=%d\n" % (kind, conn,
+        " dir=" + d if d else "", " " + extra if extra else "", len(payload))
+    f.write(h.encode() + payload + b"\n")
+def exchange(f, conn, path, body_len, chunks):
+    rec(f, "open", conn, extra="client=127.0.0.1:1 listen=127.0.0.1:2 target=127.0.0.1:3")
+    rec(f, "data", conn, "c2s", b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+    rec(f, "data", conn, "s2c", b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % body_len)
+    for c in chunks:
+        rec(f, "data", conn, "s2c", c)
+    rec(f, "close", conn, extra="reason=eof")
+    f.flush()
+fifo, go = sys.argv[1], sys.argv[2]
+with open(fifo, "wb") as f:
+    exchange(f, 1, b"small", 2, [b"ok"])
+    for _ in range(200):
+        if os.path.exists(go):
+            break
+        time.sleep(0.05)
+    mib = b"a" * (1 << 20)
+    try:
+        exchange(f, 2, b"big", 64 << 20, [mib] * 64)
+    except BrokenPipeError:
+        pass
+EOF
+	mkfifo "$T/in"
+	bg gen python3 "$T/gen.py" "$T/in" "$T/go"
+	# stderr is the terminal: what the view says waits for the screen's end.
+	tmux -S "$VSOCK" new-session -d -x 100 -y 20 \
+	    "cd $T && sh -c 'echo \$\$ > $T/view.pid; exec env TERM=screen $(bin tcpmon-view)' < $T/in; echo \$? > $T/view.exit; sleep 120"
+	VIEW_ON=1
+	wait_screen 'GET /small +200 '
+	# Room for 32 MiB more: the 64 MiB body's pane cannot be had.
+	local pid vsz
+	pid=$(cat "$T/view.pid")
+	vsz=$(awk '/^VmSize/ { print $2 }' "/proc/$pid/status")
+	prlimit --pid "$pid" --as=$(((vsz + 32 * 1024) * 1024))
+	touch "$T/go"
+	wait_screen '^tcpmon-view: [a-z]+: Cannot allocate memory$' 20
+	no_screen 'CONN +STATE'
+	for _ in $(seq 100); do [ -f "$T/view.exit" ] && break; sleep 0.05; done
+	[ "$(cat "$T/view.exit")" = 1 ]
+}
+
 @test "an editor that fails sends nothing" {
 	soapd
 	view "EDITOR=false" -- -l 0 -t "127.0.0.1:$SOAPD_PORT"

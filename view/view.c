@@ -621,9 +621,9 @@ inputs(struct view *v)
 }
 
 /*
- * While the screen is the view's, stderr is held in a memory file: a
- * library's warning, or err(3)'s line on the way out, would be drawn over
- * the table and lost with the screen.  give_back ends the screen and writes
+ * While the screen is the view's, a stderr that is a terminal is held in a
+ * memory file: a library's warning, or err(3)'s line on the way out, would
+ * be drawn over the table and lost with the screen.  give_back ends the screen and writes
  * what was held; it also runs at exit, so that a fatal error anywhere
  * (out of memory in the index) leaves the terminal as it was found, with
  * its one line after it.
@@ -637,10 +637,10 @@ give_back(void)
 	off_t off = 0;
 	ssize_t n;
 
-	if (saved_err == -1)
-		return;
 	if (!isendwin())
 		endwin();
+	if (saved_err == -1)
+		return;
 	fflush(stderr);
 	(void)dup2(saved_err, STDERR_FILENO);
 	while ((n = pread(held, buf, sizeof(buf), off)) > 0 &&
@@ -654,9 +654,13 @@ give_back(void)
 static void
 hold_stderr(void)
 {
-	/* Without a memory file the messages go straight through, as
-	 * before: a smudge on the screen, not a failure. */
-	if ((held = memfd_create("tcpmon-view-stderr", MFD_CLOEXEC)) == -1)
+	atexit(give_back);
+	/* Only a terminal is held: a file or a pipe takes the messages
+	 * as they come (and a sanitizer's report, which leaves without
+	 * running atexit).  Without a memory file they go straight
+	 * through: a smudge on the screen, not a failure. */
+	if (!isatty(STDERR_FILENO) ||
+	    (held = memfd_create("tcpmon-view-stderr", MFD_CLOEXEC)) == -1)
 		return;
 	if ((saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) == -1 ||
 	    dup2(held, STDERR_FILENO) == -1) {
@@ -664,9 +668,7 @@ hold_stderr(void)
 			close(saved_err);
 		close(held);
 		held = saved_err = -1;
-		return;
 	}
-	atexit(give_back);
 }
 
 static void
