@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "ctab.h"
 #include "filter.h"
 #include "grow.h"
 #include "http.h"
@@ -25,7 +26,6 @@
 #include "record.h"
 #include "util.h"
 
-#define CONN_HASH	4096
 #define DEFAULT_MAX	(16 * 1024 * 1024)
 #define DEFAULT_CONNS	65536		/* --max-conns */
 #define MAX_CONNS	(16 * 1024 * 1024)
@@ -90,10 +90,9 @@ struct side {
 	struct fmt_frame fr;
 };
 
+/* A connection's state, in the table (ctab.h) by its src and number. */
 struct conn {
-	struct conn	*hnext;		/* hash chain */
-	struct conn	*prev, *next;	/* all connections, oldest first */
-	char		*src;		/* NULL: no src field */
+	const char	*src;		/* the table's copy; NULL: no src */
 	uint64_t	 id;
 	struct http_conn hc;
 	struct side	 side[2];
@@ -109,9 +108,8 @@ struct filter {
 	struct fmt_opts	 fo;
 	uint64_t	 max;
 	struct rec_writer w;
-	struct conn	*tab[CONN_HASH];
-	struct conn	*first, *last;	/* least recently used first */
-	uint64_t	 nconn, max_conns, dropped;
+	struct ctab	 conns;		/* of struct conn, by last use */
+	uint64_t	 max_conns, dropped;
 	struct rec	*in;		/* the record read */
 	struct rec	*tmp;		/* for writing records */
 	struct piece	 pend;		/* see flush_pend() */
@@ -874,58 +872,23 @@ side_eof(struct conn *c, enum http_dir d)
 	s->state = SD_OPAQUE;
 }
 
-static uint64_t
-conn_hash(const char *src, uint64_t id)
-{
-	uint64_t h = 1469598103934665603ULL ^ id;
-
-	for (; src != NULL && *src != '\0'; src++)
-		h = (h ^ (unsigned char)*src) * 1099511628211ULL;
-	return h % CONN_HASH;
-}
-
 static struct conn *
 conn_find(struct filter *f, const char *src, uint64_t id, int create)
 {
-	struct conn *c, **slot = &f->tab[conn_hash(src, id)];
+	struct conn *c;
+	int isnew;
 
-	for (c = *slot; c != NULL; c = c->hnext)
-		if (c->id == id && (c->src == NULL ? src == NULL :
-		    src != NULL && strcmp(c->src, src) == 0)) {
-			if (c != f->last) {	/* to the end: most recent */
-				if (c->prev != NULL)
-					c->prev->next = c->next;
-				else
-					f->first = c->next;
-				c->next->prev = c->prev;
-				c->prev = f->last;
-				c->next = NULL;
-				f->last->next = c;
-				f->last = c;
-			}
-			return c;
-		}
-	if (!create)
-		return NULL;
-	if (f->nconn >= f->max_conns)
+	if ((c = ctab_get(&f->conns, src, id)) != NULL || !create)
+		return c;
+	if (f->conns.n >= f->max_conns)
 		drop_oldest(f);
-	f->nconn++;
-	c = xcalloc(1, sizeof(*c));
+	c = ctab_find(&f->conns, src, id, &isnew);
 	c->f = f;
 	c->id = id;
-	if (src != NULL && (c->src = strdup(src)) == NULL)
-		err(TM_EXIT_FAIL, "strdup");
+	c->src = src != NULL ? ctab_src(c) : NULL;
 	http_conn_init(&c->hc, &http_cbs, c);
 	c->usec = -1;
 	c->side[0].body.max = c->side[1].body.max = f->max;
-	c->hnext = *slot;
-	*slot = c;
-	c->prev = f->last;
-	if (f->last != NULL)
-		f->last->next = c;
-	else
-		f->first = c;
-	f->last = c;
 	return c;
 }
 
@@ -933,33 +896,17 @@ conn_find(struct filter *f, const char *src, uint64_t id, int create)
 static void
 conn_end(struct conn *c)
 {
-	struct filter *f = c->f;
-	struct conn **pp;
 	int d;
 
 	side_eof(c, HTTP_REQ);
 	side_eof(c, HTTP_RESP);
 	drain(c);
-	for (pp = &f->tab[conn_hash(c->src, c->id)]; *pp != c;
-	    pp = &(*pp)->hnext)
-		;
-	*pp = c->hnext;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		f->first = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	else
-		f->last = c->prev;
 	http_conn_free(&c->hc);
 	for (d = 0; d < 2; d++) {
 		fmt_buf_free(&c->side[d].head);
 		fmt_buf_free(&c->side[d].body);
 	}
-	free(c->src);
-	free(c);
-	f->nconn--;
+	ctab_del(&c->f->conns, c);
 }
 
 /* Over --max-conns: the connection that went longest without a record
@@ -968,7 +915,7 @@ conn_end(struct conn *c)
 static void
 drop_oldest(struct filter *f)
 {
-	struct conn *c = f->first;
+	struct conn *c = ctab_lru(&f->conns);
 	struct rec *r = f->tmp;
 	char msg[256];
 	uint64_t id = c->id;
@@ -1178,6 +1125,7 @@ int
 fmt_main(int argc, char **argv, const struct fmt_kind *k)
 {
 	struct filter f;
+	struct conn *c;
 	struct opts o;
 	int i, rc, status = TM_EXIT_OK;
 
@@ -1190,6 +1138,7 @@ fmt_main(int argc, char **argv, const struct fmt_kind *k)
 	mallopt(M_MXFAST, 0);
 	parse_opts(argc, argv, &o);
 	memset(&f, 0, sizeof(f));
+	ctab_init(&f.conns, sizeof(struct conn));
 	f.k = k;
 	f.fo.indent = o.indent;
 	f.fo.compact = o.compact;
@@ -1205,8 +1154,9 @@ fmt_main(int argc, char **argv, const struct fmt_kind *k)
 		if ((rc = filter_file(&f, argv[i])) != TM_EXIT_OK)
 			status = rc;
 	/* The input ended: connections still open end with it. */
-	while (f.first != NULL && f.w.error == 0)
-		conn_end(f.first);
+	while ((c = ctab_lru(&f.conns)) != NULL && f.w.error == 0)
+		conn_end(c);
+	ctab_free(&f.conns);
 	if (recw_flush(&f.w) == -1) {
 		errno = f.w.error;
 		err(TM_EXIT_FAIL, "write stdout");

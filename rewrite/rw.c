@@ -15,12 +15,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ctab.h"
 #include "grow.h"
 #include "http.h"
 #include "rw.h"
 #include "util.h"
 
-#define CONN_HASH	4096
 #define OUT_PIECE	(1024 * 1024)	/* data records we write: at most */
 #define NOTE_VAL	200		/* a value shown in a note: at most */
 #define HOST_MAX	255		/* a client's Host we put back */
@@ -52,11 +52,11 @@ struct side {
 	struct buf	 out;		/* to write after the current record */
 };
 
+/* A connection's state, in the table (ctab.h) by its src and number. */
 struct conn {
 	struct rw	*rw;
-	char		*src;
+	const char	*src;		/* the table's copy; NULL: no src */
 	uint64_t	 id;
-	struct conn	*hnext, *prev, *next;
 	struct http_conn hc;
 	struct side	 side[2];
 	char		 tname[256];	/* the target's host, no brackets */
@@ -75,8 +75,7 @@ struct conn {
 struct rw {
 	struct rw_opts	 o;
 	struct rec_writer *w;
-	struct conn	*tab[CONN_HASH];
-	struct conn	*first, *last;
+	struct ctab	 conns;		/* of struct conn */
 	struct side	*hfirst, *hlast;
 	struct rec	 tmp;
 	int64_t		 now;
@@ -773,39 +772,16 @@ static const struct http_callbacks http_cbs = {
 
 /* --- connections and output ------------------------------------------ */
 
-static uint64_t
-conn_hash(const char *src, uint64_t id)
-{
-	uint64_t h = 1469598103934665603ULL ^ id;
-
-	for (; src != NULL && *src != '\0'; src++)
-		h = (h ^ (unsigned char)*src) * 1099511628211ULL;
-	return h % CONN_HASH;
-}
-
-static struct conn *
-conn_find(struct rw *rw, const char *src, uint64_t id)
-{
-	struct conn *c;
-
-	for (c = rw->tab[conn_hash(src, id)]; c != NULL; c = c->hnext)
-		if (c->id == id && (c->src == NULL ? src == NULL :
-		    src != NULL && strcmp(c->src, src) == 0))
-			return c;
-	return NULL;
-}
-
 static struct conn *
 conn_new(struct rw *rw, const struct rec *r)
 {
-	struct conn *c, **slot = &rw->tab[conn_hash(r->src, r->conn)];
-	int d;
+	struct conn *c;
+	int d, isnew;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (r->src != NULL && (c->src = strdup(r->src)) == NULL))
-		err(TM_EXIT_FAIL, "malloc");
+	c = ctab_find(&rw->conns, r->src, r->conn, &isnew);
 	c->rw = rw;
 	c->id = r->conn;
+	c->src = r->src != NULL ? ctab_src(c) : NULL;
 	http_conn_init(&c->hc, &http_cbs, c);
 	/* Requests are framed as the server will frame them: a request
 	 * that bends the rules passes unchanged from there on. */
@@ -813,14 +789,6 @@ conn_new(struct rw *rw, const struct rec *r)
 	for (d = 0; d < 2; d++)
 		c->side[d].c = c;
 	set_target(c, rec_get(r, "target"));
-	c->hnext = *slot;
-	*slot = c;
-	c->prev = rw->last;
-	if (rw->last != NULL)
-		rw->last->next = c;
-	else
-		rw->first = c;
-	rw->last = c;
 	return c;
 }
 
@@ -898,22 +866,8 @@ side_eof(struct conn *c, enum http_dir d)
 static void
 conn_free(struct conn *c)
 {
-	struct rw *rw = c->rw;
-	struct conn **pp;
 	int d, i;
 
-	for (pp = &rw->tab[conn_hash(c->src, c->id)]; *pp != c;
-	    pp = &(*pp)->hnext)
-		;
-	*pp = c->hnext;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		rw->first = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	else
-		rw->last = c->prev;
 	http_conn_free(&c->hc);
 	for (d = 0; d < 2; d++) {
 		hold_stop(&c->side[d]);
@@ -926,8 +880,7 @@ conn_free(struct conn *c)
 		free(c->chost[i]);
 	free(c->rhost);
 	buf_free(&c->notes);
-	free(c->src);
-	free(c);
+	ctab_del(&c->rw->conns, c);
 }
 
 /* Ends c: what it holds is written (before the record that ends it). */
@@ -949,14 +902,29 @@ rw_new(const struct rw_opts *o, struct rec_writer *w)
 		return NULL;
 	rw->o = *o;
 	rw->w = w;
+	ctab_init(&rw->conns, sizeof(struct conn));
 	return rw;
+}
+
+/* Every connection, in the order they came, to fn. */
+static void
+each_conn(struct rw *rw, void (*fn)(struct conn *))
+{
+	void **all;
+	size_t i, n;
+
+	if ((all = ctab_list(&rw->conns, &n)) == NULL && rw->conns.n > 0)
+		err(TM_EXIT_FAIL, "malloc");
+	for (i = 0; i < n; i++)
+		fn(all[i]);
+	free(all);
 }
 
 void
 rw_free(struct rw *rw)
 {
-	while (rw->first != NULL)
-		conn_free(rw->first);
+	each_conn(rw, conn_free);
+	ctab_free(&rw->conns);
 	free(rw);
 }
 
@@ -972,7 +940,7 @@ rw_record(struct rw *rw, const struct rec *r, const unsigned char *raw,
 	 * copies a relay made for its output (at=) pass untouched; so do
 	 * payloads that are not wire bytes (xform). */
 	c = r->conn == 0 || rec_get(r, "at") != NULL ? NULL :
-	    conn_find(rw, r->src, r->conn);
+	    ctab_get(&rw->conns, r->src, r->conn);
 	if (r->type == REC_OPEN && r->conn != 0 && rec_get(r, "at") == NULL) {
 		if (c != NULL)
 			conn_end(c);
@@ -1049,6 +1017,5 @@ rw_expire(struct rw *rw, int64_t now)
 void
 rw_finish(struct rw *rw)
 {
-	while (rw->first != NULL)
-		conn_end(rw->first);
+	each_conn(rw, conn_end);
 }

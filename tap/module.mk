@@ -2,11 +2,11 @@
 # connections from a stream of records.  Both take the selectors of
 # tap/select.c.
 PROGS += tcpmon-tap tcpmon-grep
-# The selectors (select.c, with the connection table under it) are
+# The selectors (select.c) are
 # libtcpmon-select.a: tap, grep and tcpmon-view's
 # filter link it (a tool compiles only its own directory; what it shares is
 # a library).
-SELECT_LIB_SRCS := tap/select.c tap/ctab.c
+SELECT_LIB_SRCS := tap/select.c
 $(OBJ)/libtcpmon-select.a: $(patsubst %.c,$(OBJ)/%.o,$(SELECT_LIB_SRCS))
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -32,7 +32,7 @@ DEB_TEST += nodejs $(if $(shell command -v npm 2>/dev/null),,npm)
 # bench/tap.sh: /usr/bin/time for peak RSS.
 DEB_BENCH += time python3
 # libFuzzer target of the selectors (tests/fuzz/).
-fuzz_select_SRCS := tap/select.c tap/ctab.c
+fuzz_select_SRCS := tap/select.c
 fuzz_select_CFLAGS := -Itap $(tap_CFLAGS)
 fuzz_select_LIBS := $(shell pkg-config --libs libpcre2-8)
 # libFuzzer target of the ClientHello reader (--list's `TLS to NAME`) and
@@ -40,6 +40,6 @@ fuzz_select_LIBS := $(shell pkg-config --libs libpcre2-8)
 fuzz_sni_SRCS := tap/sni.c tap/fault.c
 fuzz_sni_CFLAGS := -Itap
 # libFuzzer target of --har's building (tests/fuzz/).
-fuzz_har_SRCS := tap/har.c tap/ctab.c
+fuzz_har_SRCS := tap/har.c
 fuzz_har_CFLAGS := -Itap
 fuzz_har_LIBS := -ljansson

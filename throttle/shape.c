@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctab.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -42,8 +43,9 @@ struct dirstate {
 	uint64_t	 rng;
 };
 
+/* A connection's state, in the table (ctab.h) by its src and number. */
 struct tconn {
-	char		*src;
+	const char	*src;		/* the table's copy; "" none */
 	uint64_t	 id;
 	int		 selected;	/* --probability chose it */
 	int		 dead;		/* we closed it: drop the rest */
@@ -54,7 +56,6 @@ struct tconn {
 	int64_t		 due;		/* key in the heap, */
 	uint64_t	 dseq;		/* then the order of arrival */
 	size_t		 hidx;		/* place in the heap, or NOHEAP */
-	struct tconn	*hnext;		/* hash chain */
 };
 
 #define NOHEAP	SIZE_MAX
@@ -64,8 +65,7 @@ struct shaper {
 	struct shape_io	 io;
 	uint64_t	 seq;
 	size_t		 queued;
-	struct tconn	**tab;		/* hash of (src, conn) */
-	size_t		 ntab, nconn;
+	struct ctab	 conns;		/* of struct tconn */
 	struct tconn	**heap;		/* connections by due time */
 	size_t		 nheap, capheap;
 	struct rec	 scratch;	/* for rewriting headers */
@@ -98,8 +98,10 @@ rnd_unit(uint64_t *s)
 	return (double)(rnd(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* The seed of a connection's random choices (with --seed): the same
+ * connection is chosen, and delayed alike, in every run. */
 static uint64_t
-conn_hash(const char *src, uint64_t id)
+conn_seed(const char *src, uint64_t id)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
@@ -230,60 +232,19 @@ q_clear(struct shaper *s, struct queue *q)
 
 /* Connections. */
 
-static struct tconn **
-conn_slot(struct shaper *s, const char *src, uint64_t id)
-{
-	struct tconn **p;
-
-	p = &s->tab[conn_hash(src, id) & (s->ntab - 1)];
-	while (*p != NULL && ((*p)->id != id || strcmp((*p)->src, src) != 0))
-		p = &(*p)->hnext;
-	return p;
-}
-
-static int
-grow_table(struct shaper *s)
-{
-	struct tconn **old = s->tab, *c, *next;
-	size_t i, n = s->ntab;
-
-	if ((s->tab = calloc(n * 2, sizeof(*s->tab))) == NULL) {
-		s->tab = old;
-		return -1;
-	}
-	s->ntab = n * 2;
-	for (i = 0; i < n; i++)
-		for (c = old[i]; c != NULL; c = next) {
-			next = c->hnext;
-			c->hnext = NULL;
-			*conn_slot(s, c->src, c->id) = c;
-		}
-	free(old);
-	return 0;
-}
-
 static struct tconn *
 conn_get(struct shaper *s, const char *src, uint64_t id, int64_t now)
 {
-	struct tconn **p, *c;
+	struct tconn *c;
 	uint64_t h;
-	int i;
+	int i, isnew;
 
-	if (*(p = conn_slot(s, src, id)) != NULL)
-		return *p;
-	if (s->nconn >= s->ntab) {
-		if (grow_table(s) == -1)
-			return NULL;
-		p = conn_slot(s, src, id);
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->src = strdup(src)) == NULL) {
-		free(c);
-		return NULL;
-	}
+	if ((c = ctab_find(&s->conns, src, id, &isnew)) == NULL || !isnew)
+		return c;
+	c->src = ctab_src(c);
 	c->id = id;
 	c->hidx = NOHEAP;
-	h = conn_hash(src, id) ^ s->o.seed;
+	h = conn_seed(src, id) ^ s->o.seed;
 	/* The stream itself (conn 0) is never shaped. */
 	if (id != 0 && s->o.any) {
 		c->selected = s->o.probability >= 1 ||
@@ -294,25 +255,17 @@ conn_get(struct shaper *s, const char *src, uint64_t id, int64_t now)
 		c->d[i].rng = splitmix(h + (uint64_t)i + 1) | 1;
 	if (c->selected && s->o.has_reset)
 		c->reset_at = now + (int64_t)s->o.reset_us;
-	*p = c;
-	s->nconn++;
 	return c;
 }
 
 static void
 conn_free(struct shaper *s, struct tconn *c)
 {
-	struct tconn **p;
-
 	heap_remove(s, c);
 	q_clear(s, &c->ctl);
 	q_clear(s, &c->d[0].q);
 	q_clear(s, &c->d[1].q);
-	p = conn_slot(s, c->src, c->id);
-	*p = c->hnext;
-	s->nconn--;
-	free(c->src);
-	free(c);
+	ctab_del(&s->conns, c);
 }
 
 static int
@@ -680,25 +633,20 @@ shape_new(const struct shape_opts *o, const struct shape_io *io)
 		return NULL;
 	s->o = *o;
 	s->io = *io;
-	s->ntab = 256;
-	if ((s->tab = calloc(s->ntab, sizeof(*s->tab))) == NULL) {
-		free(s);
-		return NULL;
-	}
+	ctab_init(&s->conns, sizeof(struct tconn));
 	return s;
 }
 
 void
 shape_free(struct shaper *s)
 {
-	size_t i;
+	struct tconn *c;
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->ntab; i++)
-		while (s->tab[i] != NULL)
-			conn_free(s, s->tab[i]);
-	free(s->tab);
+	while ((c = ctab_lru(&s->conns)) != NULL)
+		conn_free(s, c);
+	ctab_free(&s->conns);
 	free(s->heap);
 	free(s);
 }
