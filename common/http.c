@@ -160,12 +160,25 @@ end_msg(struct http_conn *hc, struct http_parser *p, enum http_end how)
 		hc->cb->end(hc->arg, p->dir, &p->head, how);
 }
 
-static int
-is_tchar(int c)
+int
+http_tchar(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~",
 	    c) != NULL);
+}
+
+int
+http_token(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!http_tchar((unsigned char)s[i]))
+			return 0;
+	return 1;
 }
 
 /* Whether what we have of a head can still be one: binary streams are
@@ -286,7 +299,7 @@ parse_head(struct http_conn *hc, struct http_parser *p)
 		if ((c = strchr(line, ':')) == NULL || c == line)
 			return "bad header line";
 		for (v = line; v < c; v++)
-			if (!is_tchar((unsigned char)*v))
+			if (!http_tchar((unsigned char)*v))
 				return "bad header name";
 		*c = '\0';
 		for (v = c + 1; *v == ' ' || *v == '\t'; v++)

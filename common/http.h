@@ -114,6 +114,11 @@ void	 http_conn_trim(struct http_conn *);
  * freeing hc and initializing it again would change nothing. */
 int	 http_conn_idle(const struct http_conn *);
 
+/* Whether c may stand in a token (RFC 9110 tchar: a method, a header's
+ * name); and whether s[0..n) is one, not empty. */
+int	 http_tchar(int c);
+int	 http_token(const char *s, size_t n);
+
 /* The first header of that name (case-insensitive), or NULL. */
 const char *http_header(const struct http_head *, const char *name);
 /* Whether a comma-separated header holds token (case-insensitive). */

@@ -22,6 +22,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include "http.h"
 #include "loop.h"
 #include "net.h"
 #include "util.h"
@@ -251,26 +252,6 @@ http_date(char *buf, size_t n)
  * body it does not carry.
  */
 
-static int
-is_tchar(int ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static int
-is_token(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] == '\0' || !is_tchar((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 /* Copies s into dst, cut to fit. */
 static void
 copy_cut(char *dst, size_t n, const char *s)
@@ -290,7 +271,7 @@ parse_request_line(char *line, size_t len, struct req *r)
 	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || sp2 == sp1 + 1 ||
 	    strchr(sp2 + 1, ' ') != NULL)
 		return 400;
-	if (!is_token(line, (size_t)(sp1 - line)) ||
+	if (!http_token(line, (size_t)(sp1 - line)) ||
 	    (size_t)(sp1 - line) >= sizeof(r->method))
 		return 400;
 	*sp1 = *sp2 = '\0';
@@ -356,7 +337,7 @@ parse_header(char *line, size_t len, struct req *r, struct hdrs *h)
 	if (line[0] == ' ' || line[0] == '\t')
 		return 400;
 	if ((colon = strchr(line, ':')) == NULL ||
-	    !is_token(line, (size_t)(colon - line)))
+	    !http_token(line, (size_t)(colon - line)))
 		return 400;
 	*colon = '\0';
 	v = trim_ows(colon + 1);

@@ -9,14 +9,6 @@
 #include "preq.h"
 #include "util.h"
 
-int
-preq_tchar(int ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9') || (ch != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
 static int
 ieq(const char *p, size_t n, const char *s)
 {
@@ -69,7 +61,7 @@ parse_authority(const char *a, size_t n, int need_port, struct preq *q)
 	if (hl == 0 || hl >= sizeof(q->host))
 		return "bad host";
 	for (i = 0; i < hl; i++)
-		if (!(preq_tchar((unsigned char)a[i]) || a[i] == ':') ||
+		if (!(http_tchar((unsigned char)a[i]) || a[i] == ':') ||
 		    a[i] == '%')
 			return "bad host";
 	memcpy(q->host, a, hl);
@@ -103,7 +95,7 @@ header_split(const char *l, size_t n, const char **name, size_t *nl,
 	if (c == NULL || c == l)
 		return -1;
 	for (i = 0; l + i < c; i++)
-		if (!preq_tchar((unsigned char)l[i]))
+		if (!http_tchar((unsigned char)l[i]))
 			return -1;
 	*name = l;
 	*nl = (size_t)(c - l);
@@ -154,7 +146,7 @@ parse_start(const char *s, const char *eol, struct preq *q)
 	q->method = s;
 	q->mlen = (size_t)(sp1 - s);
 	for (i = 0; i < q->mlen; i++)
-		if (!preq_tchar((unsigned char)s[i]))
+		if (!http_tchar((unsigned char)s[i]))
 			return "bad method";
 	if (q->mlen == 0)
 		return "bad method";

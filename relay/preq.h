@@ -15,9 +15,6 @@
  * track of where the request and its answer end. */
 #define PREQ_MAX_FIELDS	(HTTP_MAX_HEADERS - 3)
 
-/* Whether ch may be in an HTTP token (RFC 9110's tchar). */
-int	 preq_tchar(int ch);
-
 /* A parsed request head: pointers into the bytes given to preq_parse. */
 struct preq {
 	const char	*method, *uri, *path;

@@ -123,28 +123,12 @@ static const struct option longopts[] = {
 	{ NULL,			0,		   NULL, 0 }
 };
 
-static int
-is_token(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') ||
-		    strchr("!#$%&'*+-.^_`|~", s[i]) != NULL) || s[i] == '\0')
-			return 0;
-	return 1;
-}
-
 static void
 check_header(const char *h)
 {
 	const char *c = strchr(h, ':');
 
-	if (c == NULL || !is_token(h, (size_t)(c - h)) || c - h >= 128)
+	if (c == NULL || !http_token(h, (size_t)(c - h)) || c - h >= 128)
 		errx(TM_EXIT_USAGE, "-H %s: expected 'NAME: VALUE'", h);
 	if (strpbrk(h, "\r\n") != NULL)
 		errx(TM_EXIT_USAGE, "-H %s: a header is one line", h);
@@ -238,7 +222,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->verbose = 1;
 			break;
 		case 'X':
-			if (!is_token(optarg, strlen(optarg)))
+			if (!http_token(optarg, strlen(optarg)))
 				errx(TM_EXIT_USAGE, "-X %s: not a method name",
 				    optarg);
 			o->method = optarg;

@@ -295,7 +295,7 @@ check(const char *s, size_t n, const struct preq *q)
 	if (hl == 0 || hl == sizeof(q->host))
 		abort();
 	for (i = 0; i < hl; i++)
-		if (!(preq_tchar((unsigned char)q->host[i]) || q->host[i] == ':') ||
+		if (!(http_tchar((unsigned char)q->host[i]) || q->host[i] == ':') ||
 		    q->host[i] == '%')
 			abort();
 	if (strnlen(q->port, sizeof(q->port)) == sizeof(q->port))

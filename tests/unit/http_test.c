@@ -261,6 +261,22 @@ cb_end_trailer(void *a, enum http_dir d, const struct http_head *h,
 
 /* Trailer fields are counted, so that a tool that rewrites a message
  * knows it would lose them. */
+/* The token test the tools share (a method, a header's name, -H). */
+static void
+test_token(void)
+{
+	ok(http_token("Content-Type", 12), "a header name is a token");
+	ok(http_token("M-SEARCH", 8) && http_token("x!#$%&'*+-.^_`|~9", 17),
+	    "every tchar of RFC 9110");
+	ok(!http_token("", 0), "an empty token is none");
+	ok(!http_token("Bad Name", 8) && !http_token("a:b", 3) &&
+	    !http_token("a\"b", 3) && !http_token("(x)", 3),
+	    "a space, a colon, a quote and brackets are no tchar");
+	ok(!http_token("ab\0c", 4), "a NUL inside is no tchar");
+	ok(!http_token("caf\xc3\xa9", 5), "a byte over 127 is no tchar");
+	ok(http_token("GET /", 3), "only the first n bytes count");
+}
+
 static void
 test_trailers(void)
 {
@@ -393,5 +409,6 @@ main(void)
 	check_splits("truncated", truncated);
 	test_inflate();
 	test_trailers();
+	test_token();
 	return t_done();
 }
