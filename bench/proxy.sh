@@ -62,3 +62,34 @@ printf '%-28s %10.0f %10.0f %12.0f %10.0f\n' 'requests/s' "$d_rps" "$f_rps" "$p_
 printf '%-28s %10s %10s %12s %10s\n' 'p99 latency ms' "$d_p99" "$f_p99" "$p_p99" "$t_p99"
 awk -v p="$p_rps" -v t="$t_rps" 'BEGIN { exit !(p >= t) }' ||
     die "goal missed: proxy mode $p_rps requests/s, tinyproxy $t_rps"
+
+# Memory per idle client: IDLE keep-alive clients that each fetched 60 KiB,
+# then wait.  A client's buffers are borrowed from the relay's pool only
+# while bytes wait in them.  Goal: at most 16 KiB of RSS each (a fixed
+# 194 KiB a client, touched as answers passed, made it 68).
+IDLE=${IDLE:-500}
+head -c 61440 /dev/urandom > "$D/ngx/www/60k"
+start idleproxy "$BIN/tcpmon-relay" --proxy -l 0 -o /dev/null
+IPX=$(relay_port idleproxy)
+IPID=$LAST_PID
+[ -n "$IPX" ] || die "the idle-clients relay did not start"
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+r0=$(rss "$IPID")
+mkfifo "$D/hold"
+python3 bench/idle.py "$IPX" "http://127.0.0.1:$NG/60k" "$IDLE" > "$D/idle.out" 2> "$D/idle.err" < "$D/hold" &
+IDLE_PID=$!
+PIDS+=($IDLE_PID)
+exec 7> "$D/hold"
+for ((i = 0; i < 600; i++)); do
+	grep -qs ready "$D/idle.out" && break
+	kill -0 "$IDLE_PID" 2> /dev/null || die "idle clients: $(cat "$D/idle.err")"
+	sleep 0.1
+done
+grep -q ready "$D/idle.out" || die "idle clients: not ready in 60 s"
+r1=$(rss "$IPID")
+exec 7>&-
+per=$(( (r1 - r0) / IDLE ))
+printf '%-28s %10s %10s %12s %10s\n' "KiB RSS / idle client" - - "$per" -
+printf '  (%d keep-alive clients, each fetched 60 KiB; relay RSS %d KiB before, %d KiB with them)\n' \
+    "$IDLE" "$r0" "$r1"
+[ "$per" -le 16 ] || die "goal missed: $per KiB of RSS per idle client (at most 16)"

@@ -26,7 +26,7 @@ static void conn_event(struct loop *, int, unsigned, void *);
 static ssize_t conn_got(struct relay *, struct conn *, ssize_t,
     const unsigned char *, int, enum side, enum rec_dir);
 
-static unsigned char *
+unsigned char *
 pool_get(struct relay *r)
 {
 	unsigned char *p;
@@ -38,7 +38,7 @@ pool_get(struct relay *r)
 	return p;
 }
 
-static void
+void
 pool_put(struct relay *r, unsigned char *p)
 {
 	if (p == NULL)

@@ -116,12 +116,43 @@ struct pconn {
 	const char	*reqbad;	/* the request body broke its framing */
 	size_t		 inlen, upqoff, upqlen, outoff, outlen;
 	struct pconn	*prev, *next;
-	unsigned char	 in[IN_CAP];	/* from the client */
-	unsigned char	 upq[UPQ_CAP];	/* toward the conversation */
-	unsigned char	 out[OUT_CAP];	/* toward the client */
+	/* One buffer of the relay's pool, borrowed only while bytes wait in
+	 * it (bufs, unbufs): a client between requests, or one whose tunnel
+	 * conn.c carries, costs no buffer memory. */
+	unsigned char	*buf;
+	unsigned char	*in;		/* from the client: IN_CAP */
+	unsigned char	*upq;		/* toward the conversation: UPQ_CAP */
+	unsigned char	*out;		/* toward the client: OUT_CAP */
 };
 
+_Static_assert(IN_CAP + UPQ_CAP + OUT_CAP <= RELAY_BUF,
+    "a client's three buffers fit in one of the pool's");
+
 static void pconn_event(struct loop *, int, unsigned, void *);
+
+/* Borrows p's buffers before their first use in a step. */
+static void
+bufs(struct pconn *p)
+{
+	if (p->buf != NULL)
+		return;
+	p->buf = pool_get(p->r);
+	p->in = p->buf;
+	p->upq = p->in + IN_CAP;
+	p->out = p->upq + UPQ_CAP;
+}
+
+/* Gives p's buffers back when nothing waits in them. */
+static void
+unbufs(struct pconn *p, int always)
+{
+	if (p->buf == NULL || (!always && (p->inlen > 0 || p->upqlen > 0 ||
+	    p->outlen > 0)))
+		return;
+	pool_put(p->r, p->buf);
+	p->buf = p->in = p->upq = p->out = NULL;
+	p->upqoff = p->outoff = 0;
+}
 static void step(struct pconn *);
 static void start_exchange(struct pconn *, const struct sockaddr_any *);
 
@@ -389,6 +420,7 @@ pconn_close(struct pconn *p)
 		px->list = p->next;
 	if (p->next != NULL)
 		p->next->prev = p->prev;
+	unbufs(p, 1);
 	free(p);
 	r->nclients--;
 	listen_resume(r);
@@ -426,12 +458,13 @@ answer(struct pconn *p, uint64_t conn, int status, const char *reason,
 	size_t c2s;
 	int n;
 
-	n = snprintf((char *)p->out, sizeof(p->out), "HTTP/1.1 %d %s\r\n"
+	bufs(p);
+	n = snprintf((char *)p->out, OUT_CAP, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n%s\n", status, status_text(status),
 	    strlen(msg) + 1, msg);
-	if (n < 0 || (size_t)n >= sizeof(p->out))
-		n = (int)sizeof(p->out) - 1;
+	if (n < 0 || (size_t)n >= OUT_CAP)
+		n = (int)OUT_CAP - 1;
 	p->outoff = 0;
 	p->outlen = (size_t)n;
 	if (conn != 0)
@@ -482,6 +515,7 @@ up_connected(struct conn *c, void *arg)
 		return;
 	/* The answer is the proxy's, not the target's: it is not part of
 	 * the tunnel's record, which holds the target's bytes only. */
+	bufs(p);
 	memcpy(p->out, ok, sizeof(ok) - 1);
 	p->outoff = 0;
 	p->outlen = sizeof(ok) - 1;
@@ -538,7 +572,7 @@ build_head(struct pconn *p, const struct preq *q)
 	size_t len;
 
 	if (preq_build(q, p->r->proxy->token, (char *)p->upq + p->upqoff +
-	    p->upqlen, sizeof(p->upq) - p->upqoff - p->upqlen, &len) == -1)
+	    p->upqlen, UPQ_CAP - p->upqoff - p->upqlen, &len) == -1)
 		return -1;
 	p->upqlen += len;
 	return 0;
@@ -662,9 +696,9 @@ read_client(struct pconn *p)
 {
 	ssize_t n;
 
-	if (p->client_eof || p->inlen == sizeof(p->in))
+	if (p->client_eof || p->inlen == IN_CAP)
 		return 0;
-	n = rd(p->cfd, p->in + p->inlen, sizeof(p->in) - p->inlen);
+	n = rd(p->cfd, p->in + p->inlen, IN_CAP - p->inlen);
 	if (n == -2)
 		return 0;
 	if (n == -1) {
@@ -930,6 +964,7 @@ start_exchange(struct pconn *p, const struct sockaddr_any *sa)
 	unsigned tls = 0;
 	int sp[2];
 
+	bufs(p);
 	(void)parse_request(p, &q);	/* it passed once */
 	p->deadline = 0;
 	if (sa != NULL) {
@@ -1053,8 +1088,7 @@ pass_head(struct pconn *p)
 		pconn_close(p);
 		return -1;
 	}
-	if (p->spfd != -1 && (got = rd(p->spfd, p->out,
-	    sizeof(p->out))) != -2) {
+	if (p->spfd != -1 && (got = rd(p->spfd, p->out, OUT_CAP)) != -2) {
 		/* The server spoke or closed between exchanges:
 		 * that conversation is over. */
 		drop_up(p);
@@ -1079,8 +1113,7 @@ pass_exchange(struct pconn *p)
 		return bad_body(p);
 	/* The request's body, up to its end, toward the server. */
 	if (!p->req_done && p->inlen > 0 && p->upqlen == 0) {
-		n = p->inlen < sizeof(p->upq) ? p->inlen :
-		    sizeof(p->upq);
+		n = p->inlen < UPQ_CAP ? p->inlen : UPQ_CAP;
 		p->rawn = 0;
 		http_conn_feed(&p->hc, HTTP_REQ, p->in, n);
 		if (p->reqbad != NULL)
@@ -1104,7 +1137,7 @@ pass_exchange(struct pconn *p)
 	/* The response toward the client, up to its end. */
 	if (!p->resp_done && p->outlen == 0 && p->spfd != -1 &&
 	    !p->sp_eof) {
-		got = rd(p->spfd, p->out, sizeof(p->out));
+		got = rd(p->spfd, p->out, OUT_CAP);
 		if (got == -1 || got == 0) {
 			p->sp_eof = 1;
 			http_conn_eof(&p->hc, HTTP_RESP);
@@ -1196,7 +1229,7 @@ pass_tunnel(struct pconn *p)
 		moved = 1;
 	}
 	if (p->outlen == 0 && !p->sp_eof && p->spfd != -1) {
-		got = rd(p->spfd, p->out, sizeof(p->out));
+		got = rd(p->spfd, p->out, OUT_CAP);
 		if (got == 0 || got == -1) {
 			p->sp_eof = 1;
 			moved = 1;
@@ -1253,7 +1286,7 @@ pass(struct pconn *p)
 		}
 		return rc;
 	case P_DRAIN:
-		got = rd(p->cfd, p->in, sizeof(p->in));
+		got = rd(p->cfd, p->in, IN_CAP);
 		if (got == 0 || got == -1) {
 			pconn_close(p);
 			return -1;
@@ -1270,7 +1303,7 @@ watch(struct pconn *p)
 
 	switch (p->st) {
 	case P_HEAD:
-		if (!p->client_eof && p->inlen < sizeof(p->in))
+		if (!p->client_eof && p->inlen < IN_CAP)
 			cev = LOOP_READ;
 		if (p->spfd != -1)
 			sev = LOOP_READ;
@@ -1307,10 +1340,13 @@ step(struct pconn *p)
 {
 	int rc;
 
+	bufs(p);
 	while ((rc = pass(p)) == 1)
 		;
-	if (rc == 0)
+	if (rc == 0) {
 		watch(p);
+		unbufs(p, 0);
+	}
 }
 
 static void
@@ -1328,10 +1364,8 @@ proxy_accept(struct relay *r, struct listener *l, int cfd)
 	struct proxy *px = r->proxy;
 	struct pconn *p;
 
-	if ((p = malloc(sizeof(*p))) == NULL)
-		err(TM_EXIT_FAIL, "malloc");
-	/* The buffers need no clearing: only the fields before them. */
-	memset(p, 0, offsetof(struct pconn, in));
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		err(TM_EXIT_FAIL, "calloc");
 	p->r = r;
 	p->l = l;
 	p->id = ++px->next_client;

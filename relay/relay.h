@@ -338,6 +338,10 @@ void	 conn_put_data(struct relay *, uint64_t id, enum rec_dir,
 void	 conn_sweep(struct relay *);
 void	 conn_stop_all(struct relay *);
 void	 conn_unpark_all(struct relay *);
+/* The pool of RELAY_BUF buffers that bytes wait in: a connection's
+ * halves and the proxy's clients borrow one only while bytes wait. */
+unsigned char *pool_get(struct relay *);
+void	 pool_put(struct relay *, unsigned char *);
 void	 pool_free(struct relay *);
 /* The steps of a connection, for stage.c. */
 void	 conn_open_rec(struct relay *, struct conn *, struct rec *);
