@@ -69,7 +69,7 @@ struct stages {
 	struct chunk	*head, *tail;
 	struct rec_reader rd;
 	struct rec	 rec;		/* the record being acted on */
-	int		 reading;	/* rfd is in the loop */
+	int		 reading;	/* rfd is watched */
 	int		 parked;	/* waiting for room in the output */
 	int64_t		 wait_since;	/* records in, none back: since */
 	int		 failed;
@@ -230,7 +230,7 @@ stage_fail(struct relay *r, int idx, const char *fmt, ...)
 	if (!st->starting)
 		warnx("%s", st->why);
 	if (st->reading) {
-		loop_del(r->loop, st->rfd);
+		loop_mod(r->loop, st->rfd, 0);
 		st->reading = 0;
 	}
 	if (loop_once(r->loop, 0, fail_now, r) == -1)
@@ -567,16 +567,12 @@ stage_forget(struct relay *r, struct conn *c)
 	dq_free(st, &c->s2c);
 }
 
-/* Watches a socket; one that is finished both ways is taken out, as epoll
- * would report its hang-up over and over until the stage's close. */
+/* Watches a socket (a hang-up on one that asks for nothing is told once:
+ * loop.c). */
 static void
-sock_watch(struct relay *r, int fd, unsigned ev, int done)
+sock_watch(struct relay *r, int fd, unsigned ev)
 {
-	if (fd == -1)
-		return;
-	if (ev == 0 && done)
-		loop_del(r->loop, fd);
-	else
+	if (fd != -1)
 		loop_mod(r->loop, fd, ev);
 }
 
@@ -601,8 +597,8 @@ stage_watch(struct relay *r, struct conn *c)
 		cev |= c->tp[CLIENT]->wants(c, CLIENT);
 	if (c->sfd != -1)
 		sev |= c->tp[SERVER]->wants(c, SERVER);
-	sock_watch(r, c->cfd, cev, c->c2s.eof && c->s2c.shut);
-	sock_watch(r, c->sfd, sev, c->s2c.eof && c->c2s.shut);
+	sock_watch(r, c->cfd, cev);
+	sock_watch(r, c->sfd, sev);
 }
 
 static void
@@ -908,14 +904,17 @@ st_read(struct relay *r)
 static void
 on_rfd(struct loop *l, int fd, unsigned ev, void *arg)
 {
+	struct relay *r = arg;
+
 	(void)l;
 	(void)fd;
 	(void)ev;
-	st_read(arg);
+	/* Not read while quiet: this is the hang-up loop.c tells once. */
+	if (r->stage->reading)
+		st_read(r);
 }
 
-/* Reads the last stage only while its records can be acted on: out of
- * the loop otherwise, as its hang-up would be reported all the time. */
+/* Reads the last stage only while its records can be acted on. */
 static void
 st_watch(struct relay *r)
 {
@@ -924,10 +923,7 @@ st_watch(struct relay *r)
 
 	if (want == st->reading)
 		return;
-	if (!want)
-		loop_del(r->loop, st->rfd);
-	else if (loop_add(r->loop, st->rfd, LOOP_READ, on_rfd, r) == -1)
-		err(TM_EXIT_FAIL, "epoll");
+	loop_mod(r->loop, st->rfd, want ? LOOP_READ : 0);
 	st->reading = want;
 }
 
@@ -1171,7 +1167,8 @@ stage_start(struct relay *r, char *const *cmds, int n, uint64_t timeout_ms)
 	set_bufs(st->rfd);
 	if (recr_init(&st->rd, st->rfd, "the last stage's output") == -1)
 		err(TM_EXIT_FAIL, "malloc");
-	if (loop_add(r->loop, st->wfd, 0, on_wfd, r) == -1)
+	if (loop_add(r->loop, st->wfd, 0, on_wfd, r) == -1 ||
+	    loop_add(r->loop, st->rfd, 0, on_rfd, r) == -1)
 		err(TM_EXIT_FAIL, "epoll");
 	st_watch(r);
 	relay_stream_rec(r, &rec);
@@ -1245,8 +1242,7 @@ stage_stop(struct relay *r)
 	/* End of input first: a stage that is done ends by itself. */
 	loop_del(r->loop, st->wfd);
 	close(st->wfd);
-	if (st->reading)
-		loop_del(r->loop, st->rfd);
+	loop_del(r->loop, st->rfd);
 	close(st->rfd);
 	/* Every stage's group, even of a stage reaped already: what its
 	 * shell left running (`sleep 30 & exit 3`) is still in the group,

@@ -365,10 +365,14 @@ read_input(struct throttle *t)
 static void
 on_input(struct loop *l, int fd, unsigned ev, void *arg)
 {
+	struct throttle *t = arg;
+
 	(void)l;
 	(void)fd;
 	(void)ev;
-	read_input(arg);
+	/* Not read while quiet: this is the hang-up loop.c tells once. */
+	if (t->reading)
+		read_input(t);
 }
 
 static void
@@ -408,15 +412,10 @@ after_batch(struct loop *l, void *arg)
 	flush_out(t);
 
 	/* Full queues stop the reading, which holds back the writer: the
-	 * back-pressure of --max-queue.  Out of epoll rather than quiet in
-	 * it, since a hang-up is reported even with no events asked. */
+	 * back-pressure of --max-queue. */
 	want = !t->in_eof && shape_queued(t->shaper) < t->max_queue;
-	if (t->in_poll && want != t->reading) {
-		if (!want)
-			loop_del(l, STDIN_FILENO);
-		else if (loop_add(l, STDIN_FILENO, LOOP_READ, on_input, t) == -1)
-			err(TM_EXIT_FAIL, "epoll");
-	}
+	if (t->in_poll && want != t->reading)
+		loop_mod(l, STDIN_FILENO, want ? LOOP_READ : 0);
 	t->reading = want;
 
 	if (t->in_eof && next == SHAPE_IDLE && t->olen == 0) {
