@@ -364,6 +364,7 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 {
 	int pending;
 
+	c->state = CS_CONNECTING;
 	if ((c->sfd = sock_connect(sa, &pending)) == -1) {
 		connect_failed(r, c, errno);
 		return -1;
@@ -372,7 +373,6 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 	 * connecting state: what follows a connect (the upstream proxy's
 	 * CONNECT, the proxy's hooks) happens in one place. */
 	(void)pending;
-	c->state = CS_CONNECTING;
 	if (loop_add(r->loop, c->sfd, 0, conn_event, c) == -1) {
 		connect_failed(r, c, errno);
 		return -1;
@@ -805,11 +805,12 @@ handshake(struct relay *r, struct conn *c, enum side s)
 			name = strncmp(c->l->text, "unix:", 5) == 0 ?
 			    "localhost" : lhost;
 		}
+		/* The state first: a failure is this step's. */
+		c->state = s == CLIENT ? CS_CLIENT_HELLO : CS_SERVER_TLS;
 		if (tls_start(r, c, s, name, msg, sizeof(msg)) == -1) {
 			tls_failed(r, c, s, msg);
 			return -1;
 		}
-		c->state = s == CLIENT ? CS_CLIENT_HELLO : CS_SERVER_TLS;
 	}
 	if (c->state == CS_CLIENT_HELLO) {
 		/* Nothing to look at yet: wait for the client. */
@@ -836,7 +837,8 @@ handshake(struct relay *r, struct conn *c, enum side s)
 		tls_failed(r, c, s, msg);
 		return -1;
 	}
-	/* The handshake is done; the next step sets the state. */
+	/* The handshake is done; the next step sets the state as it
+	 * begins. */
 	if (s == CLIENT && c->sfd == -1) {
 		if (conn_connect(r, c, c->sa) == -1)
 			return -1;

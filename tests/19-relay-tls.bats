@@ -229,6 +229,27 @@ refused() {
 	assert_output eof
 }
 
+@test "tls: a tls: listener whose target refuses: the client's handshake is in the open record, the refusal in the close" {
+	local port
+	port=$(free_port)
+	start_relay -l tls:0 -t 127.0.0.1:"$port" --cert "$C/srv.pem" \
+	    --key "$C/srv.key"
+	# The handshake succeeds; the connect after it is refused, and the
+	# client's connection reset.
+	run timeout 10 curl -sS --cacert "$C/ca.pem" \
+	    "https://localhost:$RELAY_PORT/index.html"
+	[ "$status" -ne 0 ]
+	stop_relay
+	run -0 rp "$T/relay.out" field 1 open client-tls
+	assert_output TLSv1.3
+	run -0 rp "$T/relay.out" field 1 open client-sni
+	assert_output localhost
+	run -0 rp "$T/relay.out" field 1 close reason
+	assert_output refused
+	run -0 rp "$T/relay.out" field 1 close error
+	assert_output --partial "Connection refused"
+}
+
 @test "tls: a client that does not trust the relay's certificate ends the handshake; recorded" {
 	start_nginx "$WWW"
 	start_relay -l tls:0 -t 127.0.0.1:"$NGINX_PORT" --cert "$C/self.pem" \
