@@ -36,6 +36,9 @@ ECHO=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$D/echo.out")
 # step NAME BIN: one round of the three measures through a fresh relay.
 step() {
 	local name=$1 bin=$2 pid port b p c
+	# The last round's file goes first: the new relay truncates it only
+	# once it runs, and its old "listening on" line must not be read.
+	rm -f "$D/r.err"
 	"$bin" -l 0 -t "127.0.0.1:$ECHO" -o /dev/null 2> "$D/r.err" &
 	pid=$!
 	wait_listen "$D/r.err"

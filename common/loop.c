@@ -142,17 +142,33 @@ loop_mod(struct loop *l, int fd, unsigned events)
 	return 0;
 }
 
-void
-loop_del(struct loop *l, int fd)
+static void
+forget(struct loop *l, int fd, int del)
 {
 	if (fd < 0 || fd >= l->nslots || l->slots[fd].fn == NULL)
 		return;
-	if (!l->slots[fd].off)
+	if (del && !l->slots[fd].off)
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 	l->slots[fd].off = 0;
 	l->slots[fd].fn = NULL;
 	l->slots[fd].arg = NULL;
 	l->slots[fd].events = 0;
+}
+
+void
+loop_del(struct loop *l, int fd)
+{
+	forget(l, fd, 1);
+}
+
+/* close(2) takes the descriptor out of the epoll set when it is the last
+ * one of its file: one system call less for each socket a relay ends
+ * (events already fetched for it are dropped by the slot's generation). */
+int
+loop_close(struct loop *l, int fd)
+{
+	forget(l, fd, 0);
+	return close(fd);
 }
 
 /* Whether entry i is due before entry j. */

@@ -22,6 +22,10 @@ int	 loop_add(struct loop *, int fd, unsigned events, loop_fd_fn *, void *);
 int	 loop_mod(struct loop *, int fd, unsigned events);
 /* Forgets fd: call before close(2). */
 void	 loop_del(struct loop *, int fd);
+/* Forgets fd and closes it, for a descriptor no other one shares its file
+ * with (no dup(2), no child holding it): then close(2) alone takes it out
+ * of the epoll set. */
+int	 loop_close(struct loop *, int fd);
 /*
  * Timers, as many as memory holds; those due at one time fire in the order
  * they were armed, and one armed from a timer's callback waits for the next

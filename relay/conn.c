@@ -311,19 +311,20 @@ conn_linger_sweep(struct relay *r)
 void
 conn_end(struct relay *r, struct conn *c, int reset_client, int reset_server)
 {
+	/* A reset may linger (reset_fd): out of the set first. */
 	if (c->cfd != -1) {	/* -1: a stage's connection lost it */
-		loop_del(r->loop, c->cfd);
-		if (reset_client)
+		if (reset_client) {
+			loop_del(r->loop, c->cfd);
 			reset_fd(r, c->cfd);
-		else
-			close(c->cfd);
+		} else
+			loop_close(r->loop, c->cfd);
 	}
 	if (c->sfd != -1) {
-		loop_del(r->loop, c->sfd);
-		if (reset_server)
+		if (reset_server) {
+			loop_del(r->loop, c->sfd);
 			reset_fd(r, c->sfd);
-		else
-			close(c->sfd);
+		} else
+			loop_close(r->loop, c->sfd);
 	}
 	conn_free(r, c);
 }
@@ -373,7 +374,7 @@ conn_connect(struct relay *r, struct conn *c, const struct sockaddr_any *sa)
 	 * connecting state: what follows a connect (the upstream proxy's
 	 * CONNECT, the proxy's hooks) happens in one place. */
 	(void)pending;
-	if (loop_add(r->loop, c->sfd, 0, conn_event, c) == -1) {
+	if (loop_add(r->loop, c->sfd, LOOP_WRITE, conn_event, c) == -1) {
 		connect_failed(r, c, errno);
 		return -1;
 	}
@@ -508,8 +509,11 @@ take(struct relay *r, struct conn *c, struct half *h, enum side fromside,
 	ssize_t n;
 	int copyfd = -1;
 
-	h->carrier = sp_ready(r, c, h) ? &sp_carrier : &copy_carrier;
-	if ((n = h->carrier->take(r, c, fromside, h, &copyfd)) <= 0) {
+	h->carrier = h->bulk && sp_ready(r, c, h) ? &sp_carrier :
+	    &copy_carrier;
+	n = h->carrier->take(r, c, fromside, h, &copyfd);
+	h->bulk = n >= SPLICE_MIN;
+	if (n <= 0) {
 		h->carrier->drop(r, h);		/* keeps errno */
 		return conn_got(r, c, n, NULL, -1, fromside, d);
 	}

@@ -15,6 +15,10 @@
 /* Bytes taken in one read, and so the most one direction holds in flight:
  * large reads keep the system calls per byte (and the records) few. */
 #define RELAY_BUF	(256 * 1024)
+/* A read at least this large makes the next one of its direction go
+ * through splice(2) (when it may): under it, recv and send cost fewer
+ * system calls than splice, tee and two splices, and the copy is small. */
+#define SPLICE_MIN	(32 * 1024)
 #define MAX_LISTENERS	64
 /* Free direction buffers kept for reuse rather than returned to malloc,
  * which would hand 256 KiB blocks back to the kernel every time. */
@@ -96,6 +100,8 @@ struct half {
 	struct spipe	*sp;		/* spliced: the bytes wait in sp->a,
 					 * not in buf (splice.c) */
 	const struct carrier *carrier;	/* of the bytes in flight */
+	int		 bulk;		/* the last read was SPLICE_MIN or more:
+					 * the next is spliced if it may be */
 };
 
 struct lingering;

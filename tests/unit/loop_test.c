@@ -1,8 +1,12 @@
 /* loop_test.c - the reactor's timers (common/loop.c): one-shot timers fire
  * once and not early, can be cancelled and re-armed from their callback,
- * and live beside periodic ones; and frac_parse (common/util.c). */
+ * and live beside periodic ones; a descriptor watched for nothing hears of
+ * its hang-up once; loop_close leaves no registration behind; and
+ * frac_parse (common/util.c). */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "loop.h"
 #include "util.h"
@@ -199,10 +203,78 @@ test_frac(void)
 	ok(frac_parse("0.5x", &v, &e) == -1, "trailing junk refused");
 }
 
+struct seen {
+	int	 calls, errors, reads;
+};
+
+static void
+on_fd(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)l;
+	(void)fd;
+	s->calls++;
+	if (ev & LOOP_ERROR)
+		s->errors++;
+	if (ev & LOOP_READ)
+		s->reads++;
+}
+
+/* Runs the loop for ms milliseconds. */
+static void
+run_for(struct loop *l, int ms)
+{
+	loop_once(l, ms, stop, NULL);
+	loop_run(l);
+}
+
+static void
+test_fds(void)
+{
+	struct loop *l = loop_new();
+	struct seen a = { 0, 0, 0 }, b = { 0, 0, 0 };
+	int sp[2], sp2[2], was;
+
+	/* A quiet descriptor whose peer hung up: told once, not at every
+	 * wait; asked for reading again, it is read (its EOF). */
+	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "socketpair");
+	ok(loop_add(l, sp[0], 0, on_fd, &a) == 0, "a quiet descriptor added");
+	close(sp[1]);
+	run_for(l, 50);
+	ok(a.calls == 1 && a.errors == 1, "its hang-up is told once "
+	    "(%d calls)", a.calls);
+	ok(loop_mod(l, sp[0], LOOP_READ) == 0, "asked to read again");
+	run_for(l, 20);
+	ok(a.reads >= 1, "then it is read");
+	loop_del(l, sp[0]);
+	close(sp[0]);
+
+	/* loop_close: the number can be added again at once, and only the
+	 * new descriptor's events come. */
+	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0, "socketpair");
+	was = sp[0];
+	ok(loop_add(l, sp[0], LOOP_READ, on_fd, &a) == 0, "added");
+	ok(write(sp[1], "x", 1) == 1, "a byte waits");
+	ok(loop_close(l, sp[0]) == 0, "loop_close");
+	close(sp[1]);
+	ok(socketpair(AF_UNIX, SOCK_STREAM, 0, sp2) == 0, "socketpair");
+	ok(sp2[0] == was || sp2[1] == was, "a number reused");
+	a.calls = 0;
+	ok(loop_add(l, was, 0, on_fd, &b) == 0, "the reused number added");
+	run_for(l, 20);
+	ok(a.calls == 0 && b.calls == 0, "no event of the closed one");
+	loop_del(l, was);
+	close(sp2[0]);
+	close(sp2[1]);
+	loop_free(l);
+}
+
 int
 main(void)
 {
 	test_once();
+	test_fds();
 	test_heap();
 	test_frac();
 	return t_done();
