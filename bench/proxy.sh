@@ -66,7 +66,7 @@ awk -v p="$p_rps" -v t="$t_rps" 'BEGIN { exit !(p >= t) }' ||
 # Memory per idle client: IDLE keep-alive clients that each fetched 60 KiB,
 # then wait.  A client's buffers are borrowed from the relay's pool only
 # while bytes wait in them.  Goal: at most 16 KiB of RSS each (a fixed
-# 194 KiB a client, touched as answers passed, made it 68).
+# 194 KiB a client, touched as answers passed, made it 70).
 IDLE=${IDLE:-500}
 head -c 61440 /dev/urandom > "$D/ngx/www/60k"
 start idleproxy "$BIN/tcpmon-relay" --proxy -l 0 -o /dev/null
