@@ -193,6 +193,10 @@ xmlfmt_format(const unsigned char *in, size_t n, const struct fmt_opts *o,
 	xmlSaveCtxtPtr save;
 	xmlDocPtr doc;
 	const char *enc, *oldindent;
+	/* libxml2's error handler is one per process: the caller's (a
+	 * tool's own parse, as tcpmon-send's) comes back afterwards. */
+	xmlStructuredErrorFunc prev = xmlStructuredError;
+	void *prevctx = xmlStructuredErrorContext;
 	size_t bom = 0, dl;
 	int rc = -1, sopts;
 
@@ -271,7 +275,7 @@ xmlfmt_format(const unsigned char *in, size_t n, const struct fmt_opts *o,
 out:
 	if (ctxt != NULL)
 		xmlFreeParserCtxt(ctxt);
-	xmlSetStructuredErrorFunc(NULL, NULL);
+	xmlSetStructuredErrorFunc(prevctx, prev);
 	return rc;
 }
 

@@ -35,20 +35,22 @@ keep_first(void *ctx, xmlErrorPtr e)
 static xmlDocPtr
 parse(const unsigned char *p, size_t n)
 {
-	static int ready;
+	xmlStructuredErrorFunc prev = xmlStructuredError;
+	void *prevctx = xmlStructuredErrorContext;
+	xmlDocPtr doc;
 
-	if (!ready) {
-		xmlInitParser();
-		xmlSetStructuredErrorFunc(NULL, keep_first);
-		ready = 1;
-	}
 	first_err[0] = '\0';
 	if (n > (size_t)0x7fffffff)
 		return NULL;
+	/* The first error is kept for the message; the handler is ours only
+	 * for this parse (the formatting cores set theirs for theirs). */
+	xmlSetStructuredErrorFunc(NULL, keep_first);
 	/* No network and no entity substitution: a body is data, never a
 	 * reason to fetch or expand anything. */
-	return xmlReadMemory((const char *)p, (int)n, "body", NULL,
+	doc = xmlReadMemory((const char *)p, (int)n, "body", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlSetStructuredErrorFunc(prevctx, prev);
+	return doc;
 }
 
 static int
