@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # tcpmon-relay --proxy: every answer the proxy gives itself (400, 403, 431,
 # 502, 504), each recorded as a connection with the client's bytes, the
-# answer and a close record; --allow; bad arguments.
+# answer and a close record; --allow; bad arguments; clients that misbehave
+# (tests/proxychaos.py) while good ones are served.
 
 load helpers
 
@@ -419,4 +420,27 @@ drip() {
 	assert_output "1"
 	run -0 wc -l < "$T/relay.err"
 	assert_output "2"
+}
+
+@test "proxy chaos: half heads, clients gone before or during answers, resets, tunnels cut: good clients' answers stay whole, the relay's descriptors come back" {
+	mkdir -p "$T/www"
+	head -c 200000 /dev/urandom > "$T/www/big"
+	head -c 1024 /dev/urandom > "$T/www/kib"
+	start_nginx "$T/www"
+	start_relay --proxy -l 0 -o /dev/null
+	local fds
+	fds=$(ls "/proc/$RELAY_PID/fd" | wc -l)
+	run -0 timeout 60 python3 "$TESTS_DIR/proxychaos.py" "$RELAY_PORT" \
+	    "$NGINX_PORT" 4 "$T/www/big" "$T/www/kib"
+	[[ $output =~ ^good\ ([0-9]+)\ chaos\ ([0-9]+)$ ]]
+	[ "${BASH_REMATCH[1]}" -gt 10 ] && [ "${BASH_REMATCH[2]}" -gt 10 ]
+	# Every client is gone: so are their sockets and conversations.
+	local i n
+	for i in $(seq 100); do
+		n=$(ls "/proc/$RELAY_PID/fd" | wc -l)
+		[ "$n" -le "$fds" ] && break
+		sleep 0.1
+	done
+	[ "$n" -le "$fds" ] || { echo "fds: $fds before, $n after"; ls -l "/proc/$RELAY_PID/fd"; return 1; }
+	kill -0 "$RELAY_PID"
 }
